@@ -1,0 +1,1 @@
+"""Analysis: pure pandas functions from a run directory to a Verdict."""

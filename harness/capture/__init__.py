@@ -1,0 +1,1 @@
+"""Capture ingest: read GoReplay, mitmproxy and HAR files into the normalised capture file."""

@@ -1,0 +1,155 @@
+"""The harness's exception tree and the exit codes it maps to.
+
+Every error the harness raises on purpose is a :class:`HarnessError`. Errors of the libraries
+underneath (httpx, psycopg, pyarrow, mitmproxy, yaml) are caught at the boundary of the room that
+uses them and re-raised as one of these, with a one-line message that names the file, line,
+record, URL or process concerned. The CLI turns them into exit codes in one place
+(:func:`harness.cli.main.main`); library code never calls ``sys.exit``.
+
+::
+
+    HarnessError
+    ├── UsageError              exit 2   bad command-line usage
+    ├── InputError              exit 3   invalid input
+    │   ├── CaptureError                 capture files (gor, mitmproxy, HAR, parquet)
+    │   ├── ScenarioError                scenario files
+    │   └── StackFileError               stack files
+    ├── InfrastructureError     exit 4   something the harness needs is unreachable or broken
+    │   ├── ToxiproxyError               toxiproxy server missing, unreachable, or refusing a call
+    │   ├── DatabaseError                PostgreSQL could not start, or a query failed
+    │   ├── TargetError                  a target service did not start, became unhealthy, died
+    │   ├── FaultError                   a fault could not be applied, verified or reverted
+    │   └── ReplayError                  the load generator failed (worker crash, no results)
+    ├── GateFailed              exit 1   the verdict is "fail"
+    ├── RunInvalid              exit 5   the load generator could not hold the schedule
+    └── Interrupted             exit 130 (SIGINT) or 143 (SIGTERM)
+"""
+
+from __future__ import annotations
+
+import signal
+
+EXIT_PASS = 0
+EXIT_GATE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INVALID_INPUT = 3
+EXIT_INFRASTRUCTURE = 4
+EXIT_RUN_INVALID = 5
+EXIT_SIGINT = 128 + int(signal.SIGINT)
+EXIT_SIGTERM = 128 + int(signal.SIGTERM)
+
+#: The exit-code table of the CLI (documented in docs/exit-codes.md).
+EXIT_CODES: dict[int, str] = {
+    EXIT_PASS: "pass: every gate passed (or the command succeeded)",
+    EXIT_GATE_FAILED: "fail: at least one gate failed",
+    EXIT_USAGE: "usage error: bad command-line arguments",
+    EXIT_INVALID_INPUT: "invalid input: capture, scenario or stack file",
+    EXIT_INFRASTRUCTURE: "infrastructure error: toxiproxy, database or target unreachable",
+    EXIT_RUN_INVALID: "run invalid: the load generator could not hold the schedule",
+    EXIT_SIGINT: "interrupted by SIGINT (Ctrl-C); faults were reverted",
+    EXIT_SIGTERM: "interrupted by SIGTERM; faults were reverted",
+}
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose.
+
+    ``str(error)`` is a single line meant for the user; ``exit_code`` is what the CLI exits with.
+    """
+
+    exit_code: int = EXIT_INFRASTRUCTURE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(HarnessError):
+    """Bad command-line usage (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(HarnessError):
+    """Invalid user input: a capture, scenario or stack file (exit 3)."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
+class CaptureError(InputError):
+    """A capture file cannot be read or holds nothing usable."""
+
+
+class ScenarioError(InputError):
+    """A scenario file is invalid; the message names the file and line."""
+
+
+class StackFileError(InputError):
+    """A stack file is invalid; the message names the file and line."""
+
+
+class InfrastructureError(HarnessError):
+    """A component the harness needs is missing, unreachable or broken (exit 4)."""
+
+    exit_code = EXIT_INFRASTRUCTURE
+
+
+class ToxiproxyError(InfrastructureError):
+    """toxiproxy-server is missing, unreachable, or refused an API call.
+
+    ``status`` is the HTTP status of a refused call (``None`` when the server was not reached);
+    the message carries the server's own error text.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DatabaseError(InfrastructureError):
+    """PostgreSQL could not be started, reached, or a statement failed."""
+
+
+class TargetError(InfrastructureError):
+    """A target service did not start, did not become healthy, or died."""
+
+
+class FaultError(InfrastructureError):
+    """A fault could not be applied, verified or reverted."""
+
+
+class ReplayError(InfrastructureError):
+    """The load generator failed: a worker crashed or produced no results."""
+
+
+class GateFailed(HarnessError):
+    """The verdict is ``fail`` (exit 1)."""
+
+    exit_code = EXIT_GATE_FAILED
+
+
+class RunInvalid(HarnessError):
+    """The run cannot be judged: the load generator could not hold the schedule (exit 5)."""
+
+    exit_code = EXIT_RUN_INVALID
+
+
+class Interrupted(HarnessError):
+    """The run was interrupted by a signal; faults were reverted (exit 130 or 143)."""
+
+    def __init__(self, message: str, signum: int = int(signal.SIGINT)) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The CLI exit code for ``error`` (the single place this decision is made)."""
+    if isinstance(error, HarnessError):
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_SIGINT
+    return EXIT_INFRASTRUCTURE

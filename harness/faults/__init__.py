@@ -1,0 +1,1 @@
+"""The fault timeline: apply and revert toxics and proxy state, always cleaned up."""

@@ -1,0 +1,1 @@
+"""Probes: counters and gauges sampled during a run."""

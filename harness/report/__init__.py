@@ -1,0 +1,1 @@
+"""Reports: terminal, JSON journal, JUnit XML, Markdown and HTML."""

@@ -1,0 +1,1 @@
+"""The staging stack: toxiproxy, PostgreSQL and the target services."""

@@ -1,0 +1,1 @@
+"""Workflows: validate, chaos, ci and demo, orchestrating the rooms."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: httpserver (real component, started and stopped by the fixture)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: postgres (real component, started and stopped by the fixture)."""

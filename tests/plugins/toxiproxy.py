@@ -1,0 +1,1 @@
+"""pytest fixtures: toxiproxy (real component, started and stopped by the fixture)."""

@@ -1,0 +1,192 @@
+"""The stack file: which targets to run, how, and what sits between them and their database.
+
+::
+
+    name: payments
+    postgres:
+      template: payments_template      # the template database each target's database is cloned from
+      init_sql: schema.sql             # schema + seed data, relative to this file
+      # dsn_env: STAGING_PG_DSN        # use that server instead of the embedded one
+    builds:                            # named builds a target can run
+      v2.3.1: "{python} app.py --port {port} --dsn {postgres.url} --variant v2.3.1"
+      hotfix-safe: "{python} app.py --port {port} --dsn {postgres.url} --variant hotfix-safe"
+    targets:
+      baseline: {build: v2.3.1}
+      candidate: {build: "${PAYMENTS_CANDIDATE:-hotfix-safe}"}
+    defaults: {health: /health, startup_timeout: 30s}
+
+A target either runs a ``command`` (or a named ``build``) that the harness starts and stops, or
+is a running service given by ``url`` (then ``postgres_proxy`` names the toxiproxy proxy in
+front of its database, which the harness does not create). Commands may use the placeholders
+``{port}``, ``{python}``, ``{name}``, ``{stack_dir}`` and ``{postgres.url}``,
+``{postgres.host}``, ``{postgres.port}``, ``{postgres.dbname}`` (the target's own database,
+reached through its own proxy). Values of ``env`` and ``headers`` are strings or
+``{from_env: NAME}``; ``build``, ``url`` and ``dsn`` may use ``${VAR}`` and ``${VAR:-default}``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from harness.errors import StackFileError
+from harness.scenario.durations import Duration
+from harness.scenario.yamlfile import YamlDocument
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+#: The dependency name faults use for each target's database.
+POSTGRES = "postgres"
+
+
+class FromEnv(BaseModel):
+    """A value read from an environment variable when the stack starts (staging credentials)."""
+
+    model_config = ConfigDict(extra="forbid")
+    from_env: str
+    default: str | None = None
+
+    def resolve(self, environ: dict[str, str] | None = None) -> str:
+        env = os.environ if environ is None else environ
+        if self.from_env in env:
+            return env[self.from_env]
+        if self.default is not None:
+            return self.default
+        raise StackFileError(f"environment variable {self.from_env} is not set")
+
+
+EnvValue = str | FromEnv
+
+
+def expand_vars(text: str, environ: dict[str, str] | None = None) -> str:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in ``text``."""
+    env = os.environ if environ is None else environ
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if env.get(name):
+            return env[name]
+        if default is not None:
+            return default
+        raise StackFileError(f"environment variable {name} is not set (used as ${{{name}}})")
+
+    return _VAR.sub(sub, text)
+
+
+class PostgresSpec(BaseModel):
+    """The database: embedded (default) or an external server given by DSN."""
+
+    model_config = ConfigDict(extra="forbid")
+    template: Name = "harness_template"
+    init_sql: Path | None = None
+    dsn: str | None = None
+    dsn_env: str | None = None
+
+    def resolved_dsn(self) -> str | None:
+        if self.dsn_env and os.environ.get(self.dsn_env):
+            return os.environ[self.dsn_env]
+        return expand_vars(self.dsn) if self.dsn else None
+
+
+class TargetDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    health: str = "/health"
+    startup_timeout: Duration = 30.0
+    stop_grace: Duration = 5.0
+    cwd: Path | None = None
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    headers: dict[str, EnvValue] = Field(default_factory=dict)
+
+
+class TargetSpec(BaseModel):
+    """One build under test: started from a command/build, or already running at a URL."""
+
+    model_config = ConfigDict(extra="forbid")
+    build: str | None = None
+    command: str | None = None
+    url: str | None = None
+    postgres_proxy: str | None = None
+    health: str | None = None
+    startup_timeout: Duration | None = None
+    stop_grace: Duration | None = None
+    cwd: Path | None = None
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    headers: dict[str, EnvValue] = Field(default_factory=dict)
+    role: Literal["baseline", "candidate", "aa"] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TargetSpec:
+        given = [k for k in ("build", "command", "url") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of build, command or url")
+        if self.url is not None and not self.url.startswith(("http://", "https://", "${")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
+
+
+class StackFile(BaseModel):
+    """A whole stack file, as written (before placeholders and variables are resolved)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    postgres: PostgresSpec = Field(default_factory=PostgresSpec)
+    builds: dict[Name, str] = Field(default_factory=dict)
+    targets: dict[Name, TargetSpec]
+    defaults: TargetDefaults = Field(default_factory=TargetDefaults)
+
+    @model_validator(mode="after")
+    def _targets(self) -> StackFile:
+        if not self.targets:
+            raise ValueError("a stack needs at least one target")
+        return self
+
+
+class Stack(BaseModel):
+    """A loaded stack file with its location, so relative paths resolve beside it."""
+
+    file: StackFile
+    path: Path
+
+    @property
+    def dir(self) -> Path:
+        return self.path.parent
+
+    def resolve_path(self, value: Path) -> Path:
+        return value if value.is_absolute() else (self.dir / value)
+
+
+def load_stack(path: Path, builds: dict[str, str] | None = None) -> Stack:
+    """Load and check a stack file; errors name the file and line (exit code 3).
+
+    ``builds`` overrides the build of named targets (``{"candidate": "hotfix-naive"}``), as the
+    CLI's ``--build candidate=hotfix-naive`` does; ``${VAR:-default}`` in a target's build is
+    expanded from the environment here, so the checked stack names concrete builds.
+    """
+    doc = YamlDocument.load(path, StackFileError)
+    stack_file = doc.validate(StackFile)
+    for name, build in (builds or {}).items():
+        if name not in stack_file.targets:
+            known = ", ".join(sorted(stack_file.targets))
+            raise StackFileError(f"{path}: no target named {name!r} (targets: {known})")
+        stack_file.targets[name] = stack_file.targets[name].model_copy(
+            update={"build": build, "command": None, "url": None}
+        )
+    for name, target in stack_file.targets.items():
+        if target.build is None:
+            continue
+        build = expand_vars(target.build)
+        if build not in stack_file.builds:
+            known = ", ".join(sorted(stack_file.builds)) or "none"
+            raise doc.fail(("targets", name, "build"), f"unknown build {build!r} (builds: {known})")
+        target.build = build
+    if stack_file.postgres.init_sql is not None:
+        sql = stack_file.postgres.init_sql
+        full = sql if sql.is_absolute() else path.parent / sql
+        if not full.is_file():
+            raise doc.fail(("postgres", "init_sql"), f"no such file: {full}")
+    return Stack(file=stack_file, path=path)

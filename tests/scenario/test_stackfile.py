@@ -1,0 +1,93 @@
+"""Stack files: valid forms, build selection, env values, and line-numbered errors."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import StackFileError
+from harness.scenario.stackfile import FromEnv, expand_vars, load_stack
+
+GOOD = """\
+name: shop
+postgres:
+  template: shop_template
+  init_sql: schema.sql
+builds:
+  v1: "{python} app.py --port {port} --dsn {postgres.url}"
+  v2: "{python} app.py --port {port} --dsn {postgres.url} --fast"
+targets:
+  baseline: {build: v1}
+  candidate:
+    build: "${SHOP_CANDIDATE:-v2}"
+    env: {API_TOKEN: {from_env: SHOP_TOKEN, default: dev}}
+    headers: {Authorization: {from_env: SHOP_AUTH}}
+  external:
+    url: http://127.0.0.1:9999
+    postgres_proxy: shop-pg
+"""
+
+
+def _stack(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "schema.sql").write_text("select 1;")
+    path = tmp_path / "stack.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_load_good(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHOP_CANDIDATE", raising=False)
+    stack = load_stack(_stack(tmp_path, GOOD))
+    assert stack.file.targets["candidate"].build == "v2"
+    assert stack.file.targets["external"].url == "http://127.0.0.1:9999"
+    assert stack.resolve_path(Path("schema.sql")) == tmp_path / "schema.sql"
+    assert stack.file.defaults.startup_timeout == 30.0
+
+
+def test_build_from_env_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _stack(tmp_path, GOOD)
+    monkeypatch.setenv("SHOP_CANDIDATE", "v1")
+    assert load_stack(path).file.targets["candidate"].build == "v1"
+    assert load_stack(path, {"candidate": "v2"}).file.targets["candidate"].build == "v2"
+    with pytest.raises(StackFileError, match="no target named 'nobody'"):
+        load_stack(path, {"nobody": "v1"})
+
+
+def test_unknown_build_names_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOP_CANDIDATE", "v9")
+    with pytest.raises(StackFileError, match=r"stack\.yaml:11: targets\.candidate\.build: unknown"):
+        load_stack(_stack(tmp_path, GOOD))
+
+
+def test_wrong_key_names_line(tmp_path: Path) -> None:
+    bad = GOOD.replace("  baseline: {build: v1}", "  baseline: {build: v1, helth: /h}")
+    with pytest.raises(StackFileError, match=r":9: targets\.baseline\.helth: unknown key"):
+        load_stack(_stack(tmp_path, bad))
+
+
+def test_wrong_type_names_line(tmp_path: Path) -> None:
+    bad = GOOD + "defaults: {startup_timeout: forever}\n"
+    with pytest.raises(StackFileError, match=r":17: defaults\.startup_timeout: not a duration"):
+        load_stack(_stack(tmp_path, bad))
+
+
+def test_target_needs_exactly_one_source(tmp_path: Path) -> None:
+    bad = GOOD.replace("  baseline: {build: v1}", "  baseline: {build: v1, url: http://x}")
+    with pytest.raises(StackFileError, match="exactly one of build, command or url"):
+        load_stack(_stack(tmp_path, bad))
+
+
+def test_missing_init_sql(tmp_path: Path) -> None:
+    path = _stack(tmp_path, GOOD)
+    (tmp_path / "schema.sql").unlink()
+    with pytest.raises(StackFileError, match=r":4: postgres\.init_sql: no such file"):
+        load_stack(path)
+
+
+def test_env_values() -> None:
+    assert FromEnv(from_env="A").resolve({"A": "x"}) == "x"
+    assert FromEnv(from_env="A", default="d").resolve({}) == "d"
+    with pytest.raises(StackFileError, match="A is not set"):
+        FromEnv(from_env="A").resolve({})
+    assert expand_vars("${A:-b}/${C}", {"C": "c"}) == "b/c"
+    with pytest.raises(StackFileError, match="Z is not set"):
+        expand_vars("${Z}", {})

@@ -1,0 +1,139 @@
+"""The capture configuration a user writes (``--config FILE``, YAML or JSON), as typed models.
+
+Example::
+
+    session: {cookie: sessionid}          # or {header: X-Client-Id}; hashed before redaction
+    routes:
+      rules:
+        - {pattern: "/users/[^/]+/avatar", route: "/users/{user}/avatar"}
+    redaction:
+      headers: [X-Internal-Signature]      # more header names to blank out
+      fields: [iban]                      # more JSON / form / query field names
+      patterns:
+        - {name: employee-id, pattern: "EMP-[0-9]{6}"}
+    filters:
+      deny_routes: ["/health", "/metrics"]
+      methods: [GET, POST]
+      since_s: 10
+      until_s: 70
+      sample: 0.25                        # keep a quarter of the sessions, always the same ones
+      remove_headers: [X-Forwarded-For]
+      set_headers: {X-Replay: "1"}
+      host: staging.payments.internal
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.errors import CaptureError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
+    return value
+
+
+class RouteRule(_Model):
+    """A path (without query) that matches ``pattern`` (full match) gets the route ``route``."""
+
+    pattern: str = Field(description="regular expression matched against the whole path")
+    route: str = Field(description="the route template, e.g. /users/{user}/avatar")
+
+    _valid = field_validator("pattern")(_check_regex)
+
+
+class RoutesConfig(_Model):
+    """How paths become low-cardinality route templates."""
+
+    rules: list[RouteRule] = Field(default_factory=list, description="tried first, in order")
+    placeholder: str = Field("{id}", description="what numbers, UUIDs and hex ids become")
+    hex_min_length: int = Field(8, ge=4, description="shortest hex segment taken as an id")
+
+
+class SessionConfig(_Model):
+    """Where the stable per-client session key comes from (else client address, else record)."""
+
+    header: str | None = Field(None, description="request header holding a client/session id")
+    cookie: str | None = Field(None, description="cookie holding a session id")
+    salt: str | None = Field(
+        None,
+        exclude=True,  # never written into the capture metadata
+        description="salt of the session hash; set it for keys stable across imports",
+    )
+
+
+class RedactionPattern(_Model):
+    """An extra secret pattern: each match is replaced and counted under ``name``."""
+
+    name: str = Field(min_length=1)
+    pattern: str
+
+    _valid = field_validator("pattern")(_check_regex)
+
+
+class RedactionConfig(_Model):
+    """What is removed on top of the built-in rules (redaction itself is on by default)."""
+
+    headers: list[str] = Field(default_factory=list, description="more header names to blank")
+    fields: list[str] = Field(
+        default_factory=list, description="more JSON / form / query field names to blank"
+    )
+    patterns: list[RedactionPattern] = Field(default_factory=list)
+
+
+class FilterConfig(_Model):
+    """Which records are kept, and how the kept ones are changed."""
+
+    methods: list[str] = Field(default_factory=list, description="keep only these methods")
+    deny_methods: list[str] = Field(default_factory=list)
+    routes: list[str] = Field(
+        default_factory=list, description="keep only routes matching these globs"
+    )
+    deny_routes: list[str] = Field(default_factory=list, description="drop routes matching these")
+    since_s: float | None = Field(None, ge=0, description="seconds after the first request")
+    until_s: float | None = Field(None, ge=0, description="seconds after the first request")
+    sample: float = Field(1.0, gt=0, le=1, description="share of sessions kept (by session hash)")
+    set_headers: dict[str, str] = Field(default_factory=dict)
+    remove_headers: list[str] = Field(default_factory=list)
+    host: str | None = Field(None, description="rewrite the host (column and Host header)")
+
+
+class CaptureConfig(_Model):
+    """Everything ``harness capture import --config FILE`` accepts."""
+
+    session: SessionConfig = SessionConfig()
+    routes: RoutesConfig = RoutesConfig()
+    redaction: RedactionConfig = RedactionConfig()
+    filters: FilterConfig = FilterConfig()
+
+
+def load_config(path: Path) -> CaptureConfig:
+    """Read and validate a capture config file; errors are one-line :class:`CaptureError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaptureError(f"{path}: cannot read config ({exc})") from exc
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CaptureError(f"{path}: not valid YAML/JSON: {first}") from exc
+    try:
+        return CaptureConfig.model_validate(data or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top)"
+        raise CaptureError(f"{path}: {where}: {err['msg']}") from exc

@@ -1,0 +1,271 @@
+"""GoReplay reader: ``.gor`` / ``.gor.gz`` files (and chunk sets) -> :class:`Exchange` stream.
+
+A GoReplay file is a sequence of records ``<type> <id> <ts_ns> [<latency_ns>]\\n<payload>``
+separated by the line ``🐵🙈🙉``. Type 1 is a request, 2 the original response, 3 a replayed
+response. This reader:
+
+- streams every file in 1 MiB blocks (gzip decompressed incrementally, so a truncated ``.gz``
+  keeps everything before the break) and merges several files by timestamp (``heapq.merge``);
+- sorts records inside a bounded *reorder window* (``window`` records, a heap), which fixes the
+  small disorder GoReplay's writer goroutines produce; disorder larger than the window is passed
+  on and fixed by the capture writer's fallback sort (see :mod:`harness.capture.store`);
+- pairs each response with the unpaired request of the same id whose timestamp is nearest before
+  it (GoReplay 1.2 reuses one id for every request on a connection); a request still waiting for
+  its response is emitted when ``window`` newer records or ``pair_horizon_ns`` have passed;
+- keeps a last record that has no trailing separator (GoReplay itself drops it).
+
+Memory is bounded by the reorder window and the pairing horizon, not by the input size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from harness.capture.httpwire import parse_request, parse_status
+from harness.capture.record import (
+    SKIP_BAD_HEADER,
+    SKIP_BAD_REQUEST_LINE,
+    SKIP_ORPHAN_RESPONSE,
+    SKIP_REPLAYED_RESPONSE,
+    SKIP_TRUNCATED,
+    Exchange,
+    SkipLog,
+)
+from harness.errors import CaptureError
+
+SEPARATOR = "\n🐵🙈🙉\n".encode()
+_SEP_AT_EOF = SEPARATOR[:-1]
+BLOCK = 1 << 20
+DEFAULT_WINDOW = 10_000
+DEFAULT_PAIR_HORIZON_NS = 60 * 1_000_000_000
+_GZIP_MAGIC = b"\x1f\x8b"
+_TRUNCATED = b"\0truncated gzip"
+
+#: A raw record: (ts_ns, file index, record number, type, id, latency_ns or -1, payload, source)
+RawRecord = tuple[int, int, int, int, bytes, int, bytes, str]
+Progress = Callable[[int], None]
+
+
+def _blocks(path: Path, skips: SkipLog, progress: Progress | None) -> Iterator[bytes]:
+    """Decompressed blocks of ``path``; a broken gzip stream ends the file with a skip."""
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot open ({exc.strerror})") from exc
+    with raw:
+        first = raw.read(BLOCK)
+        inflate = zlib.decompressobj(wbits=31) if first.startswith(_GZIP_MAGIC) else None
+        chunk = first
+        while chunk:
+            if progress is not None:
+                progress(len(chunk))
+            if inflate is None:
+                yield chunk
+            else:
+                try:
+                    data = inflate.decompress(chunk)
+                    # concatenated gzip members (e.g. appended chunks) each start a new stream
+                    while inflate.eof and inflate.unused_data:
+                        rest = inflate.unused_data
+                        inflate = zlib.decompressobj(wbits=31)
+                        data += inflate.decompress(rest)
+                except zlib.error:
+                    yield _TRUNCATED  # corrupt deflate data: keep what came before
+                    return
+                if data:
+                    yield data
+            chunk = raw.read(BLOCK)
+        if inflate is not None and not inflate.eof:
+            data = inflate.flush()
+            if data:
+                yield data
+            yield _TRUNCATED  # the tail record is incomplete: counted by the caller
+
+
+def _records(
+    path: Path, index: int, skips: SkipLog, progress: Progress | None
+) -> Iterator[RawRecord]:
+    """Raw records of one file, in file order."""
+    name = path.name
+    number = 0
+    buf = b""
+    truncated = False
+    for block in _blocks(path, skips, progress):
+        if block is _TRUNCATED:
+            truncated = True
+            break
+        buf += block
+        parts = buf.split(SEPARATOR)
+        buf = parts.pop()
+        for part in parts:
+            number += 1
+            record = _parse_header(part, name, index, number, skips)
+            if record is not None:
+                yield record
+    if truncated:
+        skips.add(SKIP_TRUNCATED, f"{name}:{number + 1}")
+        return
+    if buf.endswith(_SEP_AT_EOF):
+        buf = buf[: -len(_SEP_AT_EOF)]
+    elif buf.endswith(b"\n"):
+        buf = buf[:-1]  # the newline GoReplay writes before the separator it never wrote
+    if buf.strip():
+        number += 1
+        record = _parse_header(buf, name, index, number, skips)
+        if record is not None:
+            yield record
+
+
+def _parse_header(
+    part: bytes, name: str, index: int, number: int, skips: SkipLog
+) -> RawRecord | None:
+    if part[:1] in (b"\n", b"\r"):
+        part = part.lstrip(b"\r\n")
+    nl = part.find(b"\n")
+    fields = (part if nl < 0 else part[:nl]).split()
+    try:
+        if len(fields) not in (3, 4) or fields[0] not in (b"1", b"2", b"3"):
+            raise ValueError
+        ts = int(fields[2])
+        latency = int(fields[3]) if len(fields) == 4 else -1
+    except ValueError:
+        skips.add(SKIP_BAD_HEADER, f"{name}:{number}")
+        return None
+    payload = b"" if nl < 0 else part[nl + 1 :]
+    return (ts, index, number, int(fields[0]), fields[1], latency, payload, f"{name}:{number}")
+
+
+def _reorder(records: Iterable[RawRecord], window: int) -> Iterator[RawRecord]:
+    """Records in timestamp order within a sliding heap of ``window`` records."""
+    heap: list[RawRecord] = []
+    push, pushpop = heapq.heappush, heapq.heappushpop
+    for record in records:
+        if len(heap) < window:
+            push(heap, record)
+        else:
+            yield pushpop(heap, record)
+    heap.sort()
+    yield from heap
+
+
+class _Pending:
+    """A request waiting for its response."""
+
+    __slots__ = ("latency", "payload", "rid", "sha", "source", "status", "ts")
+
+    def __init__(self, ts: int, rid: bytes, payload: bytes, source: str) -> None:
+        self.ts = ts
+        self.rid = rid
+        self.payload = payload
+        self.source = source
+        self.status: int | None = None
+        self.latency: int | None = None
+        self.sha: str | None = None
+
+
+def read_gor(
+    paths: list[Path],
+    skips: SkipLog,
+    progress: Progress | None = None,
+    window: int = DEFAULT_WINDOW,
+    pair_horizon_ns: int = DEFAULT_PAIR_HORIZON_NS,
+) -> Iterator[Exchange]:
+    """Exchanges of GoReplay files ``paths`` (one capture, merged by timestamp), oldest first."""
+    streams = [_records(path, i, skips, progress) for i, path in enumerate(paths)]
+    merged: Iterable[RawRecord] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
+    queue: deque[_Pending] = deque()
+    waiting: dict[bytes, list[_Pending]] = {}
+    for ts, _, _, kind, rid, _latency, payload, source in _reorder(merged, window):
+        if kind == 1:
+            entry = _Pending(ts, rid, payload, source)
+            queue.append(entry)
+            waiting.setdefault(rid, []).append(entry)
+        elif kind == 2:
+            _pair(waiting.get(rid), ts, payload, source, skips)
+        else:
+            skips.add(SKIP_REPLAYED_RESPONSE, source)
+        # emit requests whose response came, or that waited past the window or horizon
+        while queue and (
+            queue[0].status is not None or len(queue) > window or queue[0].ts < ts - pair_horizon_ns
+        ):
+            entry = queue.popleft()
+            _forget(waiting, entry)
+            exchange = _exchange(entry, skips)
+            if exchange is not None:
+                yield exchange
+    for entry in queue:
+        exchange = _exchange(entry, skips)
+        if exchange is not None:
+            yield exchange
+
+
+def _pair(
+    candidates: list[_Pending] | None,
+    ts: int,
+    payload: bytes,
+    source: str,
+    skips: SkipLog,
+) -> None:
+    best: _Pending | None = None
+    for entry in candidates or ():
+        if entry.status is None and entry.ts <= ts and (best is None or entry.ts > best.ts):
+            best = entry
+    if best is None:
+        skips.add(SKIP_ORPHAN_RESPONSE, source)
+        return
+    parsed = parse_status(payload)
+    if parsed is None:
+        skips.add("invalid response status line", source)
+        return
+    best.status, body = parsed
+    # the response's own timestamp minus the request's: what the client waited for
+    best.latency = ts - best.ts
+    best.sha = hashlib.sha256(body).hexdigest()
+
+
+def _forget(waiting: dict[bytes, list[_Pending]], entry: _Pending) -> None:
+    same = waiting.get(entry.rid)
+    if same is None:
+        return
+    if len(same) == 1:
+        del waiting[entry.rid]
+    else:
+        same.remove(entry)
+
+
+def _exchange(entry: _Pending, skips: SkipLog) -> Exchange | None:
+    parsed = parse_request(entry.payload)
+    if parsed is None:
+        skips.add(SKIP_BAD_REQUEST_LINE, entry.source)
+        return None
+    method, target, version, headers, body = parsed
+    scheme, host, path = "http", "", target
+    if target.startswith(("http://", "https://")):
+        scheme, _, rest = target.partition("://")
+        host, slash, tail = rest.partition("/")
+        path = slash + tail or "/"
+    if not host:
+        for name, value in headers:
+            if len(name) == 4 and name.lower() == "host":
+                host = value
+                break
+    return Exchange(
+        ts_ns=entry.ts,
+        method=method,
+        scheme=scheme,
+        host=host,
+        path=path,
+        http_version=version,
+        headers=headers,
+        body=body,
+        source=entry.source,
+        conn=entry.rid.decode("latin-1"),
+        orig_status=entry.status,
+        orig_latency_ns=entry.latency,
+        orig_body_sha256=entry.sha,
+    )

@@ -1,0 +1,180 @@
+"""The import pipeline: sources -> readers -> sessions, routes, filters, redaction -> capture file.
+
+Usage::
+
+    from harness.capture.ingest import import_capture
+    sources = [Path("traffic_0.gor"), Path("traffic_1.gor")]
+    meta = import_capture(sources, Path("peak.capture.parquet"))
+    print(meta.counts.written, meta.redaction.rules)
+
+Every GoReplay source is read as one capture merged by timestamp (chunk sets, globs); mitmproxy
+and HAR sources are merged in too. Order of work per request: the session key is hashed from
+the raw request first, then the route is templated, filters decide, transforms apply, and
+redaction runs last before the row is written.
+"""
+
+from __future__ import annotations
+
+import glob
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from harness.capture.config import CaptureConfig
+from harness.capture.detect import FORMATS, Format, detect_format
+from harness.capture.filters import Filters
+from harness.capture.gor import DEFAULT_WINDOW, read_gor
+from harness.capture.har import read_har
+from harness.capture.mitm import read_mitm
+from harness.capture.record import Exchange, SkipLog
+from harness.capture.redact import Redactor
+from harness.capture.routes import RouteTemplater
+from harness.capture.schema import FORMAT_VERSION
+from harness.capture.sessions import SessionKeyer
+from harness.capture.store import (
+    CaptureMetadata,
+    CaptureWriter,
+    Counts,
+    ImportOptions,
+    RedactionReport,
+    SourceInfo,
+)
+from harness.errors import CaptureError
+
+#: Called with (bytes read so far, bytes in all sources).
+ProgressCallback = Callable[[int, int], None]
+
+
+def resolve_sources(specs: Iterable[str]) -> list[Path]:
+    """Files named by ``specs`` (paths or glob patterns), in a stable order, without repeats."""
+    paths: list[Path] = []
+    for spec in specs:
+        matches = sorted(glob.glob(spec)) if glob.has_magic(spec) else [spec]  # noqa: PTH207
+        if not matches:
+            raise CaptureError(f"{spec}: no file matches")
+        for match in matches:
+            path = Path(match)
+            if not path.is_file():
+                raise CaptureError(f"{path}: no such file")
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def _reorder(exchanges: Iterable[Exchange], window: int) -> Iterator[Exchange]:
+    """Exchanges sorted by time within a sliding window of ``window`` records."""
+    heap: list[tuple[int, int, Exchange]] = []
+    for seq, ex in enumerate(exchanges):
+        item = (ex.ts_ns, seq, ex)
+        if len(heap) < window:
+            heapq.heappush(heap, item)
+        else:
+            yield heapq.heappushpop(heap, item)[2]
+    heap.sort()
+    for _, _, ex in heap:
+        yield ex
+
+
+def import_capture(
+    sources: list[Path],
+    out: Path,
+    *,
+    fmt: str = "auto",
+    redact: bool = True,
+    config: CaptureConfig | None = None,
+    progress: ProgressCallback | None = None,
+    reorder_window: int = DEFAULT_WINDOW,
+) -> CaptureMetadata:
+    """Read ``sources`` into the capture file ``out`` and return its metadata.
+
+    Raises :class:`CaptureError` when a source cannot be read or nothing usable remains.
+    """
+    config = config or CaptureConfig()
+    if fmt != "auto" and fmt not in FORMATS:
+        raise CaptureError(f"unknown format {fmt!r} (choose auto, {', '.join(FORMATS)})")
+    if not sources:
+        raise CaptureError("no capture source given")
+    if out.resolve() in {s.resolve() for s in sources}:
+        raise CaptureError(f"{out}: the output would overwrite an input")
+    formats: list[Format] = [detect_format(s) if fmt == "auto" else fmt for s in sources]  # type: ignore[misc]
+    sizes = [s.stat().st_size for s in sources]
+    total = sum(sizes)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    skips = SkipLog()
+    streams: list[Iterator[Exchange]] = []
+    gor = [s for s, f in zip(sources, formats, strict=True) if f == "gor"]
+    if gor:
+        streams.append(read_gor(gor, skips, advance, window=reorder_window))
+    for source, kind in zip(sources, formats, strict=True):
+        if kind == "mitm":
+            streams.append(_reorder(read_mitm(source, skips, advance), reorder_window))
+        elif kind == "har":
+            advance(source.stat().st_size)
+            streams.append(read_har(source, skips))
+    merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_ts)
+
+    keyer = SessionKeyer(config.session)
+    templater = RouteTemplater(config.routes)
+    filters = Filters(config.filters)
+    redactor = Redactor(config.redaction) if redact else None
+    writer = CaptureWriter(out)
+    read = 0
+    first_read: int | None = None
+    try:
+        for ex in merged:
+            read += 1
+            if first_read is None:
+                first_read = ex.ts_ns
+            ex.session = keyer.key(ex)
+            ex.route = templater.route(ex.path)
+            if not filters.keep(ex, ex.ts_ns - first_read):
+                continue
+            filters.transform(ex)
+            if redactor is not None:
+                redactor.redact(ex)
+            writer.add(ex)
+        if writer.rows == 0:
+            detail = skips.summary() if skips.total else f"{read} requests read, all filtered"
+            if not skips.total and read == 0:
+                detail = "no requests found"
+            raise CaptureError(f"no usable requests in {', '.join(map(str, sources))}: {detail}")
+        meta = CaptureMetadata(
+            format_version=FORMAT_VERSION,
+            sources=[
+                SourceInfo(path=str(s), format=f, bytes=n)
+                for s, f, n in zip(sources, formats, sizes, strict=True)
+            ],
+            counts=Counts(
+                read=read,
+                written=writer.rows,
+                responses=writer.responses,
+                skipped=skips.total,
+                filtered=sum(filters.counts.values()),
+            ),
+            skipped=dict(skips.counts.most_common()),
+            skipped_examples=skips.examples,
+            filtered=dict(filters.counts.most_common()),
+            redaction=RedactionReport(
+                enabled=redact,
+                rules=dict(redactor.counts.most_common()) if redactor is not None else {},
+            ),
+            options=ImportOptions(
+                format=fmt, redact=redact, reorder_window=reorder_window, config=config
+            ),
+        )
+        writer.close(meta)
+    except BaseException:
+        writer.abort()
+        raise
+    return meta
+
+
+def _ts(ex: Exchange) -> int:
+    return ex.ts_ns

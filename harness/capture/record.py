@@ -1,0 +1,83 @@
+"""The in-memory form of one captured HTTP exchange, and the tally of records that were skipped.
+
+Readers (:mod:`~harness.capture.gor`, :mod:`~harness.capture.mitm`, :mod:`~harness.capture.har`)
+turn their input into :class:`Exchange` objects in (nearly) timestamp order. A record that cannot
+be used is never dropped silently: the reader adds it to a :class:`SkipLog` with a reason, and the
+reason counts end up in the capture file's metadata.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+#: Skip reasons shared by several readers (one place, so the counts line up across formats).
+SKIP_BAD_HEADER = "bad record header"
+SKIP_BAD_REQUEST_LINE = "invalid request line"
+SKIP_ORPHAN_RESPONSE = "response without request"
+SKIP_REPLAYED_RESPONSE = "replayed response (type 3)"
+SKIP_TRUNCATED = "truncated input"
+SKIP_WEBSOCKET_MESSAGE = "websocket message"
+SKIP_TCP_FLOW = "tcp flow"
+SKIP_UDP_FLOW = "udp flow"
+SKIP_DNS_FLOW = "dns flow"
+SKIP_OTHER_FLOW = "other flow type"
+SKIP_NO_REQUEST = "har entry without request"
+
+#: How many example locations (``file:record``) are kept per reason.
+EXAMPLES_PER_REASON = 5
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One HTTP request, with what was captured of its original response.
+
+    ``headers`` are ``(name, value)`` pairs in wire order (decoded as latin-1, as HTTP/1.1 allows);
+    ``path`` includes the query string; ``client`` is the client address when the format has one;
+    ``conn`` is a connection or record key the format offers (GoReplay id) for session fallback.
+    """
+
+    ts_ns: int
+    method: str
+    scheme: str
+    host: str
+    path: str
+    http_version: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    source: str
+    client: str | None = None
+    conn: str | None = None
+    orig_status: int | None = None
+    orig_latency_ns: int | None = None
+    orig_body_sha256: str | None = None
+    session: str = ""
+    route: str = ""
+
+
+@dataclass
+class SkipLog:
+    """Records that could not be used: a count per reason and a few ``file:record`` examples."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, reason: str, where: str, n: int = 1) -> None:
+        """Count ``n`` records skipped for ``reason``; ``where`` is ``file:record``."""
+        self.counts[reason] += n
+        seen = self.examples.setdefault(reason, [])
+        if len(seen) < EXAMPLES_PER_REASON:
+            seen.append(where)
+
+    @property
+    def total(self) -> int:
+        """All skipped records."""
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line: ``reason xN (file:record, ...); ...``."""
+        parts = [
+            f"{reason} x{n} ({', '.join(self.examples.get(reason, []))})"
+            for reason, n in self.counts.most_common()
+        ]
+        return "; ".join(parts) if parts else "nothing skipped"

@@ -1,0 +1,201 @@
+"""Redaction of secrets and personal data, on by default (DESIGN section 9).
+
+Rules (their names are the keys of the redaction report, which counts and never shows values):
+
+==================  ==========================================================================
+``authorization``   ``Authorization`` / ``Proxy-Authorization``: the credentials after the scheme
+``cookie``          ``Cookie``: every cookie value (names kept)
+``set-cookie``      ``Set-Cookie``: the cookie value
+``api-key``         API-key-like headers (``X-API-Key``, ``X-Auth-Token``, ...) and extra names
+``jwt``             JSON Web Tokens anywhere (headers, query string, body)
+``email``           e-mail addresses (also URL-encoded ``%40``) -> ``redacted@example.invalid``
+``card``            13-19 digit runs passing the Luhn check -> ``1000...0``, same length
+``secret-field``    JSON keys and form / query fields such as ``password``, ``token``, ``cvv``
+``<name>``          each configured extra pattern
+==================  ==========================================================================
+
+Replacements keep the shape that a replayed request needs: JSON stays JSON, card numbers stay
+digits, e-mails stay e-mails; ``Content-Length`` follows a body that changed length.
+Cheap substring pre-checks run first so that a record without anything to redact costs little.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from harness.capture.config import RedactionConfig
+from harness.capture.record import Exchange
+
+MASK = "REDACTED"
+EMAIL_MASK = "redacted@example.invalid"
+
+_API_KEY_HEADERS = frozenset(
+    {
+        "x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
+        "x-csrf-token", "x-xsrf-token", "x-amz-security-token", "x-goog-api-key",
+        "private-token", "x-api-token", "x-session-token", "x-refresh-token", "x-client-secret",
+        "ocp-apim-subscription-key", "x-functions-key",
+    }
+)  # fmt: skip
+_SECRET_FIELDS = (
+    "password", "passwd", "pwd", "pass", "secret", "client_secret", "token", "access_token",
+    "refresh_token", "id_token", "api_key", "apikey", "api-key", "auth", "authorization",
+    "session", "sessionid", "cvv", "cvc", "cvv2", "pin", "ssn", "otp",
+)  # fmt: skip
+
+_JWT = r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+_EMAIL = r"[A-Za-z0-9._%+-]*[A-Za-z0-9_+-](?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+_CARD = r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])"
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn check."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+class _Patterns:
+    """The value rules, compiled once per import."""
+
+    def __init__(self, fields: list[str], extra: list[tuple[str, str]]) -> None:
+        names = "|".join(re.escape(f) for f in sorted(set(fields), key=len, reverse=True))
+        self.jwt = re.compile(_JWT)
+        self.email = re.compile(_EMAIL)
+        self.card = re.compile(_CARD)
+        self.json_field = re.compile(
+            rf'("(?:{names})"\s*:\s*)("(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*)', re.I
+        )
+        self.form_field = re.compile(rf"((?:^|[?&;])(?:{names})=)([^&#;\s]*)", re.I)
+        self.extra = [(name, re.compile(p)) for name, p in extra]
+        self.quick = re.compile(r"[0-9]{4}")  # cards need runs of digits: the cheap scan first
+        self.fields = re.compile(rf"(?:{names})", re.I)
+
+
+class Redactor:
+    """Removes secrets from :class:`Exchange` objects in place and counts what it removed."""
+
+    def __init__(self, config: RedactionConfig | None = None) -> None:
+        config = config or RedactionConfig()
+        self.counts: Counter[str] = Counter()
+        self._api_headers = _API_KEY_HEADERS | {h.lower() for h in config.headers}
+        fields = [*_SECRET_FIELDS, *config.fields]
+        extra = [(p.name, p.pattern) for p in config.patterns]
+        self._p = _Patterns(fields, extra)
+
+    def redact(self, exchange: Exchange) -> None:
+        """Redact headers, query string and body of ``exchange``."""
+        headers = exchange.headers
+        for i, (name, value) in enumerate(headers):
+            new = self._header(name.lower(), value)
+            if new is not value:
+                headers[i] = (name, new)
+        if "?" in exchange.path:
+            base, _, query = exchange.path.partition("?")
+            clean = self._text(query, fields=True)
+            if clean is not query:
+                exchange.path = base + "?" + clean
+        if exchange.body:
+            # latin-1 maps every byte to one character and back: the body survives unchanged
+            text = exchange.body.decode("latin-1")
+            clean = self._text(text, fields=True)
+            if clean is not text:
+                body = clean.encode("latin-1")
+                changed = len(body) != len(exchange.body)
+                exchange.body = body
+                if changed:
+                    for i, (name, _) in enumerate(headers):
+                        if name.lower() == "content-length":
+                            headers[i] = (name, str(len(body)))
+
+    def _header(self, lname: str, value: str) -> str:
+        if lname in ("authorization", "proxy-authorization"):
+            self.counts["authorization"] += 1
+            scheme, space, _ = value.partition(" ")
+            return f"{scheme} {MASK}" if space else MASK
+        if lname == "cookie":
+            self.counts["cookie"] += 1
+            return "; ".join(
+                f"{k.strip()}={MASK}" if sep else MASK
+                for k, sep, _ in (p.partition("=") for p in value.split(";"))
+            )
+        if lname == "set-cookie":
+            self.counts["set-cookie"] += 1
+            first, semi, attrs = value.partition(";")
+            key, sep, _ = first.partition("=")
+            return f"{key}={MASK}{semi}{attrs}" if sep else MASK
+        if lname in self._api_headers:
+            self.counts["api-key"] += 1
+            return MASK
+        return self._text(value, fields=False)
+
+    def _text(self, text: str, fields: bool) -> str:
+        """Apply the value rules to ``text``; returns ``text`` itself when nothing matched."""
+        p = self._p
+        if "eyJ" in text:
+            text = self._sub(p.jwt, _mask, text, "jwt")
+        if "@" in text or "%40" in text:
+            text = self._sub(p.email, _email_mask, text, "email")
+        if p.quick.search(text):
+            text = self._sub(p.card, _card_mask, text, "card")
+        if fields and p.fields.search(text):
+            text = self._sub(p.json_field, _json_mask, text, "secret-field")
+            text = self._sub(p.form_field, _form_mask, text, "secret-field")
+        for name, pattern in p.extra:
+            text = self._sub(pattern, _mask, text, name)
+        return text
+
+    def _sub(
+        self,
+        pattern: re.Pattern[str],
+        mask: Callable[[re.Match[str]], str | None],
+        text: str,
+        rule: str,
+    ) -> str:
+        hits = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal hits
+            new = mask(match)
+            if new is None:
+                return match.group(0)
+            hits += 1
+            return new
+
+        result = pattern.sub(replace, text)
+        if not hits:
+            return text
+        self.counts[rule] += hits
+        return result
+
+
+def _mask(match: re.Match[str]) -> str:
+    return MASK
+
+
+def _email_mask(match: re.Match[str]) -> str:
+    return "redacted%40example.invalid" if "%40" in match.group(0) else EMAIL_MASK
+
+
+def _card_mask(match: re.Match[str]) -> str | None:
+    raw = match.group(0)
+    digits = raw.replace(" ", "").replace("-", "")
+    if not luhn_valid(digits):
+        return None
+    # a leading 1 keeps a bare JSON number valid (JSON forbids leading zeros)
+    masked = "".join("0" if ch.isdigit() else ch for ch in raw)
+    return "1" + masked[1:]
+
+
+def _json_mask(match: re.Match[str]) -> str:
+    return f'{match.group(1)}"{MASK}"'
+
+
+def _form_mask(match: re.Match[str]) -> str | None:
+    return f"{match.group(1)}{MASK}" if match.group(2) else None

@@ -1,0 +1,59 @@
+"""Stable session keys: which client a request belongs to, without keeping who that client is.
+
+The key comes from a configured header or cookie, else the client address (mitmproxy), else the
+record's own id (the GoReplay id, shared by a connection in GoReplay 1.2; else ``file:record``).
+It is hashed with a salt *before* redaction runs, so the raw cookie or address never reaches the
+capture file while the same client keeps the same key. The default salt is random per import;
+set ``session.salt`` for keys (and sampling) that stay the same across imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from harness.capture.config import SessionConfig
+from harness.capture.record import Exchange
+
+
+def cookie_value(header: str, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` header, or ``None``."""
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value
+    return None
+
+
+class SessionKeyer:
+    """Gives each :class:`Exchange` its hashed session key (16 hex digits)."""
+
+    def __init__(self, config: SessionConfig | None = None) -> None:
+        self._config = config or SessionConfig()
+        self._header = (self._config.header or "").lower() or None
+        self._cookie = self._config.cookie
+        salt = self._config.salt if self._config.salt is not None else secrets.token_hex(16)
+        self._salt = salt.encode()
+
+    def key(self, exchange: Exchange) -> str:
+        """The session key of ``exchange``; a pure function of its client identity and the salt."""
+        raw = self._identity(exchange)
+        return hashlib.blake2b(
+            raw.encode("utf-8", "surrogateescape"), digest_size=8, key=self._salt[:64]
+        ).hexdigest()
+
+    def _identity(self, exchange: Exchange) -> str:
+        if self._header is not None or self._cookie is not None:
+            for name, value in exchange.headers:
+                lname = name.lower()
+                if self._header is not None and lname == self._header and value:
+                    return "h\0" + value
+                if self._cookie is not None and lname == "cookie":
+                    found = cookie_value(value, self._cookie)
+                    if found:
+                        return "c\0" + found
+        if exchange.client:
+            return "a\0" + exchange.client
+        if exchange.conn:
+            return "r\0" + exchange.conn
+        return "r\0" + exchange.source

@@ -1,0 +1,244 @@
+"""The capture file on disk: a streaming writer and validating readers (DESIGN section 3).
+
+:class:`CaptureWriter` appends :class:`Exchange` rows to column buffers and writes one Parquet row
+group per ``batch_rows`` rows, so memory stays flat whatever the input size. Rows arrive sorted by
+``ts_ns`` from the readers' reorder windows; should a record arrive older than one already written
+(disorder wider than the window), the writer notes it and, at :meth:`CaptureWriter.close`, sorts
+the whole file once more in memory (the only path that is not bounded; its count is reported).
+The file is written beside its destination and renamed into place, so a failed import leaves no
+half-written capture behind.
+
+Metadata (JSON under :data:`~harness.capture.schema.METADATA_KEY`) is :class:`CaptureMetadata`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field, ValidationError
+
+from harness.capture.config import CaptureConfig
+from harness.capture.record import Exchange
+from harness.capture.schema import CAPTURE_SCHEMA, FORMAT_VERSION, HEADER_TYPE, METADATA_KEY
+from harness.errors import CaptureError
+
+DEFAULT_BATCH_ROWS = 32_768
+
+
+class SourceInfo(BaseModel):
+    """One input file of the capture."""
+
+    path: str
+    format: str
+    bytes: int
+
+
+class Counts(BaseModel):
+    """How many records went where."""
+
+    read: int = Field(description="requests the readers produced")
+    written: int = Field(description="rows in the capture file")
+    responses: int = Field(description="rows with an original response")
+    skipped: int = Field(description="records that could not be used")
+    filtered: int = Field(description="requests dropped by filters")
+    resorted: int = Field(0, description="rows that arrived outside the reorder window")
+
+
+class RedactionReport(BaseModel):
+    """Whether redaction ran, and how many values each rule replaced (never the values)."""
+
+    enabled: bool
+    rules: dict[str, int] = Field(default_factory=dict)
+
+
+class ImportOptions(BaseModel):
+    """The options an import ran with, kept for the record."""
+
+    format: str = "auto"
+    redact: bool = True
+    reorder_window: int = 10_000
+    config: CaptureConfig = CaptureConfig()
+
+
+class CaptureMetadata(BaseModel):
+    """The file-level metadata of a capture file."""
+
+    format_version: int
+    sources: list[SourceInfo]
+    counts: Counts
+    skipped: dict[str, int] = Field(default_factory=dict)
+    skipped_examples: dict[str, list[str]] = Field(default_factory=dict)
+    filtered: dict[str, int] = Field(default_factory=dict)
+    redaction: RedactionReport
+    options: ImportOptions = ImportOptions()
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+
+
+class CaptureWriter:
+    """Writes a capture file row group by row group; call :meth:`close` or :meth:`abort`."""
+
+    def __init__(self, path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+        self.path = path
+        self.rows = 0
+        self.responses = 0
+        self.resorted = 0
+        self.first_ts: int | None = None
+        self.last_ts: int | None = None
+        self.min_ts = 0
+        self._batch_rows = batch_rows
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            self._writer = pq.ParquetWriter(self._tmp, CAPTURE_SCHEMA, compression="zstd")
+        except (OSError, pa.ArrowException) as exc:
+            raise CaptureError(f"{path}: cannot write ({exc})") from exc
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cols: dict[str, list[object]] = {n: [] for n in CAPTURE_SCHEMA.names}
+        self._names: list[str] = []
+        self._values: list[str] = []
+        self._offsets: list[int] = [0]
+
+    def add(self, ex: Exchange) -> None:
+        """Append one row (``idx`` and ``offset_ns`` are assigned here)."""
+        ts = ex.ts_ns
+        if self.first_ts is None:
+            self.first_ts = self.min_ts = ts
+        if self.last_ts is not None and ts < self.last_ts:
+            self.resorted += 1
+            self.min_ts = min(self.min_ts, ts)
+        else:
+            self.last_ts = ts
+        c = self._cols
+        c["idx"].append(self.rows)
+        c["ts_ns"].append(ts)
+        c["offset_ns"].append(ts - self.first_ts)
+        c["session"].append(ex.session)
+        c["method"].append(ex.method)
+        c["scheme"].append(ex.scheme)
+        c["host"].append(ex.host)
+        c["path"].append(ex.path)
+        c["http_version"].append(ex.http_version)
+        c["body"].append(ex.body)
+        c["route"].append(ex.route)
+        c["orig_status"].append(ex.orig_status)
+        c["orig_latency_ns"].append(ex.orig_latency_ns)
+        c["orig_body_sha256"].append(ex.orig_body_sha256)
+        c["source"].append(ex.source)
+        for name, value in ex.headers:
+            self._names.append(name)
+            self._values.append(value)
+        self._offsets.append(len(self._names))
+        if ex.orig_status is not None:
+            self.responses += 1
+        self.rows += 1
+        if len(c["idx"]) >= self._batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._cols["idx"]:
+            return
+        headers = pa.ListArray.from_arrays(
+            pa.array(self._offsets, pa.int32()),
+            pa.StructArray.from_arrays(
+                [pa.array(self._names, pa.string()), pa.array(self._values, pa.string())],
+                fields=list(HEADER_TYPE.value_type),
+            ),
+        )
+        arrays = [
+            headers if f.name == "headers" else pa.array(self._cols[f.name], f.type)
+            for f in CAPTURE_SCHEMA
+        ]
+        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=CAPTURE_SCHEMA))
+        self._reset()
+
+    def close(self, metadata: CaptureMetadata) -> None:
+        """Write the last rows and the metadata, then move the file into place."""
+        self._flush()
+        metadata.first_ts_ns = self.min_ts if self.rows else None
+        metadata.last_ts_ns = self.last_ts
+        metadata.counts.resorted = self.resorted
+        blob = metadata.model_dump_json().encode()
+        self._writer.add_key_value_metadata({METADATA_KEY: blob})
+        self._writer.close()
+        if self.resorted:
+            _resort(self._tmp, blob)
+        self._tmp.replace(self.path)
+
+    def abort(self) -> None:
+        """Drop the half-written file."""
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink()
+
+
+def _resort(path: Path, blob: bytes) -> None:
+    import pyarrow.compute as pc
+
+    table = pq.read_table(path).sort_by([("ts_ns", "ascending"), ("idx", "ascending")])
+    ts = table.column("ts_ns")
+    table = table.set_column(0, "idx", pa.array(range(len(table)), pa.int64()))
+    offsets = pc.subtract(ts, ts[0]) if len(table) else ts
+    table = table.set_column(2, "offset_ns", offsets)
+    table = table.replace_schema_metadata({METADATA_KEY: blob})
+    pq.write_table(table, path, compression="zstd", row_group_size=DEFAULT_BATCH_ROWS)
+
+
+def open_capture(path: Path) -> tuple[pq.ParquetFile, CaptureMetadata]:
+    """Open and validate a capture file: Parquet, harness metadata, format version, columns."""
+    try:
+        pf = pq.ParquetFile(path)
+    except FileNotFoundError as exc:
+        raise CaptureError(f"{path}: no such file") from exc
+    except (OSError, pa.ArrowException) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CaptureError(f"{path}: not a capture file (unreadable Parquet: {first})") from exc
+    raw = (pf.metadata.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise CaptureError(f"{path}: not a capture file (no {METADATA_KEY.decode()} metadata)")
+    try:
+        meta = CaptureMetadata.model_validate_json(raw)
+    except ValidationError as exc:
+        raise CaptureError(
+            f"{path}: capture metadata is invalid ({exc.errors()[0]['msg']})"
+        ) from exc
+    if meta.format_version != FORMAT_VERSION:
+        raise CaptureError(
+            f"{path}: capture format version {meta.format_version} is not supported "
+            f"(this harness reads version {FORMAT_VERSION}); re-import the traffic"
+        )
+    if pf.schema_arrow.remove_metadata() != CAPTURE_SCHEMA:
+        raise CaptureError(f"{path}: capture columns do not match format version {FORMAT_VERSION}")
+    return pf, meta
+
+
+def capture_metadata(path: Path) -> CaptureMetadata:
+    """The validated metadata of the capture file ``path``."""
+    return open_capture(path)[1]
+
+
+def iter_capture(
+    path: Path, columns: list[str] | None = None, batch_rows: int = 65_536
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of a capture file (streaming; memory bounded by ``batch_rows``)."""
+    pf, _ = open_capture(path)
+    try:
+        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise CaptureError(f"{path}: capture file is damaged ({exc})") from exc
+
+
+def read_capture(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """The whole capture file as a table (validated; see :func:`iter_capture` to stream)."""
+    pf, _ = open_capture(path)
+    try:
+        return pf.read(columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise CaptureError(f"{path}: capture file is damaged ({exc})") from exc

@@ -189,18 +189,24 @@ class ServerProcess:
 
         Returns True when initdb ran (a cold start), False when an existing cluster is reused.
         """
-        for directory in (self.data_dir.parent, self.socket_dir, self.log_path.parent):
-            directory.mkdir(parents=True, exist_ok=True)
-        for path in (self.data_dir, self.log_path, self.socket_dir):
-            self._run_as.make_reachable(path)
-        self._run_as.own(self.socket_dir)
-        self.log_path.touch()
-        self._run_as.own(self.log_path)
-        if (self.data_dir / "PG_VERSION").is_file():
-            return False
-        self.data_dir.mkdir(exist_ok=True)
-        self.data_dir.chmod(0o700)
-        self._run_as.own(self.data_dir)
+        try:
+            for directory in (self.data_dir.parent, self.socket_dir, self.log_path.parent):
+                directory.mkdir(parents=True, exist_ok=True)
+            for path in (self.data_dir, self.log_path, self.socket_dir):
+                self._run_as.make_reachable(path)
+            self._run_as.own(self.socket_dir)
+            self.log_path.touch()
+            self._run_as.own(self.log_path)
+            if (self.data_dir / "PG_VERSION").is_file():
+                return False
+            self.data_dir.mkdir(exist_ok=True)
+            self.data_dir.chmod(0o700)
+            self._run_as.own(self.data_dir)
+        except OSError as exc:
+            where = exc.filename or self.data_dir
+            raise DatabaseError(
+                f"cannot prepare PostgreSQL data dir {self.data_dir}: {where}: {exc.strerror}"
+            ) from None
         args = ["--auth=trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]
         self._run("initdb", [*args, "-D", str(self.data_dir)], timeout=120)
         return True

@@ -1,0 +1,7 @@
+"""``python -m examples.payments``: run the payments demo service."""
+
+import sys
+
+from .service import main
+
+sys.exit(main())

@@ -1,0 +1,240 @@
+"""A small bounded PostgreSQL connection pool whose checkout waits, with query deadlines.
+
+Why not ``psycopg_pool``: its reconnect backoff grows to a minute, so how fast a build recovers
+after the database returns would depend on the pool's history rather than on the build. This pool
+keeps one rule: a single connector thread opens connections while someone waits for one (or the
+pool is below ``min_size``) and, after a failed connect, tries again every
+``reconnect_interval`` seconds. Checkout waits for an idle connection up to its timeout.
+
+A query cannot be interrupted through the network when the database is partitioned away (a
+cancel request would hang too), so a watchdog thread shuts the socket of a connection whose
+attempt outlived its deadline; the blocked query then fails at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from .metrics import Metrics
+
+log = logging.getLogger("payments.pool")
+
+
+class DatabaseUnavailable(Exception):
+    """One attempt to use the database failed for a reason outside the request's control.
+
+    ``reason`` is a short label (``checkout_timeout``, ``connection_lost``, ``query_timeout``,
+    ``commit_unknown``, ``circuit_open``...). ``maybe_committed`` is true when a write may have
+    been committed before the failure, so retrying it could apply it twice.
+    """
+
+    def __init__(self, reason: str, *, maybe_committed: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.maybe_committed = maybe_committed
+
+
+class QueryWatchdog:
+    """Shuts the socket of a connection whose attempt passed its deadline."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._watched: dict[int, tuple[float, psycopg.Connection[Any]]] = {}
+        self._fired: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="query-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+
+    def watch(self, conn: psycopg.Connection[Any], timeout: float) -> None:
+        with self._lock:
+            self._watched[id(conn)] = (time.monotonic() + timeout, conn)
+
+    def unwatch(self, conn: psycopg.Connection[Any]) -> bool:
+        """Stop watching ``conn``; true when its deadline had fired (the socket is dead)."""
+        with self._lock:
+            self._watched.pop(id(conn), None)
+            if id(conn) in self._fired:
+                self._fired.discard(id(conn))
+                return True
+            return False
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            now = time.monotonic()
+            with self._lock:
+                for key, (deadline, conn) in list(self._watched.items()):
+                    if now >= deadline and key not in self._fired:
+                        self._fired.add(key)
+                        _shut_socket(conn)
+
+
+def _shut_socket(conn: psycopg.Connection[Any]) -> None:
+    # shutdown() acts on the socket, not on the descriptor, so a duplicate is enough to wake
+    # the thread blocked on the original one.
+    try:
+        dup = socket.socket(fileno=os.dup(conn.pgconn.socket))
+    except (OSError, psycopg.Error):
+        return
+    try:
+        dup.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        dup.close()
+
+
+class ConnectionPool:
+    """At most ``max_size`` connections; :meth:`connection` waits up to its timeout for one."""
+
+    def __init__(
+        self,
+        dsn: str,
+        metrics: Metrics,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        connect_timeout: int = 2,
+        reconnect_interval: float = 0.1,
+    ) -> None:
+        self._dsn = dsn
+        self._metrics = metrics
+        self._min_size = min_size
+        self._max_size = max_size
+        self._connect_timeout = connect_timeout  # libpq's minimum is 2 s
+        self._reconnect_interval = reconnect_interval
+        self._cond = threading.Condition()
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._in_use = 0
+        self._opening = 0
+        self._waiting = 0
+        self._closed = False
+        self._db_up = True
+        self._watchdog = QueryWatchdog()
+        self._connector = threading.Thread(target=self._connect_loop, name="connector", daemon=True)
+
+    def start(self) -> None:
+        self._watchdog.start()
+        self._connector.start()
+
+    def close(self) -> None:
+        """Close every idle connection; connections in use are closed when returned."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        for conn in idle:
+            conn.close()
+        self._connector.join(timeout=self._connect_timeout + 1)
+        self._watchdog.stop()
+
+    @contextmanager
+    def connection(self, timeout: float, query_timeout: float) -> Iterator[psycopg.Connection[Any]]:
+        """Check a connection out for one attempt (waiting up to ``timeout`` seconds).
+
+        The attempt must finish within ``query_timeout`` seconds. Connection failures become
+        :class:`DatabaseUnavailable`, and a connection that failed is closed, not reused.
+        """
+        conn = self._checkout(timeout)
+        broken = False
+        self._watchdog.watch(conn, query_timeout)
+        try:
+            yield conn
+        except DatabaseUnavailable:
+            broken = True
+            raise
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            broken = True
+            reason = "query_timeout" if self._watchdog.unwatch(conn) else "connection_lost"
+            log.debug("attempt failed: %s: %s", reason, str(exc).strip())
+            raise DatabaseUnavailable(reason) from exc
+        finally:
+            expired = self._watchdog.unwatch(conn)
+            self._checkin(conn, broken=broken or expired or conn.broken)
+
+    def _checkout(self, timeout: float) -> psycopg.Connection[Any]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._waiting += 1
+            try:
+                while True:
+                    if self._closed:
+                        raise DatabaseUnavailable("pool_closed")
+                    if self._idle:
+                        self._in_use += 1
+                        return self._idle.pop()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise DatabaseUnavailable("checkout_timeout")
+                    self._cond.notify_all()  # the connector may be waiting for demand
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1
+
+    def _checkin(self, conn: psycopg.Connection[Any], *, broken: bool) -> None:
+        with self._cond:
+            self._in_use -= 1
+            if not broken and not self._closed:
+                self._idle.append(conn)
+            self._metrics.pool_size.set(len(self._idle) + self._in_use)
+            self._cond.notify_all()
+        if broken or self._closed:
+            conn.close()
+
+    def _wants_connection(self) -> bool:
+        total = len(self._idle) + self._in_use + self._opening
+        return total < self._max_size and (total < self._min_size or self._waiting > 0)
+
+    def _connect_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and not self._wants_connection():
+                    self._cond.wait(0.5)
+                if self._closed:
+                    return
+                self._opening += 1
+            conn = self._open()
+            with self._cond:
+                self._opening -= 1
+                if conn is not None:
+                    if self._closed:
+                        conn.close()
+                        return
+                    self._idle.append(conn)
+                    self._metrics.pool_size.set(len(self._idle) + self._in_use)
+                    self._cond.notify_all()
+            if conn is None:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._closed, timeout=self._reconnect_interval)
+
+    def _open(self) -> psycopg.Connection[Any] | None:
+        try:
+            conn = psycopg.connect(
+                self._dsn, autocommit=True, connect_timeout=self._connect_timeout
+            )
+        except psycopg.Error as exc:
+            self._metrics.db_connects.labels(result="failed").inc()
+            if self._db_up:
+                log.warning("database unreachable: %s", str(exc).strip().splitlines()[0])
+            self._db_up = False
+            return None
+        self._metrics.db_connects.labels(result="ok").inc()
+        if not self._db_up:
+            log.warning("database reachable again")
+        self._db_up = True
+        return conn

@@ -1,0 +1,133 @@
+"""Command line of the payments service: parse options, wire the parts, serve until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from .handlers import App, timed_answer
+from .metrics import Metrics
+from .pool import ConnectionPool
+from .resilience import DatabaseCaller
+from .server import WorkerPoolServer
+from .variants import VARIANTS
+
+log = logging.getLogger("payments")
+
+CATALOG = Path(__file__).with_name("catalog.json")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="payments",
+        description="Payments demo service: a payments API on PostgreSQL, in three builds.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any)")
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("PAYMENTS_DSN"),
+        help="PostgreSQL connection string (default: $PAYMENTS_DSN)",
+    )
+    parser.add_argument(
+        "--variant",
+        choices=sorted(VARIANTS),
+        default=os.environ.get("PAYMENTS_VARIANT", "v2.3.1"),
+        help="which build to run (default: $PAYMENTS_VARIANT or v2.3.1)",
+    )
+    parser.add_argument("--workers", type=int, default=32, help="worker threads (default 32)")
+    parser.add_argument("--pool-min", type=int, default=2, help="connections kept open")
+    parser.add_argument("--pool-max", type=int, default=10, help="most connections at once")
+    parser.add_argument(
+        "--reconnect-interval",
+        type=float,
+        default=0.1,
+        help="seconds between connection attempts while the database is unreachable",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the retry jitter")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--grace", type=float, default=5.0, help="seconds to finish requests on SIGTERM"
+    )
+    args = parser.parse_args(argv)
+    if not args.dsn:
+        parser.error("--dsn (or $PAYMENTS_DSN) is required")
+    if args.workers < 1 or args.pool_max < 1 or args.pool_min > args.pool_max:
+        parser.error("need --workers >= 1 and 0 <= --pool-min <= --pool-max")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the service until SIGTERM or SIGINT; the exit code."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stdout,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    policy = VARIANTS[args.variant]
+    catalog = json.dumps(json.loads(CATALOG.read_text()), separators=(",", ":")).encode()
+    metrics = Metrics(variant=args.variant, with_breaker=policy.breaker is not None)
+    pool = ConnectionPool(
+        args.dsn,
+        metrics,
+        min_size=args.pool_min,
+        max_size=args.pool_max,
+        reconnect_interval=args.reconnect_interval,
+    )
+    app = App(
+        variant=args.variant,
+        caller=DatabaseCaller(pool, policy, metrics, seed=args.seed),
+        metrics=metrics,
+        catalog=catalog + b"\n",
+        access_log=args.access_log,
+    )
+    try:
+        server = WorkerPoolServer(
+            args.host,
+            args.port,
+            workers=args.workers,
+            answer=lambda raw, client, received: timed_answer(raw, client, app, received),
+            metrics=metrics,
+        )
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
+        return 1
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("%s received: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    pool.start()
+    server.start()
+    host, port = server.address
+    log.info(
+        "payments %s listening on http://%s:%d (%d workers, pool %d-%d)",
+        args.variant,
+        host,
+        port,
+        args.workers,
+        args.pool_min,
+        args.pool_max,
+    )
+    while not stop.wait(0.5):
+        pass
+    server.stop(grace=args.grace)
+    pool.close()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,191 @@
+"""``harness capture import|inspect``: recorded traffic -> capture file, and a look at one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from harness.capture.config import CaptureConfig
+    from harness.capture.inspect import CaptureSummary
+
+#: Inputs at least this large get a progress bar (when stderr is a terminal).
+PROGRESS_MIN_BYTES = 16 << 20
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``capture`` with its ``import`` and ``inspect`` subcommands."""
+    parser = sub.add_parser(
+        "capture",
+        help="import GoReplay / mitmproxy / HAR traffic into a capture file, or inspect one",
+        description="Import recorded traffic into one normalised, redacted capture file.",
+    )
+    actions = parser.add_subparsers(dest="capture_command", metavar="ACTION")
+    parser.set_defaults(handler=_no_action)
+
+    imp = actions.add_parser(
+        "import",
+        help="read .gor/.gor.gz, mitmproxy flow files and HAR into a capture file",
+        description=(
+            "Read capture sources (files or glob patterns; GoReplay chunk sets are merged by "
+            "timestamp) into OUT. Secrets and personal data are redacted unless --no-redact."
+        ),
+    )
+    imp.add_argument("sources", nargs="+", metavar="SRC", help="input files or glob patterns")
+    imp.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
+                     help="the capture file to write (*.capture.parquet)")  # fmt: skip
+    imp.add_argument("--format", default="auto", choices=("auto", "gor", "mitm", "har"),
+                     help="input format (default: detected from the content)")  # fmt: skip
+    imp.add_argument("--no-redact", action="store_true",
+                     help="keep secrets and personal data (noted in the metadata)")  # fmt: skip
+    imp.add_argument("--config", type=Path, metavar="FILE",
+                     help="YAML/JSON config: session, routes, redaction, filters")  # fmt: skip
+    group = imp.add_argument_group("filters and transforms (added to those of --config)")
+    group.add_argument("--method", action="append", default=[], help="keep only this method")
+    group.add_argument("--deny-method", action="append", default=[], help="drop this method")
+    group.add_argument("--route", action="append", default=[], help="keep routes matching glob")
+    group.add_argument("--deny-route", action="append", default=[], help="drop matching routes")
+    group.add_argument("--since", type=float, metavar="S", help="drop the first S seconds")
+    group.add_argument("--until", type=float, metavar="S", help="drop after S seconds")
+    group.add_argument("--sample", type=float, metavar="F", help="keep this share of sessions")
+    group.add_argument("--set-header", action="append", default=[], metavar="NAME=VALUE")
+    group.add_argument("--remove-header", action="append", default=[], metavar="NAME")
+    group.add_argument("--host", help="rewrite the host of every request")
+    group.add_argument("--session-header", metavar="NAME", help="session key from this header")
+    group.add_argument("--session-cookie", metavar="NAME", help="session key from this cookie")
+    imp.set_defaults(handler=_import)
+
+    ins = actions.add_parser(
+        "inspect",
+        help="summarise a capture file",
+        description="Requests, responses, duration, sessions, rate, top routes, skips, redactions.",
+    )
+    ins.add_argument("file", type=Path, metavar="FILE")
+    ins.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ins.add_argument("--top", type=int, default=10, help="how many routes to list (default 10)")
+    ins.set_defaults(handler=_inspect)
+
+
+def _no_action(args: argparse.Namespace) -> int:
+    raise UsageError("harness capture: choose an action: import or inspect")
+
+
+def _config(args: argparse.Namespace) -> CaptureConfig:
+    from harness.capture.config import CaptureConfig, load_config
+
+    config = load_config(args.config) if args.config else CaptureConfig()
+    f = config.filters
+    headers = dict(f.set_headers)
+    for item in args.set_header:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--set-header {item!r}: expected NAME=VALUE")
+        headers[name] = value
+    if args.sample is not None and not 0 < args.sample <= 1:
+        raise UsageError("--sample must be in (0, 1]")
+    filters = f.model_copy(
+        update={
+            "methods": [*f.methods, *args.method],
+            "deny_methods": [*f.deny_methods, *args.deny_method],
+            "routes": [*f.routes, *args.route],
+            "deny_routes": [*f.deny_routes, *args.deny_route],
+            "since_s": args.since if args.since is not None else f.since_s,
+            "until_s": args.until if args.until is not None else f.until_s,
+            "sample": args.sample if args.sample is not None else f.sample,
+            "set_headers": headers,
+            "remove_headers": [*f.remove_headers, *args.remove_header],
+            "host": args.host or f.host,
+        }
+    )
+    session = config.session.model_copy(
+        update={
+            "header": args.session_header or config.session.header,
+            "cookie": args.session_cookie or config.session.cookie,
+        }
+    )
+    return config.model_copy(update={"filters": filters, "session": session})
+
+
+def _import(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from harness.capture.ingest import import_capture, resolve_sources
+
+    sources = resolve_sources(args.sources)
+    config = _config(args)
+    console = Console(stderr=True)
+    total = sum(s.stat().st_size for s in sources)
+    show = total >= PROGRESS_MIN_BYTES and console.is_terminal
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("reading", total=total)
+        meta = import_capture(
+            sources,
+            args.output,
+            fmt=args.format,
+            redact=not args.no_redact,
+            config=config,
+            progress=lambda done, _total: bar.update(task, completed=done),
+        )
+    c = meta.counts
+    span = ((meta.last_ts_ns or 0) - (meta.first_ts_ns or 0)) / 1e9
+    print(
+        f"wrote {args.output}: {c.written} requests ({c.responses} with response) over {span:.1f} s"
+    )
+    if meta.skipped:
+        print("skipped: " + ", ".join(f"{r} x{n}" for r, n in meta.skipped.items()))
+    if meta.filtered:
+        print("filtered: " + ", ".join(f"{r} x{n}" for r, n in meta.filtered.items()))
+    if meta.redaction.enabled:
+        rules = ", ".join(f"{r} x{n}" for r, n in meta.redaction.rules.items()) or "nothing found"
+        print(f"redacted: {rules}")
+    else:
+        print("redaction: OFF (--no-redact); this file may hold secrets and personal data")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from harness.capture.inspect import summarize
+
+    summary = summarize(args.file, top=args.top)
+    if args.json:
+        json.dump(summary.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def _print_summary(s: CaptureSummary) -> None:
+    lines = [
+        f"capture     {s.path} (format {s.format_version})",
+        f"requests    {s.requests} ({s.responses} with original response)",
+        f"duration    {s.duration_s:.3f} s",
+        f"sessions    {s.sessions}",
+        f"rate        mean {s.mean_per_s:.2f}/s, peak {s.peak_per_s}/s",
+        f"methods     {', '.join(f'{m} {n}' for m, n in s.methods.items())}",
+        f"routes      {s.route_count} distinct; top:",
+        *(f"  {n:>8}  {r}" for r, n in s.routes),
+        f"skipped     {_pairs(s.skipped)}",
+        f"filtered    {_pairs(s.filtered)}",
+        f"redaction   {'on' if s.redaction_enabled else 'OFF'}: {_pairs(s.redactions)}",
+        f"sources     {', '.join(s.sources)}",
+    ]
+    print("\n".join(lines))
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} x{n}" for k, n in counts.items()) or "none"

@@ -1,0 +1,183 @@
+"""Lint: a scenario and everything it names, every problem with its file and line."""
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from harness.capture.schema import METADATA_KEY
+from harness.errors import ScenarioError
+from harness.scenario.lint import lint
+
+STACK = """\
+name: shop
+builds:
+  v1: "{python} app.py --port {port} --dsn {postgres.url}"
+targets:
+  baseline: {build: v1}
+  candidate: {build: v1}
+"""
+
+HEAD = """\
+name: s
+capture: c.capture.parquet
+stack: stack.yaml
+"""
+
+
+def write_capture(path: Path, span_s: float = 60.0, capture: bool = True) -> Path:
+    table = pa.table({"idx": [0, 1], "offset_ns": [0, int(span_s * 1e9)]})
+    meta = {METADATA_KEY: json.dumps({"format_version": 1}).encode()} if capture else {}
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "stack.yaml").write_text(STACK)
+    write_capture(tmp_path / "c.capture.parquet")
+    return tmp_path
+
+
+def _lint(folder: Path, body: str) -> list[str]:
+    path = folder / "s.yaml"
+    path.write_text(HEAD + body)
+    return [str(p) for p in lint(path).problems]
+
+
+def test_clean_scenario(folder: Path) -> None:
+    body = """\
+duration: 50s
+faults:
+  - {at: 10s, for: 5s, kind: down}
+  - {at: 15s, for: 5s, kind: latency, latency_ms: 100, stack: true}
+  - {at: 12s, for: 5s, kind: latency, latency_ms: 100, targets: [candidate], stack: true}
+  - {at: 30s, for: 5s, kind: partition, targets: [baseline]}
+  - {at: 31s, for: 5s, kind: down, targets: [candidate]}
+  - {at: 20s, run: "{python} -c 'print(1)' {postgres.url:candidate} {run_dir} ${HOME}"}
+probes:
+  - {name: db_attempts, prometheus: {metric: x_total}}
+gates:
+  retry_amplification: {max_ratio: 1.5, probe: db_attempts}
+  cascade: {max_error_rate: 0.01}
+independent_routes: [/health]
+"""
+    path = folder / "s.yaml"
+    path.write_text(HEAD + body)
+    report = lint(path)
+    assert report.problems == []
+    assert report.ok
+    assert report.capture_span_s == 60.0
+    assert report.stack is not None
+    assert report.raise_for_errors().name == "s"
+
+
+def test_missing_capture_and_stack(tmp_path: Path) -> None:
+    problems = _lint(tmp_path, "")
+    assert problems[0].startswith(f"{tmp_path / 's.yaml'}:2: error: capture: no such file")
+    assert problems[1].startswith(f"{tmp_path / 's.yaml'}:3: error: stack: ")
+    assert "no such file" in problems[1]
+
+
+def test_not_a_capture(folder: Path) -> None:
+    write_capture(folder / "c.capture.parquet", capture=False)
+    assert "is not a capture file" in _lint(folder, "")[0]
+    (folder / "c.capture.parquet").write_text("hello")
+    assert "not a parquet file" in _lint(folder, "")[0]
+
+
+def test_broken_stack_reports_its_line(folder: Path) -> None:
+    (folder / "stack.yaml").write_text(STACK + "colour: red\n")
+    (problem,) = _lint(folder, "")
+    assert problem.startswith(f"{folder / 's.yaml'}:3: error: stack: ")
+    assert f"{folder / 'stack.yaml'}:7: colour: unknown key" in problem
+
+
+def test_unknown_dependency_and_target(folder: Path) -> None:
+    problems = _lint(
+        folder,
+        "faults:\n  - {at: 1s, for: 1s, kind: down, dependency: redis}\n"
+        "  - {at: 5s, for: 1s, kind: down, targets: [canary]}\n"
+        "  - {at: 9s, run: 'echo {postgres.url:canary} {nope}'}\n",
+    )
+    assert problems[0].endswith(":5: error: unknown dependency 'redis' (dependencies: postgres)")
+    assert problems[1].endswith(
+        ":6: error: no target named 'canary' (targets: baseline, candidate)"
+    )
+    assert problems[2].endswith(":7: error: {postgres.url:canary}: no target named 'canary'")
+    assert ":7: error: unknown placeholder {nope}" in problems[3]
+
+
+def test_overlaps(folder: Path) -> None:
+    problems = _lint(
+        folder,
+        "faults:\n"
+        "  - {at: 10s, for: 10s, kind: latency, latency_ms: 5}\n"
+        "  - {at: 15s, for: 10s, kind: latency, latency_ms: 9, targets: [candidate]}\n"
+        "  - {at: 20s, for: 1s, kind: down, targets: [baseline]}\n"
+        "  - {at: 40s, for: 5s, kind: down}\n"
+        "  - {at: 42s, for: 5s, kind: down, stack: true}\n",
+    )
+    assert len(problems) == 2
+    assert ":6: error: overlaps f1 (postgres latency 5ms, line 5, 10s-20s)" in problems[0]
+    assert "set `stack: true`" in problems[0]
+    assert ":9: error: overlaps f4" in problems[1]
+    assert "cannot go down twice" in problems[1]
+
+
+def test_after_duration_and_capture_end(folder: Path) -> None:
+    problems = _lint(
+        folder,
+        "duration: 30s\nfaults:\n  - {at: 25s, for: 10s, kind: down}\n  - {at: 31s, run: 'true'}\n",
+    )
+    assert ":6: error: postgres down ends at 35s, after the duration (30s)" in problems[0]
+    assert ":7: error: action at 31s is after the duration (30s)" in problems[1]
+    path = folder / "s.yaml"
+    path.write_text(HEAD + "speed: 2\nfaults:\n  - {at: 25s, for: 10s, kind: down}\n")
+    report = lint(path)
+    assert report.ok  # a warning only
+    assert "warning: postgres down ends at 35s, after the capture's end" in str(report.problems[0])
+
+
+def test_probes_and_gates(folder: Path) -> None:
+    problems = _lint(
+        folder,
+        "probes:\n  - {name: a, postgres: xact}\n  - {name: a, postgres: sessions}\n"
+        "gates:\n  retry_amplification: {max_ratio: 2}\n  cascade: {max_error_rate: 0.1}\n"
+        "independent_routes: [health]\n",
+    )
+    assert problems[0].endswith(":6: error: probe name 'a' is already used by probes.0")
+    assert (
+        ":8: error: gates.retry_amplification: probe 'db_attempts' is not in probes" in problems[1]
+    )
+    assert problems[2].endswith(
+        ":10: error: independent_routes.0: a route starts with '/', got 'health'"
+    )
+    assert len(problems) == 3  # cascade has its routes
+
+
+def test_all_shape_errors_reported(folder: Path) -> None:
+    problems = _lint(
+        folder, "speed: -1\nfaults:\n  - {at: 1s, for: 1s, kind: warp}\nprobes:\n  - {name: p}\n"
+    )
+    assert [p.split(": error:")[0][-2:] for p in problems] == [":4", ":6", ":8"]
+
+
+def test_raise_for_errors(folder: Path) -> None:
+    path = folder / "s.yaml"
+    path.write_text(HEAD + "faults:\n  - {at: 1s, for: 1s, kind: down, dependency: redis}\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml:5: unknown dependency 'redis'"):
+        lint(path).raise_for_errors()
+
+
+def test_bundled_scenarios_only_lack_the_capture() -> None:
+    root = Path(__file__).parents[2] / "scenarios"
+    paths = sorted([*root.glob("*.yaml"), *root.glob("nightly/*.yaml")])
+    assert len(paths) >= 8
+    for path in paths:
+        report = lint(path)
+        assert report.scenario is not None, path
+        real = [p for p in report.errors if "capture: no such file" not in p.message]
+        assert real == [], path

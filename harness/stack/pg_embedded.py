@@ -16,6 +16,7 @@ import importlib.util
 import os
 import pwd
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -45,6 +46,13 @@ TEST_SETTINGS: dict[str, str] = {
 # Ports outside the kernel's ephemeral range (32768-60999 by default), so they do not collide
 # with outgoing connections.
 _PORT_RANGE = (20000, 32000)
+# "2026-11-28 17:29:29.765 UTC [15290] " before each server log line: noise in a one-line error.
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ \S+ \[\d+\] ")
+_ERROR_LINE = re.compile(r"error:|FATAL|could not|failed|cannot", re.IGNORECASE)
+
+
+class PortInUse(DatabaseError):
+    """The server's port is taken (a picked port may be retried with another)."""
 
 
 def bin_dir() -> Path:
@@ -86,7 +94,8 @@ def log_tail(path: Path, lines: int = 3, width: int = 400) -> str:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "(no log)"
-    tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    tail = [_LOG_PREFIX.sub("", line.strip()) for line in text.splitlines() if line.strip()]
+    tail = tail[-lines:]
     return (" | ".join(tail) or "(log is empty)")[-width:]
 
 
@@ -220,15 +229,20 @@ class ServerProcess:
                 "stop it first"
             )
         if not port_is_free(self.port):
-            raise DatabaseError(
-                f"cannot start PostgreSQL: port {self.port} on {LOOPBACK} is in use"
-            )
+            raise PortInUse(f"cannot start PostgreSQL: port {self.port} on {LOOPBACK} is in use")
         opts = ["-h", LOOPBACK, "-p", str(self.port), "-k", str(self.socket_dir)]
         for key, value in self.settings.items():
             opts += ["-c", f"{key}={value}"]
         args = ["-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_path)]
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         # pg_ctl hands -o to a shell, so each option is quoted.
-        self._run("pg_ctl", [*args, "-o", shlex.join(opts), "start"], timeout=90)
+        try:
+            self._run("pg_ctl", [*args, "-o", shlex.join(opts), "start"], timeout=90)
+        except DatabaseError as exc:
+            # Someone bound the port between our check and the server's bind.
+            if b"Address already in use" in self.log_path.read_bytes()[log_start:]:
+                raise PortInUse(f"port {self.port} on {LOOPBACK} is in use: {exc}") from None
+            raise
         self.pid = running_pid(self.data_dir)
         if self.pid is None:
             raise DatabaseError(
@@ -284,10 +298,13 @@ class ServerProcess:
             if done.returncode != 0:
                 out.seek(0)
                 said = [line.strip() for line in out.read().splitlines() if line.strip()]
-                reason = said[-1] if said else f"exit code {done.returncode}"
-                raise DatabaseError(
-                    f"{label} failed: {reason}; log {self.log_path}: {log_tail(self.log_path)}"
-                )
+                # The error line says why; hints and "Examine the log output." come after it.
+                errors = [line for line in said if _ERROR_LINE.search(line)]
+                reason = (errors or said or [f"exit code {done.returncode}"])[-1]
+                message = f"{label} failed: {reason}"
+                if program != "initdb":  # initdb does not write the server log
+                    message += f"; log {self.log_path}: {log_tail(self.log_path)}"
+                raise DatabaseError(message)
 
 
 def remove_tree(path: Path) -> None:

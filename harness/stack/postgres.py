@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from harness.errors import DatabaseError
-from harness.stack.pg_embedded import LOOPBACK, ServerProcess, pick_port, remove_tree
+from harness.stack.pg_embedded import LOOPBACK, PortInUse, ServerProcess, pick_port, remove_tree
 
 if TYPE_CHECKING:
     import psycopg
@@ -333,9 +333,9 @@ class EmbeddedPostgres(Postgres):
                 self.initialised = server.prepare()
             try:
                 server.start()
-            except DatabaseError as exc:
+            except PortInUse:
                 # A port picked by us may be taken before the server binds it: pick again.
-                if attempt + 1 == attempts or "in use" not in str(exc):
+                if attempt + 1 == attempts:
                     raise
                 continue
             return server

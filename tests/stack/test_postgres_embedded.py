@@ -1,0 +1,185 @@
+"""The embedded server's life: cold start, reuse of a data dir, clean stop, one-line errors.
+
+These start servers of their own (about half a second each); other tests use the session's
+``postgres`` fixture.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.errors import DatabaseError
+from harness.stack import pg_embedded
+from harness.stack import postgres as postgres_module
+from harness.stack.pg_embedded import pid_alive, remove_tree
+from harness.stack.postgres import EmbeddedPostgres
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A directory under /tmp (pytest's own are private to root, so the server user could not
+    enter them), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="test-pg-"))
+    yield path
+    remove_tree(path)
+
+
+@pytest.fixture
+def started() -> Iterator[list[EmbeddedPostgres]]:
+    """Servers a test starts; whatever is still running at teardown is stopped."""
+    servers: list[EmbeddedPostgres] = []
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def processes_using(path: Path) -> list[int]:
+    """Live processes whose command line names ``path`` (the postmaster shows its -D)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(path) in cmdline and pid_alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
+
+
+def test_stop_leaves_no_postgres_process(scratch: Path, started: list[EmbeddedPostgres]) -> None:
+    pg = EmbeddedPostgres(data_dir=scratch / "data")
+    started.append(pg)
+    pg.start()
+    pid = pg.pid
+    assert pid is not None and pid_alive(pid)
+    assert pg.initialised
+
+    pg.stop()
+
+    assert not pid_alive(pid)
+    assert processes_using(scratch / "data") == []
+    assert pg.pid is None
+    pg.stop()  # a second stop is harmless
+
+
+def test_temporary_data_dir_is_removed_after_stop(started: list[EmbeddedPostgres]) -> None:
+    pg = EmbeddedPostgres()
+    started.append(pg)
+    pg.start()
+    log_path = pg.log_path
+    assert log_path is not None and "database system is ready" in log_path.read_text()
+
+    pg.stop()
+
+    assert not log_path.parent.exists()
+
+
+def test_an_initialised_data_dir_is_reused(scratch: Path, started: list[EmbeddedPostgres]) -> None:
+    first = EmbeddedPostgres(data_dir=scratch / "data")
+    started.append(first)
+    with first:
+        first.execute("postgres", "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
+
+    again = EmbeddedPostgres(data_dir=scratch / "data")
+    started.append(again)
+    with again:
+        assert not again.initialised
+        assert again.query("postgres", "SELECT x FROM kept") == [(42,)]
+
+
+def test_starting_twice_on_one_data_dir_is_one_line_error(
+    scratch: Path, started: list[EmbeddedPostgres]
+) -> None:
+    first = EmbeddedPostgres(data_dir=scratch / "data")
+    started.append(first)
+    first.start()
+    second = EmbeddedPostgres(data_dir=scratch / "data")
+    started.append(second)
+
+    with pytest.raises(DatabaseError) as caught:
+        second.start()
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"already running on data dir {scratch / 'data'} (pid {first.pid})" in message
+    assert first.query("postgres", "SELECT 1") == [(1,)]  # the first one is untouched
+
+
+def test_a_port_in_use_is_one_line_error(scratch: Path, started: list[EmbeddedPostgres]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pg = EmbeddedPostgres(data_dir=scratch / "data", port=port)
+        started.append(pg)
+
+        with pytest.raises(DatabaseError) as caught:
+            pg.start()
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"port {port} on 127.0.0.1 is in use" in message
+    assert processes_using(scratch / "data") == []
+
+
+def test_initdb_failure_is_one_line_error_with_its_reason(
+    scratch: Path, started: list[EmbeddedPostgres]
+) -> None:
+    data_dir = scratch / "data"
+    data_dir.mkdir()
+    (data_dir / "not-a-cluster.txt").write_text("something else lives here")
+    pg = EmbeddedPostgres(data_dir=data_dir)
+    started.append(pg)
+
+    with pytest.raises(DatabaseError, match=r"^initdb failed: .*exists but is not empty") as caught:
+        pg.start()
+
+    assert "\n" not in str(caught.value)
+
+
+def test_a_port_taken_after_the_check_is_one_line_error_from_the_log(
+    scratch: Path, started: list[EmbeddedPostgres], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lose the race between our port check and the server's bind on purpose.
+    monkeypatch.setattr(pg_embedded, "port_is_free", lambda *_: True)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pg = EmbeddedPostgres(data_dir=scratch / "data", port=port)
+        started.append(pg)
+
+        with pytest.raises(DatabaseError) as caught:
+            pg.start()
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"port {port} on 127.0.0.1 is in use: pg_ctl start failed: ")
+    assert "could not create any TCP/IP sockets" in message
+    assert processes_using(scratch / "data") == []
+
+
+def test_a_picked_port_lost_to_a_race_is_replaced(
+    started: list[EmbeddedPostgres], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        lost = taken.getsockname()[1]
+        picks = iter([lost, pg_embedded.pick_port()])
+        monkeypatch.setattr(pg_embedded, "port_is_free", lambda *_: True)
+        monkeypatch.setattr(postgres_module, "pick_port", lambda: next(picks))
+        pg = EmbeddedPostgres()
+        started.append(pg)
+
+        pg.start()
+
+        assert pg.port != lost
+        assert pg.query("postgres", "SELECT 1") == [(1,)]

@@ -1,1 +1,35 @@
-"""Replay engine: the only package that imports locust/gevent (and only in worker code)."""
+"""Replay engine: timing-faithful, open-model replay of a capture to several targets at once.
+
+The only package that imports locust/gevent, and only in worker processes (``dispatch``,
+``worker``, ``master``, ``remote``); what is exported here runs in the orchestrating process.
+
+>>> from harness.replay import ReplayOptions, ReplayTarget, replay  # doctest: +SKIP
+>>> result = replay(Path("peak.capture.parquet"), [ReplayTarget("baseline", "http://127.0.0.1:8001")],
+...                 Path("runs/r1"), ReplayOptions(speed=2.0))  # doctest: +SKIP
+"""
+
+from harness.replay.engine import check_targets, replay
+from harness.replay.manifest import read_manifest, update_manifest
+from harness.replay.model import (
+    MasterOptions,
+    ReplayOptions,
+    ReplayProgress,
+    ReplayResult,
+    ReplayTarget,
+    TargetCounts,
+    TargetProgress,
+)
+
+__all__ = [
+    "MasterOptions",
+    "ReplayOptions",
+    "ReplayProgress",
+    "ReplayResult",
+    "ReplayTarget",
+    "TargetCounts",
+    "TargetProgress",
+    "check_targets",
+    "read_manifest",
+    "replay",
+    "update_manifest",
+]

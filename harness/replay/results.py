@@ -1,0 +1,110 @@
+"""Result rows: buffered by each worker into its own part file, merged into requests.parquet.
+
+Pure pyarrow (no gevent): the worker calls :meth:`RowBuffer.take` on its loop and hands the batch
+to :meth:`PartWriter.write` in a thread, so writing parquet does not stall the dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from harness.rundir import REQUESTS_SCHEMA
+
+
+class RowBuffer:
+    """Columns of result rows not yet written (one list per column of ``REQUESTS_SCHEMA``)."""
+
+    def __init__(self) -> None:
+        self.columns: list[list[object]] = [[] for _ in REQUESTS_SCHEMA.names]
+        self.count = 0
+
+    def append(  # noqa: PLR0917 - called once per response: positional on purpose
+        self,
+        target: str,
+        idx: int,
+        route: str | None,
+        method: str,
+        due_ns: int,
+        sent_ns: int,
+        end_ns: int,
+        status: int,
+        error: str,
+        size: int,
+        body_sha256: str | None,
+    ) -> None:
+        """Add one row; times are ns from t0 (``end_ns`` = last byte or failure)."""
+        values = (
+            target,
+            idx,
+            route,
+            method,
+            due_ns,
+            sent_ns,
+            (sent_ns - due_ns) / 1e6,
+            (end_ns - sent_ns) / 1e6,
+            (end_ns - due_ns) / 1e6,
+            status,
+            error,
+            size,
+            body_sha256,
+        )
+        for column, value in zip(self.columns, values, strict=True):
+            column.append(value)
+        self.count += 1
+
+    def take(self) -> list[list[object]]:
+        """The buffered columns; the buffer starts empty again."""
+        columns = self.columns
+        self.columns = [[] for _ in REQUESTS_SCHEMA.names]
+        self.count = 0
+        return columns
+
+
+class PartWriter:
+    """One worker's part file: batches of rows appended as parquet row groups."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(path, REQUESTS_SCHEMA)
+
+    def write(self, columns: Sequence[Sequence[object]]) -> None:
+        """Append one batch (columns as returned by :meth:`RowBuffer.take`)."""
+        if not columns or not columns[0]:
+            return
+        arrays = [
+            pa.array(col, type=f.type) for col, f in zip(columns, REQUESTS_SCHEMA, strict=True)
+        ]
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=REQUESTS_SCHEMA))
+        self.rows += len(columns[0])
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def merge_parts(parts: Sequence[Path], out: Path) -> pa.Table:
+    """Merge worker part files into ``out`` (sorted by due time, then target); returns it."""
+    tables = [pq.read_table(p, schema=REQUESTS_SCHEMA) for p in parts if p.is_file()]
+    table = pa.concat_tables(tables) if tables else REQUESTS_SCHEMA.empty_table()
+    if table.num_rows:
+        table = table.sort_by([("due_ns", "ascending"), ("target", "ascending")])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(out)
+    return table
+
+
+def lag_quantiles(table: pa.Table) -> tuple[float, float, float]:
+    """Send lag p50, p99 and max (ms) over every row of ``table``; zeros when empty."""
+    if table.num_rows == 0:
+        return 0.0, 0.0, 0.0
+    lag = table.column("lag_ms")
+    q = pc.quantile(lag, q=[0.5, 0.99], interpolation="linear").to_pylist()
+    return float(q[0]), float(q[1]), float(pc.max(lag).as_py())

@@ -1,0 +1,79 @@
+"""What a worker is told (:class:`ShardSpec`) and what it tells back (JSON lines).
+
+A local worker gets its spec as a JSON file and prints one JSON object a line on stdout; a remote
+worker gets the same spec in a Locust custom message and sends the same objects back as custom
+messages. Nothing per request travels this way: progress is aggregated once a second.
+
+Lines (``kind``):
+- ``ready``: the worker loaded its shard (``worker``, ``requests``).
+- ``t0``: the shared start was fixed (``t0_ns``), sent by a master.
+- ``progress``: ``worker``, ``sent``/``done``/``errors`` (per target, cumulative),
+  ``lag_p99_ms`` (per target, over the last second), ``cpu`` (CPU/wall over the last second).
+- ``summary``: the worker finished: ``worker``, ``part`` (path of its part file), ``rows``,
+  ``cpu_ratio`` (CPU/wall over its whole run), ``stopped`` (stopped early).
+- ``error``: ``message``, one line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A target as a worker sees it: name, base URL, headers to inject."""
+
+    name: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """Everything one worker needs to replay its shard on the shared clock."""
+
+    capture: str
+    shard: int
+    shards: int
+    targets: list[TargetSpec]
+    t0_ns: int
+    part: str
+    speed: float = 1.0
+    duration_s: float | None = None
+    loop: bool = False
+    timeout_s: float = 10.0
+    pool_latency_s: float = 10.0
+    flush_rows: int = 50_000
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShardSpec:
+        fields = dict(data)
+        fields["targets"] = [TargetSpec(**t) for t in fields["targets"]]
+        return cls(**fields)
+
+    @classmethod
+    def load(cls, path: Path) -> ShardSpec:
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+def encode_line(kind: str, **data: Any) -> str:
+    """One protocol line (no newline)."""
+    return json.dumps({"kind": kind, **data}, separators=(",", ":"))
+
+
+def decode_line(line: str) -> dict[str, Any] | None:
+    """The object on ``line``, or ``None`` when it is not a protocol line (stray output)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and "kind" in data else None

@@ -1,0 +1,62 @@
+"""A local worker process: ``python -m harness.replay.worker SPEC.json --worker K``.
+
+Started by :func:`harness.replay.engine.replay`, one per ``--processes``. It patches the process
+with gevent first thing, replays its shard on the shared t0, writes its part file and prints
+protocol lines (:mod:`harness.replay.spec`) on stdout. SIGTERM or SIGINT stop it early; the
+rows of what was sent are still written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _report(kind: str, **data: Any) -> None:
+    from harness.replay.spec import encode_line
+
+    sys.stdout.write(encode_line(kind, **data) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one local worker; exit 0 when its part file is written, 1 on error."""
+    parser = argparse.ArgumentParser(prog="python -m harness.replay.worker")
+    parser.add_argument("spec", type=Path)
+    parser.add_argument("--worker", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+
+    from harness.errors import HarnessError
+    from harness.replay.dispatch import ShardRun
+    from harness.replay.spec import ShardSpec
+
+    try:
+        spec = ShardSpec.load(args.spec)
+        run = ShardRun(spec, _report, args.worker)
+    except HarnessError as exc:
+        _report("error", worker=args.worker, message=str(exc))
+        return 1
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, run.stop)
+    try:
+        summary = run.run()
+    except Exception as exc:
+        last = traceback.format_exception_only(exc)[-1].strip()
+        _report("error", worker=args.worker, message=f"worker {args.worker} crashed: {last}")
+        return 1
+    _report("summary", **summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

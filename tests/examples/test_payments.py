@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.stack.postgres import EmbeddedPostgres
 from tests.examples._devstack import (
-    DevPostgres,
     DevToxiproxy,
-    dev_postgres,  # noqa: F401 (fixture)
     dev_toxiproxy,  # noqa: F401 (fixture)
     free_port,
 )
@@ -46,6 +44,7 @@ class Service:
     proxy: str
     toxiproxy: DevToxiproxy
     log: Path
+    database: str
 
     def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
         text = httpx.get(f"{self.url}/metrics", timeout=5).text
@@ -66,18 +65,14 @@ class Service:
 
 
 @pytest.fixture(scope="session")
-def payments_template(dev_postgres: DevPostgres) -> str:  # noqa: F811
-    with psycopg.connect(dev_postgres.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
-        conn.execute(f"CREATE DATABASE {TEMPLATE}")
-    with psycopg.connect(dev_postgres.dsn(TEMPLATE), autocommit=True) as conn:
-        conn.execute(SCHEMA.read_text())
+def payments_template(postgres: EmbeddedPostgres) -> str:
+    postgres.create_template(TEMPLATE, SCHEMA.read_text())
     return TEMPLATE
 
 
 @pytest.fixture
 def start_service(
-    dev_postgres: DevPostgres,  # noqa: F811
+    postgres: EmbeddedPostgres,
     dev_toxiproxy: DevToxiproxy,  # noqa: F811
     payments_template: str,
     tmp_path: Path,
@@ -86,19 +81,18 @@ def start_service(
 
     def start(variant: str, *extra: str) -> Service:
         n = len(started)
-        dbname = f"payments_{os.getpid()}_{free_port()}"
-        with psycopg.connect(dev_postgres.dsn("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {dbname} TEMPLATE {payments_template}")
+        dbname = f"payments_{os.getpid()}_{n}"
+        postgres.clone(payments_template, dbname)
         proxy = f"payments-db-{dbname}"
         proxy_port = free_port()
-        dev_toxiproxy.create(proxy, f"127.0.0.1:{proxy_port}", f"127.0.0.1:{dev_postgres.port}")
+        dev_toxiproxy.create(proxy, f"127.0.0.1:{proxy_port}", f"127.0.0.1:{postgres.port}")
         port = free_port()
         log = tmp_path / f"service-{n}.log"
         cmd = [sys.executable, str(APP), "--port", str(port), "--variant", variant]
-        cmd += ["--dsn", dev_postgres.dsn(dbname, port=proxy_port), *extra]
+        cmd += ["--dsn", postgres.dsn(dbname, port=proxy_port), *extra]
         with log.open("wb") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        service = Service(f"http://127.0.0.1:{port}", proc, proxy, dev_toxiproxy, log)
+        service = Service(f"http://127.0.0.1:{port}", proc, proxy, dev_toxiproxy, log, dbname)
         started.append(service)
         wait_until(lambda: _answers(service.url), 10, f"service did not start: {log.read_text()}")
         return service
@@ -107,6 +101,7 @@ def start_service(
     for service in started:
         stop_process(service.proc)
         service.toxiproxy.delete(service.proxy)
+        postgres.drop(service.database)
 
 
 def _answers(url: str) -> bool:

@@ -226,7 +226,7 @@ class ServerProcess:
         if pid is not None:
             raise DatabaseError(
                 f"PostgreSQL is already running on data dir {self.data_dir} (pid {pid}); "
-                "stop it first"
+                f"stop it first: pg_ctl -D {self.data_dir} stop -m fast"
             )
         if not port_is_free(self.port):
             raise PortInUse(f"cannot start PostgreSQL: port {self.port} on {LOOPBACK} is in use")

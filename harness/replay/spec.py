@@ -77,3 +77,11 @@ def decode_line(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) and "kind" in data else None
+
+
+#: Locust custom message types between a master and remote workers.
+MSG_ASSIGN = "harness_assign"  # master -> worker: {"worker": k, "spec": ShardSpec as dict}
+MSG_STOP = "harness_stop"  # master -> worker: stop sending now
+MSG_PROGRESS = "harness_progress"  # worker -> master: a progress line's data, once a second
+MSG_PART = "harness_part"  # worker -> master: {"summary": ..., "part": bytes}, once at the end
+MSG_ERROR = "harness_error"  # worker -> master: {"worker": k, "message": "..."}

@@ -25,14 +25,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 from urllib.parse import quote, urlencode
 
 from harness.errors import DatabaseError
 from harness.stack.pg_embedded import LOOPBACK, PortInUse, ServerProcess, pick_port, remove_tree
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import psycopg
+
+    _Action = Callable[["psycopg.Connection[tuple[object, ...]]"], object]
 
 CONNECT_TIMEOUT_S = 10
 # Databases the harness never drops or recreates.
@@ -64,7 +68,7 @@ class Postgres(ABC):
     def stop(self) -> None:
         """Release the server (no-op when it is not ours to stop)."""
 
-    def __enter__(self) -> Postgres:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -171,12 +175,6 @@ class Postgres(ABC):
                 yield conn
         except psycopg.Error as exc:
             raise DatabaseError(f"{where}: {one_line(exc)}") from None
-
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    _Action = Callable[["psycopg.Connection[tuple[object, ...]]"], object]
 
 
 def _ddl(template: str, *names: str) -> psycopg.sql.Composed:

@@ -6,6 +6,8 @@ These start servers of their own (about half a second each); other tests use the
 
 from __future__ import annotations
 
+import os
+import pwd
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -22,8 +24,12 @@ from harness.stack.postgres import EmbeddedPostgres
 
 @pytest.fixture
 def scratch() -> Iterator[Path]:
-    """A directory under /tmp (pytest's own are private to root, so the server user could not
-    enter them), removed afterwards."""
+    """A directory under /tmp, removed afterwards.
+
+    Not pytest's tmp_path: as root the server runs as ``pgserver``, which needs to traverse the
+    parents, and every pytest session resets /tmp/pytest-of-root to 0700 (another session
+    starting meanwhile would lock the running server's user out of its data dir).
+    """
     path = Path(tempfile.mkdtemp(prefix="test-pg-"))
     yield path
     remove_tree(path)
@@ -183,3 +189,20 @@ def test_a_picked_port_lost_to_a_race_is_replaced(
 
         assert pg.port != lost
         assert pg.query("postgres", "SELECT 1") == [(1,)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another user")
+def test_as_root_a_data_dir_under_a_private_directory_is_made_reachable(
+    scratch: Path, started: list[EmbeddedPostgres]
+) -> None:
+    private = scratch / "private"
+    private.mkdir(mode=0o700)
+    pg = EmbeddedPostgres(data_dir=private / "data")
+    started.append(pg)
+
+    with pg:
+        assert pg.version() == "16.2"
+
+    # Only the search bit is added for the server's user: nothing becomes listable.
+    assert private.stat().st_mode & 0o777 == 0o701
+    assert (private / "data").stat().st_uid == pwd.getpwnam("pgserver").pw_uid

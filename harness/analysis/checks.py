@@ -1,0 +1,293 @@
+"""Gates on proportions: error rate, cascade and response differences.
+
+Each gate makes one check per phase and route scope. Decision rule (stated in every report): a
+check **fails** when its estimate is beyond the limit *and* its confidence interval excludes "no
+worse than the baseline" (so noise alone rarely fails a good hotfix); it is **inconclusive**
+when either side has fewer than ``min_samples`` requests; per-route checks with too few
+requests are **skipped**. Intervals are Bonferroni-adjusted over the checks of the gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from harness.analysis.context import Context
+from harness.analysis.gates import CascadeGate, ErrorRateGate, ResponseDiffGate
+from harness.analysis.metrics import pair_responses
+from harness.analysis.model import ALL_ROUTES, INDEPENDENT_ROUTES, Check, GateResult
+from harness.analysis.phases import DURING, Phase
+from harness.analysis.stats import adjusted_confidence, enough, newcombe_difference, wilson
+
+
+def pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def phase_words(phase: str) -> str:
+    """A phase name as it reads in a sentence."""
+    if phase == "before":
+        return "before the first fault"
+    if phase == "steady":
+        return "over the run"
+    if phase.startswith("recovery "):
+        return "in the recovery after " + phase.removeprefix("recovery ")
+    return phase
+
+
+def scope_words(route: str) -> str:
+    return f"on {route}" if route in (ALL_ROUTES, INDEPENDENT_ROUTES) else f"on `{route}`"
+
+
+def conf_words(confidence: float) -> str:
+    return f"{confidence * 100:.{0 if confidence * 100 == round(confidence * 100) else 2}f}% CI"
+
+
+def summarise(name: str, limit: str, checks: list[Check]) -> GateResult:
+    """The gate's status and reason from its checks (worst first; skipped decide nothing)."""
+    deciding = [c for c in checks if c.status != "skipped"]
+    for status in ("fail", "inconclusive"):
+        hits = [c for c in deciding if c.status == status]
+        if hits:
+            more = f" (+{len(hits) - 1} more {status} checks)" if len(hits) > 1 else ""
+            return GateResult(
+                name=name,
+                status=status,
+                limit=limit,
+                reason=hits[0].reason + more,
+                checks=checks,
+            )
+    if not deciding:
+        return GateResult(
+            name=name,
+            status="inconclusive",
+            limit=limit,
+            checks=checks,
+            reason="nothing to check: no phase had enough requests",
+        )
+    closest = max(deciding, key=_closeness)
+    return GateResult(
+        name=name,
+        status="pass",
+        limit=limit,
+        checks=checks,
+        reason=f"{len(deciding)} checks passed; closest to the limit: {closest.reason}",
+    )
+
+
+def _closeness(check: Check) -> float:
+    if check.value is None or check.limit is None:
+        return float("-inf")
+    return (check.value - check.limit) / max(abs(check.limit), 1e-9)
+
+
+def worst_first(checks: list[Check]) -> None:
+    """Failures first, all-route scopes before single routes, then by how far beyond."""
+    checks.sort(
+        key=lambda c: (
+            c.status != "fail",
+            c.route not in (ALL_ROUTES, INDEPENDENT_ROUTES),
+            -_closeness(c),
+        )
+    )
+
+
+def scopes(ctx: Context, per_route: bool) -> list[tuple[str, list[str] | None]]:
+    routes: list[tuple[str, list[str] | None]] = [(ALL_ROUTES, None)]
+    if per_route:
+        routes += [(route, [route]) for route in ctx.routes]
+    return routes
+
+
+def _counts(ctx: Context, target: str, phase: str, routes: list[str] | None) -> tuple[int, int]:
+    rows = ctx.positions(target, phase, routes)
+    return int(ctx.errors[rows].sum()), len(rows)
+
+
+def too_few(phase: str, route: str, n_cand: int, n_base: int, need: int) -> Check:
+    decided = route in (ALL_ROUTES, INDEPENDENT_ROUTES)
+    return Check(
+        phase=phase,
+        route=route,
+        status="inconclusive" if decided else "skipped",
+        n_candidate=n_cand,
+        n_baseline=n_base,
+        reason=f"too few requests {phase_words(phase)} {scope_words(route)}: candidate "
+        f"{n_cand}, baseline {n_base}, need {need} each",
+    )
+
+
+def error_rate_gate(ctx: Context, gate: ErrorRateGate) -> GateResult:
+    """Candidate error rate minus baseline's, in percentage points, per phase and route."""
+    cfg, t = ctx.gates, ctx.targets
+    plan = []
+    for phase in ctx.phases:
+        for route, routes in scopes(ctx, gate.per_route):
+            kc, nc = _counts(ctx, t.candidate, phase.name, routes)
+            kb, nb = _counts(ctx, t.baseline, phase.name, routes)
+            plan.append((phase, route, routes, kc, nc, kb, nb))
+    comparisons = sum(enough(p[4], p[6], cfg.min_samples) for p in plan)
+    conf = adjusted_confidence(cfg.confidence, comparisons)
+    checks = []
+    for phase, route, routes, kc, nc, kb, nb in plan:
+        if not enough(nc, nb, cfg.min_samples):
+            if nc or nb:
+                checks.append(too_few(phase.name, route, nc, nb, cfg.min_samples))
+            continue
+        d = newcombe_difference(kc, nc, kb, nb, conf)
+        noise = 0.0
+        if gate.relative_to == "noise" and t.aa is not None:
+            ka, na = _counts(ctx, t.aa, phase.name, routes)
+            noise = abs(ka / na - kb / nb) * 100 if na else 0.0
+        diff_pp, low_pp, high_pp = d.diff * 100, d.low * 100, d.high * 100
+        limit = gate.max_increase_pp + noise
+        failed = diff_pp > limit and low_pp > noise
+        noise_txt = f" (incl. A/A noise {noise:.1f} pp)" if noise else ""
+        checks.append(
+            Check(
+                phase=phase.name,
+                route=route,
+                status="fail" if failed else "pass",
+                candidate=d.p1,
+                baseline=d.p2,
+                value=diff_pp,
+                low=low_pp,
+                high=high_pp,
+                limit=limit,
+                noise=noise if gate.relative_to == "noise" else None,
+                confidence=conf,
+                n_candidate=nc,
+                n_baseline=nb,
+                reason=f"candidate error rate {phase_words(phase.name)} {scope_words(route)} "
+                f"{pct(d.p1)} vs baseline {pct(d.p2)} ({diff_pp:+.1f} pp, {conf_words(conf)} "
+                f"{low_pp:.1f}..{high_pp:.1f}), limit +{limit:.1f} pp{noise_txt}",
+            )
+        )
+    worst_first(checks)
+    return summarise("error_rate", f"+{gate.max_increase_pp:g} pp", checks)
+
+
+def cascade_gate(ctx: Context, gate: CascadeGate) -> GateResult:
+    """Candidate error rate on the independent routes during each fault (absolute limit)."""
+    cfg, t = ctx.gates, ctx.targets
+    independent = ctx.run.manifest.independent_routes()
+    limit = f"<= {pct(gate.max_error_rate)}"
+    if not independent:
+        return GateResult(
+            name="cascade",
+            status="inconclusive",
+            limit=limit,
+            reason="the scenario names no independent_routes to watch",
+        )
+    faults: list[Phase] = [p for p in ctx.phases if p.kind == DURING]
+    if not faults:
+        return GateResult(
+            name="cascade",
+            status="inconclusive",
+            limit=limit,
+            reason="no fault was applied in this run",
+        )
+    plan: list[tuple[Phase, str, list[str]]] = []
+    for phase in faults:
+        plan.append((phase, INDEPENDENT_ROUTES, independent))
+        plan += [(phase, route, [route]) for route in independent if len(independent) > 1]
+    counted = [
+        (p, r, rs, *_counts(ctx, t.candidate, p.name, rs), *_counts(ctx, t.baseline, p.name, rs))
+        for p, r, rs in plan
+    ]
+    comparisons = sum(c[4] >= cfg.min_samples for c in counted)
+    conf = adjusted_confidence(cfg.confidence, comparisons)
+    checks = []
+    for phase, route, _, kc, nc, kb, nb in counted:
+        if nc < cfg.min_samples:
+            checks.append(too_few(phase.name, route, nc, max(nb, cfg.min_samples), cfg.min_samples))
+            continue
+        rate, base = kc / nc, (kb / nb if nb else 0.0)
+        low, high = wilson(kc, nc, conf)
+        if rate <= gate.max_error_rate:
+            status = "pass"
+        else:
+            status = "fail" if low > gate.max_error_rate else "inconclusive"
+        checks.append(
+            Check(
+                phase=phase.name,
+                route=route,
+                status=status,
+                candidate=rate,
+                baseline=base,
+                value=rate,
+                low=low,
+                high=high,
+                limit=gate.max_error_rate,
+                confidence=conf,
+                n_candidate=nc,
+                n_baseline=nb,
+                reason=f"candidate error rate {phase_words(phase.name)} {scope_words(route)} "
+                f"{pct(rate)} ({conf_words(conf)} {pct(low)}..{pct(high)}) vs baseline "
+                f"{pct(base)}, limit {pct(gate.max_error_rate)}",
+            )
+        )
+    worst_first(checks)
+    return summarise("cascade", limit, checks)
+
+
+def response_diff_gate(ctx: Context, gate: ResponseDiffGate) -> GateResult:
+    """Share of paired requests whose status or body differs, per phase."""
+    cfg, t = ctx.gates, ctx.targets
+    pairs = pair_responses(ctx.frame, t.baseline, t.candidate)
+    noise_pairs = pair_responses(ctx.frame, t.baseline, t.aa) if t.aa else None
+    counts = _phase_counts(pairs)
+    noise_counts = _phase_counts(noise_pairs) if noise_pairs is not None else {}
+    present = [p for p in ctx.phases if p.name in counts]
+    comparisons = sum(counts[p.name][1] >= cfg.min_samples for p in present)
+    conf = adjusted_confidence(cfg.confidence, comparisons)
+    checks = []
+    for phase in present:
+        k, n = counts[phase.name]
+        if n < cfg.min_samples:
+            checks.append(too_few(phase.name, ALL_ROUTES, n, n, cfg.min_samples))
+            continue
+        noise = _share(noise_counts, phase.name) if gate.relative_to == "noise" else 0.0
+        share = k / n
+        low, high = wilson(k, n, conf)
+        limit = gate.max_share + noise
+        failed = share > limit and low > noise
+        checks.append(
+            Check(
+                phase=phase.name,
+                route=ALL_ROUTES,
+                status="fail" if failed else "pass",
+                candidate=share,
+                value=share,
+                low=low,
+                high=high,
+                limit=limit,
+                noise=noise if gate.relative_to == "noise" else None,
+                confidence=conf,
+                n_candidate=n,
+                n_baseline=n,
+                reason=f"{pct(share)} of paired responses differ from the baseline "
+                f"{phase_words(phase.name)} ({k} of {n}, {conf_words(conf)} "
+                f"{pct(low)}..{pct(high)}), limit {pct(limit)}",
+            )
+        )
+    return summarise("response_diff", f"<= {pct(gate.max_share)}", checks)
+
+
+def _phase_counts(pairs: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Phase -> (differing, paired)."""
+    table = pairs.groupby("phase", observed=True)["differs"].agg(["sum", "size"])
+    return {
+        str(phase): (int(k), int(n))
+        for phase, k, n in zip(table.index, table["sum"], table["size"], strict=True)
+    }
+
+
+def _share(counts: dict[str, tuple[int, int]], phase: str) -> float:
+    k, n = counts.get(phase, (0, 0))
+    return k / n if n else 0.0
+
+
+def failed_names(results: Iterable[GateResult]) -> list[str]:
+    return [r.name for r in results if r.status == "fail"]

@@ -1,0 +1,272 @@
+"""Load a run directory into typed pieces: manifest, request and probe frames, fault windows.
+
+Only files are read (a run made on another machine works). Request columns are read selectively
+with pyarrow and turned into compact pandas frames: ``target``, ``route`` and ``error`` become
+categoricals, the body hash becomes an integer code (equal hashes, equal codes; -1 for none).
+
+Target roles in ``manifest.json``: ``baseline`` (the production build), ``candidate`` (a hotfix;
+a run may hold several), and ``aa``: a second copy of the baseline build replayed at the same
+moment, used only to measure the noise between identical builds (:mod:`harness.analysis.noise`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.errors import InputError
+from harness.rundir import RunDir
+
+ROLE_BASELINE = "baseline"
+ROLE_CANDIDATE = "candidate"
+ROLE_AA = "aa"
+
+REQUEST_COLUMNS: tuple[str, ...] = (
+    "target",
+    "idx",
+    "route",
+    "due_ns",
+    "latency_corrected_ms",
+    "status",
+    "error",
+    "body_sha256",
+)
+
+
+class _Lenient(BaseModel):
+    # Writers may add keys in later versions; readers keep what they know.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TargetInfo(_Lenient):
+    """One target of the run: where it was reached and what it stands for."""
+
+    url: str = ""
+    role: str = ROLE_CANDIDATE
+    version: str | None = None
+
+
+class Validity(_Lenient):
+    """Whether the load generator held the schedule; an invalid run is never judged."""
+
+    valid: bool = True
+    reasons: list[str] = []
+    lag_p99_ms: float | None = None
+
+
+class CaptureInfo(_Lenient):
+    path: str | None = None
+    requests: int | None = None
+
+
+class Manifest(_Lenient):
+    """The parts of ``manifest.json`` the analysis uses."""
+
+    format_version: int = 1
+    run_id: str = ""
+    t0_ns: int = 0
+    speed: float = 1.0
+    seed: int = 0
+    host: str = ""
+    command: list[str] = []
+    status: str = "complete"
+    capture: CaptureInfo = CaptureInfo()
+    targets: dict[str, TargetInfo] = {}
+    scenario: dict[str, Any] | None = None
+    versions: dict[str, str] = {}
+    validity: Validity = Validity()
+
+    def names_with_role(self, role: str) -> list[str]:
+        """Target names that have ``role``, in manifest order."""
+        return [name for name, info in self.targets.items() if info.role == role]
+
+    def independent_routes(self) -> list[str]:
+        """Routes that must keep working without the dependency (scenario key)."""
+        routes = (self.scenario or {}).get("independent_routes") or []
+        return [str(route) for route in routes]
+
+    def gates_data(self) -> object:
+        """The raw ``gates:`` mapping of the scenario, or ``None``."""
+        return (self.scenario or {}).get("gates")
+
+    def scenario_name(self) -> str:
+        return str((self.scenario or {}).get("name") or "")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of ``events.jsonl``; ``data`` keeps the whole object."""
+
+    t_ns: int
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """A fault as it actually happened: measured apply and revert times (ns from t0).
+
+    ``end_ns`` is ``None`` when no revert was recorded (an interrupted run).
+    """
+
+    id: str
+    label: str
+    kind: str
+    dependency: str
+    targets: tuple[str, ...]
+    start_ns: int
+    end_ns: int | None
+
+
+@dataclass
+class Run:
+    """Everything the analysis needs from one run directory, in memory (no more I/O after)."""
+
+    root: Path
+    manifest: Manifest
+    requests: pd.DataFrame
+    probes: pd.DataFrame
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def faults(self) -> list[FaultWindow]:
+        return fault_windows(self.events)
+
+    def interrupted_signal(self) -> str | None:
+        """``SIGINT``/``SIGTERM`` when the run was interrupted, else ``None``."""
+        for event in self.events:
+            if event.kind == "interrupted":
+                return _signal_name(event.data.get("signal"))
+        if self.manifest.status == "interrupted":
+            return "SIGINT"
+        return None
+
+
+def _signal_name(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "SIGTERM" if value == 15 else "SIGINT"
+    text = str(value or "SIGINT").upper()
+    return "SIGTERM" if "TERM" in text else "SIGINT"
+
+
+def fault_windows(events: list[Event]) -> list[FaultWindow]:
+    """Fault windows from ``fault_applied``/``fault_reverted`` events, sorted by start."""
+    starts: dict[str, tuple[Event, dict[str, Any]]] = {}
+    ends: dict[str, int] = {}
+    for event in events:
+        fault = event.data.get("fault")
+        if not isinstance(fault, dict):
+            continue
+        fid = str(fault.get("id") or fault.get("label") or len(starts))
+        if event.kind == "fault_applied" and fid not in starts:
+            starts[fid] = (event, fault)
+        elif event.kind == "fault_reverted":
+            ends[fid] = event.t_ns
+    windows = []
+    for fid, (event, fault) in starts.items():
+        kind = str(fault.get("kind") or "fault")
+        dependency = str(fault.get("dependency") or "")
+        label = str(fault.get("label") or f"{dependency} {kind}".strip())
+        targets = tuple(str(t) for t in fault.get("targets") or ())
+        windows.append(
+            FaultWindow(fid, label, kind, dependency, targets, event.t_ns, ends.get(fid))
+        )
+    return sorted(windows, key=lambda w: w.start_ns)
+
+
+def read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest.model_validate(data)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no manifest.json: not a run directory") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read manifest: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"{path}: {where}: {first['msg']}") from None
+
+
+def read_events(path: Path) -> list[Event]:
+    """Events in file order; a missing file is an empty list, a broken line an error."""
+    if not path.exists():
+        return []
+    events = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                events.append(Event(int(data["t_ns"]), str(data["kind"]), data))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise InputError(f"{path}:{number}: bad event: {exc}") from None
+    return events
+
+
+def read_requests(path: Path) -> pd.DataFrame:
+    """The request frame with compact dtypes (see the module docstring)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=list(REQUEST_COLUMNS))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no requests.parquet in the run directory") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot read requests: {exc}") from None
+    hashes = pc.dictionary_encode(table.column("body_sha256").combine_chunks())
+    codes = pc.fill_null(hashes.indices.cast(pa.int32()), -1)
+    table = table.set_column(
+        table.schema.get_field_index("body_sha256"), "body_code", codes
+    ).combine_chunks()
+    for name in ("target", "route", "error"):
+        position = table.schema.get_field_index(name)
+        table = table.set_column(position, name, pc.dictionary_encode(table.column(name)))
+    frame: pd.DataFrame = table.to_pandas(self_destruct=True)
+    frame["status"] = frame["status"].fillna(0).astype("int32")
+    return frame
+
+
+def read_probes(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return empty_probes()
+    try:
+        frame: pd.DataFrame = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot read probes: {exc}") from None
+    return frame
+
+
+def empty_probes() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "t_ns": pd.Series([], dtype="int64"),
+            "target": pd.Series([], dtype="object"),
+            "probe": pd.Series([], dtype="object"),
+            "value": pd.Series([], dtype="float64"),
+        }
+    )
+
+
+def load_run(root: Path) -> Run:
+    """Read a run directory; raises :class:`InputError` naming the file that is wrong."""
+    paths = RunDir(Path(root))
+    manifest = read_manifest(paths.manifest)
+    return Run(
+        root=paths.root,
+        manifest=manifest,
+        requests=read_requests(paths.requests),
+        probes=read_probes(paths.probes),
+        events=read_events(paths.events),
+    )

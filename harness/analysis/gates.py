@@ -1,0 +1,161 @@
+"""The ``gates:`` mapping of a scenario (DESIGN section 5): typed, strict, with defaults.
+
+A scenario embeds :class:`GatesConfig`; unknown gates and unknown options are errors, so a
+misspelt gate can never be silently ignored (a silent gate is a false green)::
+
+    gates:
+      error_rate: {max_increase_pp: 1.0}
+      latency_p99: {max_ratio: 1.25}
+      retry_amplification: {max_ratio: 1.5, probe: db_attempts}
+      recovery_time: {max: 10s}
+      cascade: {max_error_rate: 0.01}
+      min_samples: 30            # fewer requests on either side -> inconclusive
+      confidence: 0.95
+
+``relative_to: noise`` (on error_rate, latency_p99, retry_amplification, response_diff) widens the
+limit by the difference measured between two copies of the baseline (the A/A pair, target role
+``aa``): a difference that two identical builds also show is not held against the candidate.
+
+>>> parse_gates({"error_rate": {"max_increase_pp": 2}}).error_rate.max_increase_pp
+2.0
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import ScenarioError
+from harness.scenario.durations import Duration
+
+RelativeTo = Literal["absolute", "noise"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorRateGate(_Strict):
+    """Candidate error rate may exceed the baseline's by at most ``max_increase_pp`` points.
+
+    Checked per phase, for all routes together and for each route with enough requests.
+    """
+
+    max_increase_pp: float = Field(ge=0, description="allowed increase in percentage points")
+    per_route: bool = Field(default=True, description="also check each route on its own")
+    relative_to: RelativeTo = "absolute"
+
+
+class LatencyP99Gate(_Strict):
+    """Candidate p99 of ``latency_corrected_ms`` may be at most ``max_ratio`` x the baseline's.
+
+    By default only requests that got a non-5xx response count: errors are judged by the error
+    rate gate, and a build that fails fast would otherwise look faster than one that serves.
+    """
+
+    max_ratio: float = Field(gt=0)
+    include_errors: bool = False
+    per_route: bool = True
+    relative_to: RelativeTo = "absolute"
+
+
+class RetryAmplificationGate(_Strict):
+    """Dependency attempts per replayed request, candidate / baseline, at most ``max_ratio``."""
+
+    max_ratio: float = Field(gt=0)
+    probe: str = Field(default="db_attempts", min_length=1)
+    min_increase: float = Field(
+        default=0.1, ge=0, description="smaller increases in attempts per request are ignored"
+    )
+    relative_to: RelativeTo = "absolute"
+
+
+class RecoveryTimeGate(_Strict):
+    """After each fault ends, the candidate's error rate must settle within ``max``.
+
+    Settled means: the error rate over a sliding ``window`` stays at or below the pre-fault rate
+    plus ``tolerance_pp`` for ``sustain`` seconds.
+    """
+
+    max: Duration
+    tolerance_pp: float = Field(default=1.0, ge=0)
+    window: Duration = 2.0
+    sustain: Duration = 5.0
+
+
+class CascadeGate(_Strict):
+    """Error rate of the candidate on ``independent_routes`` during a fault, at most this."""
+
+    max_error_rate: float = Field(ge=0, le=1)
+
+
+class ResponseDiffGate(_Strict):
+    """Share of paired requests whose status or body hash differs from the baseline's."""
+
+    max_share: float = Field(ge=0, le=1)
+    relative_to: RelativeTo = "absolute"
+
+
+class GatesConfig(_Strict):
+    """All gates of a scenario plus the options shared by their statistics."""
+
+    error_rate: ErrorRateGate | None = None
+    latency_p99: LatencyP99Gate | None = None
+    retry_amplification: RetryAmplificationGate | None = None
+    recovery_time: RecoveryTimeGate | None = None
+    cascade: CascadeGate | None = None
+    response_diff: ResponseDiffGate | None = None
+    min_samples: int = Field(default=30, ge=1, description="per side, below it: inconclusive")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    bootstrap_resamples: int = Field(default=2000, ge=100, le=100_000)
+    seed: int = 0
+    recovery_phase: Duration | None = Field(
+        default=None, description="length of the 'recovery' phase; default recovery_time.max or 10s"
+    )
+
+    def enabled(self) -> list[str]:
+        """Names of the gates that are configured, in a fixed order."""
+        return [name for name in GATE_NAMES if getattr(self, name) is not None]
+
+    def recovery_phase_s(self) -> float:
+        """Seconds after a fault's end that form its ``recovery`` phase."""
+        if self.recovery_phase is not None:
+            return self.recovery_phase
+        if self.recovery_time is not None:
+            return self.recovery_time.max
+        return 10.0
+
+
+GATE_NAMES: tuple[str, ...] = (
+    "error_rate",
+    "latency_p99",
+    "retry_amplification",
+    "recovery_time",
+    "cascade",
+    "response_diff",
+)
+
+
+def default_gates() -> GatesConfig:
+    """Gates used when a run's scenario has none: errors and latency, the DESIGN defaults."""
+    return GatesConfig(
+        error_rate=ErrorRateGate(max_increase_pp=1.0),
+        latency_p99=LatencyP99Gate(max_ratio=1.25),
+    )
+
+
+def parse_gates(data: object, source: str = "gates") -> GatesConfig:
+    """Validate a ``gates:`` mapping; raises :class:`ScenarioError` with a one-line message.
+
+    ``None`` or an empty mapping gives :func:`default_gates`.
+    """
+    if data is None or data == {}:
+        return default_gates()
+    try:
+        return GatesConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ScenarioError(f"{source}: {where}: {first['msg']}{more}") from None

@@ -1,0 +1,105 @@
+"""The p99 latency gate: bootstrap interval of the p99 ratio, Mann-Whitney U as evidence.
+
+A check fails when the candidate's p99 exceeds ``max_ratio`` x the baseline's and the bootstrap
+interval of the ratio lies above 1 (above the A/A ratio in noise mode). Mann-Whitney U and
+Cliff's delta describe the shift of the whole distribution; they are reported, not decisive,
+because a tail regression can hide in an unchanged median. The test runs on at most
+``MWU_CAP`` values per side (a seeded subsample): beyond that the p-value is ~0 anyway and
+ranking millions of values would only cost time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.analysis.checks import (
+    conf_words,
+    phase_words,
+    scope_words,
+    scopes,
+    summarise,
+    too_few,
+    worst_first,
+)
+from harness.analysis.context import Context
+from harness.analysis.gates import LatencyP99Gate
+from harness.analysis.model import Check, GateResult
+from harness.analysis.stats import adjusted_confidence, enough, latency_shift, p99_ratio
+
+MWU_CAP = 100_000
+
+
+def _values(
+    ctx: Context, target: str, phase: str, routes: list[str] | None, include_errors: bool
+) -> np.ndarray:
+    rows = ctx.positions(target, phase, routes)
+    if not include_errors:
+        rows = rows[~ctx.errors[rows]]
+    values: np.ndarray = ctx.latency[rows]
+    return values
+
+
+def _cap(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if len(values) <= MWU_CAP:
+        return values
+    return rng.choice(values, size=MWU_CAP, replace=False)
+
+
+def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
+    """Candidate p99 / baseline p99 per phase and route."""
+    cfg, t = ctx.gates, ctx.targets
+    plan = []
+    for phase in ctx.phases:
+        for route, routes in scopes(ctx, gate.per_route):
+            cand = _values(ctx, t.candidate, phase.name, routes, gate.include_errors)
+            base = _values(ctx, t.baseline, phase.name, routes, gate.include_errors)
+            plan.append((phase.name, route, routes, cand, base))
+    comparisons = sum(enough(len(c), len(b), cfg.min_samples) for _, _, _, c, b in plan)
+    conf = adjusted_confidence(cfg.confidence, comparisons)
+    rng = np.random.default_rng(cfg.seed)
+    what = "latency p99" if gate.include_errors else "latency p99 (responses without errors)"
+    checks = []
+    for number, (phase_name, route, routes, cand, base) in enumerate(plan):
+        if not enough(len(cand), len(base), cfg.min_samples):
+            if len(cand) or len(base):
+                checks.append(too_few(phase_name, route, len(cand), len(base), cfg.min_samples))
+            continue
+        ratio = p99_ratio(
+            cand, base, confidence=conf, resamples=cfg.bootstrap_resamples, seed=cfg.seed + number
+        )
+        shift = latency_shift(_cap(cand, rng), _cap(base, rng))
+        noise = 1.0
+        if gate.relative_to == "noise" and t.aa is not None:
+            aa = _values(ctx, t.aa, phase_name, routes, gate.include_errors)
+            if len(aa) >= cfg.min_samples:
+                aa_ratio = p99_ratio(aa, base, confidence=conf, resamples=200).ratio
+                noise = max(aa_ratio, 1 / aa_ratio) if aa_ratio > 0 else 1.0
+        limit = gate.max_ratio * noise
+        failed = ratio.ratio > limit and ratio.low > noise
+        noise_txt = f" (incl. A/A noise x{noise:.2f})" if noise != 1.0 else ""
+        checks.append(
+            Check(
+                phase=phase_name,
+                route=route,
+                status="fail" if failed else "pass",
+                candidate=ratio.candidate,
+                baseline=ratio.baseline,
+                value=ratio.ratio,
+                low=ratio.low,
+                high=ratio.high,
+                limit=limit,
+                noise=noise if gate.relative_to == "noise" else None,
+                confidence=conf,
+                n_candidate=len(cand),
+                n_baseline=len(base),
+                p_value=shift.p_value,
+                effect=shift.cliffs_delta,
+                reason=f"candidate {what} {phase_words(phase_name)} {scope_words(route)} "
+                f"{ratio.candidate:.1f} ms vs baseline {ratio.baseline:.1f} ms "
+                f"(x{ratio.ratio:.2f}, {conf_words(conf)} {ratio.low:.2f}..{ratio.high:.2f}; "
+                f"Mann-Whitney p={shift.p_value:.2g}, Cliff's delta {shift.cliffs_delta:+.2f}), "
+                f"limit x{limit:.2f}{noise_txt}",
+            )
+        )
+    worst_first(checks)
+    return summarise("latency_p99", f"x{gate.max_ratio:g}", checks)

@@ -1,0 +1,159 @@
+"""The verdict as data: what ``verdict.json`` holds and every report renders.
+
+Statuses: ``pass``, ``fail``, ``inconclusive`` (too little data to tell), ``invalid`` (the load
+generator could not hold the schedule: never judged) and ``interrupted``. A check is one
+comparison of a gate (one phase, one route scope); ``skipped`` checks are listed but do not
+decide anything (a route with too few requests of its own).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Status = Literal["pass", "fail", "inconclusive", "invalid", "interrupted"]
+CheckStatus = Literal["pass", "fail", "inconclusive", "skipped"]
+
+FORMAT_VERSION = 1
+ALL_ROUTES = "all routes"
+INDEPENDENT_ROUTES = "independent routes"
+
+DEFINITIONS: dict[str, str] = {
+    "error rate": "share of replayed requests with status 0 (no response) or >= 500",
+    "latency": "percentiles of latency_corrected_ms (due time to last byte, corrected for "
+    "coordinated omission); the p99 gate uses responses without errors unless include_errors",
+    "retry amplification": "increase of the dependency-attempt counter / replayed requests",
+    "recovery time": "from a fault's end until the error rate over a sliding window stays at "
+    "or below the pre-fault rate plus tolerance for the sustain period",
+    "cascade": "error rate of the candidate on independent_routes during a fault",
+    "noise": "the same comparison between two copies of the baseline (target role 'aa')",
+    "decision": "a check fails when its estimate exceeds the limit AND the interval excludes "
+    "no change; intervals are Bonferroni-adjusted over the checks of a gate; fewer than "
+    "min_samples requests on either side: inconclusive (per-route checks: skipped)",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Check(_Model):
+    """One comparison: numbers, interval, limit and a sentence that names route and phase."""
+
+    phase: str
+    route: str
+    status: CheckStatus
+    candidate: float | None = None
+    baseline: float | None = None
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    limit: float | None = None
+    noise: float | None = None
+    confidence: float | None = None
+    n_candidate: int = 0
+    n_baseline: int = 0
+    p_value: float | None = None
+    effect: float | None = None
+    reason: str = ""
+
+
+class GateResult(_Model):
+    """A gate's outcome: the worst of its checks, with the sentence of the deciding one."""
+
+    name: str
+    status: CheckStatus
+    limit: str
+    reason: str
+    checks: list[Check] = []
+
+
+class PhaseInfo(_Model):
+    name: str
+    kind: str
+    fault_id: str | None = None
+    fault_label: str | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+class MetricRow(_Model):
+    """Per target, route (or ``all routes``) and phase."""
+
+    target: str
+    route: str
+    phase: str
+    requests: int
+    errors: int
+    error_rate: float
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    rate_per_s: float | None = None
+
+
+class AmplificationRow(_Model):
+    target: str
+    phase: str
+    attempts: float
+    requests: int
+    ratio: float | None = None
+
+
+class RecoveryRow(_Model):
+    fault: str
+    target: str
+    end_s: float
+    seconds: float | None = None
+    threshold: float
+    note: str = ""
+
+
+class DiffExample(_Model):
+    idx: int
+    route: str
+    phase: str
+    status_baseline: int
+    status_candidate: int
+    body_differs: bool
+
+
+class Responses(_Model):
+    paired: int = 0
+    differing: int = 0
+    status_differs: int = 0
+    share: float | None = None
+    noise_share: float | None = None
+    examples: list[DiffExample] = []
+
+
+class Verdict(_Model):
+    """The whole judgement of one candidate against the baseline in one run."""
+
+    format_version: int = FORMAT_VERSION
+    status: Status
+    reason: str
+    run_id: str = ""
+    scenario: str = ""
+    baseline: str
+    candidate: str
+    aa: str | None = None
+    interrupted_by: str | None = None
+    valid: bool = True
+    invalid_reasons: list[str] = []
+    gates: list[GateResult] = []
+    phases: list[PhaseInfo] = []
+    metrics: list[MetricRow] = []
+    amplification: list[AmplificationRow] = []
+    recovery: list[RecoveryRow] = []
+    responses: Responses = Responses()
+    versions: dict[str, str] = {}
+    config: dict[str, object] = {}
+    definitions: dict[str, str] = DEFINITIONS
+
+    def gate(self, name: str) -> GateResult:
+        for gate in self.gates:
+            if gate.name == name:
+                return gate
+        raise KeyError(name)

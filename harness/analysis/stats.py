@@ -1,0 +1,159 @@
+"""Statistics behind the gates: intervals that behave with few errors, rank tests, bootstrap.
+
+- :func:`wilson` — Wilson score interval of one proportion (sane at 0 or n errors).
+- :func:`newcombe_difference` — Newcombe's hybrid score interval (method 10, 1998) of
+  ``p1 - p2`` built from the two Wilson intervals.
+- :func:`latency_shift` — Mann-Whitney U (two-sided) with Cliff's delta as effect size.
+- :func:`p99_ratio` — ratio of p99s with a seeded bootstrap interval, exact for the order
+  statistic and bounded in cost: the p-quantile of a bootstrap resample of ``n`` values is the
+  ``r``-th order statistic, whose position is ``F_n^-1(U_(r))`` with ``U_(r) ~ Beta(r, n-r+1)``;
+  so ``R`` resamples cost ``R`` beta draws and one quantile lookup, not ``R x n`` copies.
+- :func:`enough` — the minimum-sample rule: below it a gate says ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def z_value(confidence: float) -> float:
+    """Two-sided normal quantile, e.g. 1.96 for 0.95."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
+def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for ``successes / n``; ``(0, 1)`` when ``n`` is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    z = z_value(confidence)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``p1 - p2`` with its interval (proportions, not percent)."""
+
+    p1: float
+    p2: float
+    diff: float
+    low: float
+    high: float
+
+
+def newcombe_difference(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> Difference:
+    """Newcombe hybrid score interval for ``k1/n1 - k2/n2``."""
+    p1 = k1 / n1 if n1 else 0.0
+    p2 = k2 / n2 if n2 else 0.0
+    l1, u1 = wilson(k1, n1, confidence)
+    l2, u2 = wilson(k2, n2, confidence)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return Difference(p1, p2, d, low, high)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Mann-Whitney U of candidate vs baseline and Cliff's delta (P(c>b) - P(c<b))."""
+
+    u: float
+    p_value: float
+    cliffs_delta: float
+
+
+def latency_shift(candidate: np.ndarray, baseline: np.ndarray) -> Shift:
+    """Two-sided Mann-Whitney U test; delta > 0 means the candidate tends to be slower."""
+    from scipy.stats import mannwhitneyu
+
+    n1, n2 = len(candidate), len(baseline)
+    if n1 == 0 or n2 == 0:
+        return Shift(float("nan"), float("nan"), 0.0)
+    method = "asymptotic" if n1 * n2 > 10_000 else "auto"
+    result = mannwhitneyu(candidate, baseline, alternative="two-sided", method=method)
+    u = float(result.statistic)
+    return Shift(u, float(result.pvalue), 2 * u / (n1 * n2) - 1)
+
+
+def cliffs_delta(candidate: np.ndarray, baseline: np.ndarray) -> float:
+    """Cliff's delta by counting pairs (O(n log n) with sorted search); ties count zero."""
+    b = np.sort(np.asarray(baseline, dtype=np.float64))
+    c = np.asarray(candidate, dtype=np.float64)
+    greater = np.searchsorted(b, c, side="left").sum()
+    less = (len(b) - np.searchsorted(b, c, side="right")).sum()
+    return float((greater - less) / (len(b) * len(c)))
+
+
+def order_quantile(values: np.ndarray, q: float) -> float:
+    """The q-quantile as an order statistic (rank ``ceil(q n)``), as the bootstrap uses."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    rank = max(math.ceil(q * len(ordered)), 1)
+    return float(ordered[rank - 1])
+
+
+def bootstrap_quantile(
+    values: np.ndarray, q: float, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``resamples`` draws of the q-quantile of a bootstrap resample of ``values``."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    n = len(ordered)
+    rank = max(math.ceil(q * n), 1)
+    u = rng.beta(rank, n - rank + 1, size=resamples)
+    positions = np.minimum(np.ceil(u * n).astype(np.int64), n) - 1
+    draws: np.ndarray = ordered[np.maximum(positions, 0)]
+    return draws
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``candidate / baseline`` of a statistic with a bootstrap interval."""
+
+    candidate: float
+    baseline: float
+    ratio: float
+    low: float
+    high: float
+
+
+def p99_ratio(
+    candidate: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+    q: float = 0.99,
+) -> Ratio:
+    """Ratio of the candidate's p99 to the baseline's, percentile bootstrap interval."""
+    rng = np.random.default_rng(seed)
+    cand = order_quantile(candidate, q)
+    base = order_quantile(baseline, q)
+    draws_c = bootstrap_quantile(candidate, q, resamples, rng)
+    draws_b = bootstrap_quantile(baseline, q, resamples, rng)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = draws_c / np.maximum(draws_b, 1e-9)
+    alpha = 1 - confidence
+    low, high = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
+    return Ratio(cand, base, cand / max(base, 1e-9), float(low), float(high))
+
+
+def enough(n_candidate: int, n_baseline: int, min_samples: int) -> bool:
+    """The minimum-sample rule: both sides need ``min_samples`` observations."""
+    return n_candidate >= min_samples and n_baseline >= min_samples
+
+
+def adjusted_confidence(confidence: float, comparisons: int) -> float:
+    """Bonferroni: the per-check confidence that keeps the family-wise error at 1-confidence.
+
+    A gate makes one check per phase and route; without this, one of fifty checks would fail a
+    perfectly good hotfix by chance in most runs.
+    """
+    return 1 - (1 - confidence) / max(comparisons, 1)

@@ -1,0 +1,216 @@
+"""Gates -> Verdict: one pure function from an in-memory run to a judgement, and its exit code.
+
+>>> verdict = judge(load_run(Path("runs/r1")))          # doctest: +SKIP
+>>> verdict.status, exit_code(verdict)                   # doctest: +SKIP
+('fail', 1)
+
+Overall status, in this order: ``interrupted`` (the run did not finish), ``invalid`` (the
+manifest says the load generator could not hold the schedule: the numbers are computed and shown,
+but never judged), ``fail`` (any gate failed), ``inconclusive`` (any gate lacked data),
+``pass``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from harness.analysis.checks import cascade_gate, error_rate_gate, response_diff_gate
+from harness.analysis.context import Context, build_context, choose_targets
+from harness.analysis.dependency import (
+    amplification_gate,
+    amplification_rows,
+    recovery_gate,
+    recovery_rows,
+)
+from harness.analysis.frames import Run
+from harness.analysis.gates import GatesConfig, parse_gates
+from harness.analysis.latency import latency_gate
+from harness.analysis.metrics import pair_responses, phase_metrics
+from harness.analysis.model import (
+    ALL_ROUTES,
+    DiffExample,
+    GateResult,
+    MetricRow,
+    PhaseInfo,
+    RecoveryRow,
+    Responses,
+    Status,
+    Verdict,
+)
+from harness.analysis.phases import Phase
+from harness.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_RUN_INVALID, EXIT_SIGINT, EXIT_SIGTERM
+
+EXAMPLES = 5
+
+
+def judge(
+    run: Run,
+    gates: GatesConfig | None = None,
+    baseline: str | None = None,
+    candidate: str | None = None,
+) -> Verdict:
+    """Compare ``candidate`` with ``baseline`` in ``run`` under ``gates``.
+
+    ``gates`` defaults to the scenario's (``manifest.scenario.gates``, or the default gates);
+    target names default to the manifest roles. No I/O: ``run`` is already in memory.
+    """
+    if gates is None:
+        gates = parse_gates(run.manifest.gates_data(), source=f"{run.root}/manifest.json gates")
+    targets = choose_targets(run, baseline, candidate)
+    ctx = build_context(run, gates, targets)
+    recovery = recovery_rows(ctx, gates.recovery_time)
+    results = _evaluate(ctx, recovery)
+    signal = run.interrupted_signal()
+    validity = run.manifest.validity
+    status, reason = _overall(results, signal, validity.valid, validity.reasons)
+    amp_probe = gates.retry_amplification.probe if gates.retry_amplification else "db_attempts"
+    return Verdict(
+        status=status,
+        reason=reason,
+        run_id=run.manifest.run_id,
+        scenario=run.manifest.scenario_name(),
+        baseline=targets.baseline,
+        candidate=targets.candidate,
+        aa=targets.aa,
+        interrupted_by=signal,
+        valid=validity.valid,
+        invalid_reasons=list(validity.reasons),
+        gates=results,
+        phases=[_phase_info(p) for p in ctx.phases],
+        metrics=_metric_rows(ctx),
+        amplification=amplification_rows(ctx, amp_probe),
+        recovery=recovery,
+        responses=_responses(ctx),
+        versions=dict(run.manifest.versions),
+        config=gates.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def _evaluate(ctx: Context, recovery: list[RecoveryRow]) -> list[GateResult]:
+    gates = ctx.gates
+    results = []
+    if gates.error_rate:
+        results.append(error_rate_gate(ctx, gates.error_rate))
+    if gates.latency_p99:
+        results.append(latency_gate(ctx, gates.latency_p99))
+    if gates.retry_amplification:
+        results.append(amplification_gate(ctx, gates.retry_amplification))
+    if gates.recovery_time:
+        results.append(recovery_gate(ctx, gates.recovery_time, recovery))
+    if gates.cascade:
+        results.append(cascade_gate(ctx, gates.cascade))
+    if gates.response_diff:
+        results.append(response_diff_gate(ctx, gates.response_diff))
+    return results
+
+
+def _overall(
+    results: list[GateResult], signal: str | None, valid: bool, reasons: list[str]
+) -> tuple[Status, str]:
+    if signal is not None:
+        return "interrupted", f"the run was interrupted by {signal}; its numbers are not judged"
+    if not valid:
+        why = "; ".join(reasons) or "the load generator could not hold the schedule"
+        return "invalid", f"run invalid, not judged: {why}"
+    failed = [r for r in results if r.status == "fail"]
+    if failed:
+        names = ", ".join(r.name for r in failed)
+        return "fail", f"{len(failed)} of {len(results)} gates failed ({names}): {failed[0].reason}"
+    unsure = [r for r in results if r.status == "inconclusive"]
+    if unsure:
+        names = ", ".join(r.name for r in unsure)
+        return "inconclusive", f"not enough evidence for {names}: {unsure[0].reason}"
+    if not results:
+        return "inconclusive", "no gates to judge"
+    return "pass", f"all {len(results)} gates passed"
+
+
+def _phase_info(phase: Phase) -> PhaseInfo:
+    start, end = phase.start_ns, phase.end_ns
+    return PhaseInfo(
+        name=phase.name,
+        kind=phase.kind,
+        fault_id=phase.fault_id,
+        fault_label=phase.fault_label,
+        start_s=None if start is None else start / 1e9,
+        end_s=None if end is None else end / 1e9,
+    )
+
+
+def _num(value: object) -> float | None:
+    number = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(number) else number
+
+
+def _metric_rows(ctx: Context) -> list[MetricRow]:
+    if ctx.frame.empty:
+        return []
+    rows = []
+    for by_route in (False, True):
+        table = phase_metrics(ctx.frame, ctx.phases, by_route=by_route)
+        for rec in table.to_dict("records"):
+            rows.append(
+                MetricRow(
+                    target=str(rec["target"]),
+                    route=str(rec["route"]) if by_route else ALL_ROUTES,
+                    phase=str(rec["phase"]),
+                    requests=int(rec["requests"]),
+                    errors=int(rec["errors"]),
+                    error_rate=float(rec["error_rate"]),
+                    p50_ms=_num(rec["p50_ms"]),
+                    p90_ms=_num(rec["p90_ms"]),
+                    p99_ms=_num(rec["p99_ms"]),
+                    rate_per_s=_num(rec["rate_per_s"]),
+                )
+            )
+    return rows
+
+
+def _responses(ctx: Context) -> Responses:
+    t = ctx.targets
+    pairs = pair_responses(ctx.frame, t.baseline, t.candidate)
+    if pairs.empty:
+        return Responses()
+    noise_share = None
+    if t.aa:
+        noise = pair_responses(ctx.frame, t.baseline, t.aa)
+        noise_share = float(noise["differs"].mean()) if len(noise) else None
+    differing = pairs[pairs["differs"]]
+    # Status changes first: they are the differences a reviewer wants to reproduce.
+    picked = pd.concat(
+        [differing[differing["status_differs"]], differing[~differing["status_differs"]]]
+    ).head(EXAMPLES)
+    examples = [
+        DiffExample(
+            idx=int(r["idx"]),
+            route=str(r["route"]),
+            phase=str(r["phase"]),
+            status_baseline=int(r["status_base"]),
+            status_candidate=int(r["status_cand"]),
+            body_differs=bool(r["body_code_base"] != r["body_code_cand"]),
+        )
+        for r in picked.to_dict("records")
+    ]
+    return Responses(
+        paired=len(pairs),
+        differing=len(differing),
+        status_differs=int(pairs["status_differs"].sum()),
+        share=len(differing) / len(pairs),
+        noise_share=noise_share,
+        examples=examples,
+    )
+
+
+def exit_code(verdict: Verdict, allow_inconclusive: bool = False) -> int:
+    """0 pass; 1 fail; 1 inconclusive (0 when allowed); 5 invalid; 130/143 interrupted."""
+    if verdict.status == "pass":
+        return EXIT_PASS
+    if verdict.status == "inconclusive":
+        return EXIT_PASS if allow_inconclusive else EXIT_GATE_FAILED
+    if verdict.status == "invalid":
+        return EXIT_RUN_INVALID
+    if verdict.status == "interrupted":
+        return EXIT_SIGTERM if verdict.interrupted_by == "SIGTERM" else EXIT_SIGINT
+    return EXIT_GATE_FAILED

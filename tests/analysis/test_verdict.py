@@ -1,0 +1,122 @@
+"""Verdicts on synthetic runs with known answers (tests/analysis/runs.py)."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.analysis.frames import load_run
+from harness.analysis.verdict import exit_code, judge
+from harness.errors import UsageError
+from tests.analysis.runs import DEMO_GATES, Behaviour, Fault, SyntheticRun, demo_like
+
+NAIVE = Behaviour(
+    fault_error=1.0,
+    independent_fault_error=0.4,
+    recovery_s=15,
+    latency_ms=15,
+    fault_latency_ms=900,
+    fault_attempts=6,
+)
+SAFE = Behaviour(fault_error=1.0, latency_ms=15, fault_attempts=0.2)
+
+
+def test_clear_regression_fails_with_reasons(tmp_path: Path) -> None:
+    verdict = judge(load_run(demo_like(NAIVE, DEMO_GATES).write(tmp_path)))
+    assert verdict.status == "fail"
+    assert exit_code(verdict) == 1
+    statuses = {g.name: g.status for g in verdict.gates}
+    assert statuses == dict.fromkeys(DEMO_GATES, "fail")
+    cascade = verdict.gate("cascade")
+    assert "independent routes" in cascade.reason and "40.0%" in cascade.reason
+    assert "during `postgres down`" in cascade.reason
+    error = verdict.gate("error_rate")
+    assert "pp" in error.reason and "CI" in error.reason and "limit +1.0 pp" in error.reason
+    amp = verdict.gate("retry_amplification")
+    assert "3.00 attempts per request vs baseline 0.50" in amp.reason
+    assert "never" not in verdict.gate("recovery_time").reason
+    assert "15.0s" in verdict.gate("recovery_time").reason
+
+
+def test_safe_hotfix_passes_even_though_the_baseline_fails_db_routes(tmp_path: Path) -> None:
+    verdict = judge(load_run(demo_like(SAFE, DEMO_GATES).write(tmp_path)))
+    assert verdict.status == "pass", verdict.reason
+    assert exit_code(verdict) == 0
+    during = [
+        m
+        for m in verdict.metrics
+        if m.target == "baseline" and m.route == "/payments" and m.phase.startswith("dur")
+    ]
+    assert during[0].error_rate > 0.99  # the measured revert lags the scheduled one by 3 ms
+
+
+def test_identical_pair_passes(tmp_path: Path) -> None:
+    run = SyntheticRun(duration_s=30, rate=20, faults=[Fault(10, 5)], gates=DEMO_GATES)
+    same = Behaviour(error=0.02, fault_error=0.5)
+    run.target("b", "baseline", same).target("c", "candidate", same)
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.status == "pass", verdict.reason
+    assert verdict.responses.paired == 600 and verdict.responses.differing == 0
+
+
+def test_tiny_sample_is_inconclusive(tmp_path: Path) -> None:
+    run = SyntheticRun(duration_s=2, rate=5, gates={"error_rate": {"max_increase_pp": 1}})
+    run.target("b", "baseline").target("c", "candidate", Behaviour(error=0.5))
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.status == "inconclusive"
+    assert "too few requests" in verdict.reason
+    assert exit_code(verdict) == 1
+    assert exit_code(verdict, allow_inconclusive=True) == 0
+
+
+def test_invalid_run_is_never_a_pass(tmp_path: Path) -> None:
+    run = demo_like(SAFE, DEMO_GATES)
+    run.valid = False
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.status == "invalid"
+    assert "send lag" in verdict.reason
+    assert exit_code(verdict) == 5
+    assert all(g.status == "pass" for g in verdict.gates)  # computed, shown, not judged
+
+
+@pytest.mark.parametrize(("signal", "code"), [("SIGINT", 130), ("SIGTERM", 143), (15, 143)])
+def test_interrupted(tmp_path: Path, signal: str | int, code: int) -> None:
+    run = demo_like(SAFE, DEMO_GATES)
+    run.interrupted_signal = signal  # type: ignore[assignment]
+    run.status = "interrupted"
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.status == "interrupted"
+    assert exit_code(verdict) == code
+
+
+def test_small_noise_does_not_fail_and_aa_noise_widens_limits(tmp_path: Path) -> None:
+    gates = {"error_rate": {"max_increase_pp": 1.0, "relative_to": "noise", "per_route": False}}
+    run = SyntheticRun(duration_s=60, rate=50, gates=gates)
+    run.target("b", "baseline", Behaviour(error=0.02))
+    run.target("b2", "aa", Behaviour(error=0.05))
+    run.target("c", "candidate", Behaviour(error=0.05))
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.aa == "b2"
+    (check,) = [c for c in verdict.gate("error_rate").checks if c.status != "skipped"]
+    assert check.noise == pytest.approx(3.0)
+    assert verdict.status == "pass"
+    run.gates = {"error_rate": {"max_increase_pp": 1.0, "per_route": False}}
+    absolute = judge(load_run(run.write(tmp_path / "abs")))
+    assert absolute.status == "fail"
+
+
+def test_missing_probe_makes_amplification_inconclusive(tmp_path: Path) -> None:
+    run = demo_like(SAFE, {"retry_amplification": {"max_ratio": 1.5, "probe": "nope"}})
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.status == "inconclusive"
+    assert "no `nope` probe samples" in verdict.reason
+
+
+def test_several_candidates_need_a_name(tmp_path: Path) -> None:
+    run = demo_like(SAFE, DEMO_GATES).target("other", "candidate", NAIVE)
+    loaded = load_run(run.write(tmp_path))
+    with pytest.raises(UsageError, match="--candidate"):
+        judge(loaded)
+    assert judge(loaded, candidate="other").status == "fail"
+    assert judge(loaded, candidate="candidate").status == "pass"
+    with pytest.raises(UsageError, match="no target 'ghost'"):
+        judge(loaded, candidate="ghost")

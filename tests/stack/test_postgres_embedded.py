@@ -206,3 +206,22 @@ def test_as_root_a_data_dir_under_a_private_directory_is_made_reachable(
     # Only the search bit is added for the server's user: nothing becomes listable.
     assert private.stat().st_mode & 0o777 == 0o701
     assert (private / "data").stat().st_uid == pwd.getpwnam("pgserver").pw_uid
+
+
+def test_stop_still_works_when_pg_ctl_cannot(
+    scratch: Path, started: list[EmbeddedPostgres]
+) -> None:
+    pg = EmbeddedPostgres(data_dir=scratch / "data")
+    started.append(pg)
+    pg.start()
+    pid = pg.pid
+    assert pid is not None
+    # pg_ctl fails (as when it cannot reach the data dir); the postmaster is signalled instead.
+    server = pg._server
+    assert server is not None
+    server._bin = scratch / "no-such-bin"
+
+    pg.stop()
+
+    assert not pid_alive(pid)
+    assert "received fast shutdown request" in (scratch / "postgres.log").read_text()

@@ -1,0 +1,80 @@
+"""The sampler: probes.parquet from a real metrics server and real PostgreSQL; failures counted."""
+
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from harness.faults.events import EventLog, read_events
+from harness.probes.sampler import ProbeSampler, ProbeTarget
+from harness.rundir import PROBES_SCHEMA
+from harness.scenario.model import PostgresProbe, PrometheusProbe, PrometheusSource, ToxiproxyProbe
+from harness.stack.postgres import EmbeddedPostgres
+from tests.probes.conftest import MetricsServer
+
+PROBES = [
+    PrometheusProbe(name="db_attempts", prometheus=PrometheusSource(metric="attempts_total")),
+    PostgresProbe(name="db_xacts", postgres="xact", interval=0.5),
+    ToxiproxyProbe(name="accepts", toxiproxy="accepted_connections"),
+]
+
+
+@pytest.fixture
+def dsn(postgres: EmbeddedPostgres) -> str:
+    return postgres.dsn("postgres")
+
+
+def test_samples_written_and_failures_counted(
+    tmp_path: Path, metrics_server: MetricsServer, dsn: str
+) -> None:
+    metrics_server.text = "# TYPE attempts counter\nattempts_total 5\n"
+    targets = [
+        ProbeTarget("baseline", url=metrics_server.url, dsn=dsn, proxy="pg_baseline"),
+        ProbeTarget("candidate", url="http://127.0.0.1:9", dsn=dsn, proxy=None),
+    ]
+    t0 = time.time_ns() + 200_000_000  # the sampler starts before t0, as in a run
+    out = tmp_path / "probes.parquet"
+    with EventLog(tmp_path / "events.jsonl", t0) as log:
+        sampler = ProbeSampler(
+            PROBES,
+            targets,
+            out,
+            t0_ns=t0,
+            interval_s=0.25,
+            events=log,
+            accepted_connections=lambda proxy: {"pg_baseline": 3}[proxy],
+        )
+        with sampler:
+            time.sleep(1.3)
+            metrics_server.text = "# TYPE attempts counter\nattempts_total 9\n"
+            time.sleep(0.4)
+    table = pq.read_table(out)
+    assert table.schema.equals(PROBES_SCHEMA)
+    rows = table.to_pylist()
+    base = [r for r in rows if r["target"] == "baseline"]
+    attempts = [r["value"] for r in base if r["probe"] == "db_attempts"]
+    assert attempts[0] == 5.0 and attempts[-1] == 9.0
+    assert len(attempts) >= 5  # every 0.25 s for ~1.7 s, plus the last one
+    xacts = [r for r in base if r["probe"] == "db_xacts"]
+    assert 3 <= len(xacts) < len(attempts)  # its own, longer interval
+    assert {r["value"] for r in base if r["probe"] == "accepts"} == {3.0}
+    assert min(r["t_ns"] for r in rows) < 0  # samples before t0 are kept
+    assert [r["t_ns"] for r in rows] == sorted(r["t_ns"] for r in rows)
+    candidate = [r for r in rows if r["target"] == "candidate"]
+    assert {r["probe"] for r in candidate} == {"db_xacts"}  # the database is still readable
+    result = sampler.result
+    assert result.failures[("candidate", "db_attempts")] >= 5
+    assert result.failures[("candidate", "accepts")] >= 5
+    assert ("baseline", "db_attempts") not in result.failures
+    events = read_events(tmp_path / "events.jsonl")
+    assert [e["kind"] for e in events] == ["probes_started", "probes_failed"]
+    failed = {(f["target"], f["probe"]): f for f in events[1]["failures"]}
+    assert "ConnectError" in failed[("candidate", "db_attempts")]["last_error"]
+
+
+def test_no_probes_writes_an_empty_table(tmp_path: Path) -> None:
+    sampler = ProbeSampler([], [ProbeTarget("a")], tmp_path / "p.parquet", t0_ns=time.time_ns())
+    with sampler:
+        pass
+    assert pq.read_table(tmp_path / "p.parquet").num_rows == 0

@@ -155,12 +155,19 @@ class ShardRun:
             for sock in socks:
                 pool.return_socket(sock)
 
-    def run(self) -> dict[str, Any]:
-        """Replay the whole shard (or until :meth:`stop`); returns the summary line's data."""
+    def get_ready(self) -> None:
+        """Warm up (see :meth:`warm_up`) and report ``ready``; call before t0."""
         if len(self.schedule):
             self.warm_up()
+        self.report("ready", worker=self.worker, requests=len(self.schedule))
+
+    def set_t0(self, t0_ns: int) -> None:
+        """Fix the shared start (epoch ns), when it was not known at construction."""
+        self.t0_mono = t0_ns - (time.time_ns() - time.monotonic_ns())
+
+    def run(self) -> dict[str, Any]:
+        """Replay the whole shard (or until :meth:`stop`); returns the summary line's data."""
         late_ms = (time.monotonic_ns() - self.t0_mono) / 1e6
-        self.report("ready", worker=self.worker, requests=len(self.schedule), late_ms=late_ms)
         ticker = gevent.spawn(self._tick)
         self._dispatcher = gevent.spawn(self._dispatch)
         self._dispatcher.join()

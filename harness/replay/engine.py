@@ -29,6 +29,10 @@ from harness.rundir import RunDir
 
 #: extra time, past the schedule and the request timeout, before workers are declared hung
 _GRACE_S = 30.0
+#: how long workers may take to load the capture and open connections
+_READY_TIMEOUT_S = 120.0
+#: t0 is at least this far after the last worker reported ready
+_READY_MARGIN_NS = 200_000_000
 
 
 def check_targets(capture: Path, targets: Sequence[ReplayTarget], options: ReplayOptions) -> None:
@@ -109,11 +113,17 @@ def replay(
     manifest_t0 = t0_ns or 0
     try:
         if options.master is None:
+            t0_ns = _start_local(
+                group, template, t0_ns, work, start_delay_s=options.start_delay_s, stop=stop
+            )
             if t0_ns is None:
-                t0_ns = time.time_ns() + int(options.start_delay_s * 1e9)
+                group.close()
+                failed = group.failures() or ["workers were not ready in time"]
+                if stop is not None and stop.is_set():
+                    failed = ["interrupted before the workers started"]
+                raise ReplayError(f"replay to {run_dir} did not start: {failed[0]}")
             if on_t0 is not None:
                 on_t0(t0_ns)
-            _start_local(group, template, t0_ns, work)
             deadline_s = (t0_ns - time.time_ns()) / 1e9
         else:
             _start_master(group, template, options, t0_ns, work)
@@ -155,15 +165,35 @@ def replay(
     return result
 
 
-def _start_local(group: WorkerGroup, template: ShardSpec, t0_ns: int, work: Path) -> None:
+def _start_local(
+    group: WorkerGroup,
+    template: ShardSpec,
+    t0_ns: int | None,
+    work: Path,
+    *,
+    start_delay_s: float,
+    stop: threading.Event | None,
+) -> int | None:
+    """Start the local workers; returns t0. Unless the caller fixed t0, it is chosen once
+    every worker is ready (capture loaded, connections open), and at least ``start_delay_s``
+    after the start, so a slow start does not show up as send lag. ``None``: not ready."""
     from dataclasses import replace
 
+    started = time.time_ns()
     for k in range(template.shards):
-        spec = replace(template, shard=k, t0_ns=t0_ns, part=str(work / f"part-{k}.parquet"))
+        spec = replace(template, shard=k, t0_ns=t0_ns or 0, part=str(work / f"part-{k}.parquet"))
         path = work / f"worker-{k}.json"
         path.write_text(spec.to_json())
         args = ["harness.replay.worker", str(path), "--worker", str(k)]
-        group.start(f"worker {k}", args, work / f"worker-{k}.log")
+        group.start(f"worker {k}", args, work / f"worker-{k}.log", stdin=t0_ns is None)
+    if t0_ns is not None:
+        return t0_ns
+    if not group.wait_ready(_READY_TIMEOUT_S, stop):
+        group.send_t0(0)  # no start for anyone: the workers exit
+        return None
+    t0 = max(time.time_ns() + _READY_MARGIN_NS, started + int(start_delay_s * 1e9))
+    group.send_t0(t0)
+    return t0
 
 
 def _start_master(

@@ -35,6 +35,7 @@ class _Child:
 class _State:
     progress: dict[int, dict[str, Any]] = field(default_factory=dict)
     summaries: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ready: set[int] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     t0_ns: int | None = None
 
@@ -55,15 +56,16 @@ class WorkerGroup:
         self._last_done: dict[str, int] = {}
         self._last_at = self._started
 
-    def start(self, name: str, args: Sequence[str], log: Path) -> None:
-        """Start ``python -m <args>`` with stdout read by a thread, stderr into ``log``."""
+    def start(self, name: str, args: Sequence[str], log: Path, stdin: bool = False) -> None:
+        """Start ``python -m <args>`` with stdout read by a thread, stderr into ``log``
+        (``stdin``: keep a pipe to send the worker its t0 later)."""
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as err:
             process = subprocess.Popen(
                 [sys.executable, "-m", *args],
                 stdout=subprocess.PIPE,
                 stderr=err,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 text=True,
                 bufsize=1,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -86,7 +88,9 @@ class WorkerGroup:
             kind = data["kind"]
             call_t0 = None
             with self._lock:
-                if kind == "progress":
+                if kind == "ready":
+                    self.state.ready.add(int(data["worker"]))
+                elif kind == "progress":
                     self.state.progress[int(data["worker"])] = data
                 elif kind == "summary":
                     self.state.summaries[int(data["worker"])] = data
@@ -96,6 +100,28 @@ class WorkerGroup:
                     self.state.t0_ns = call_t0 = int(data["t0_ns"])
             if call_t0 is not None and self.on_t0 is not None:
                 self.on_t0(call_t0)
+
+    def wait_ready(self, timeout_s: float, stop: threading.Event | None) -> bool:
+        """Wait until every worker reported ``ready``; False on timeout, stop or a failure."""
+        give_up = time.monotonic() + timeout_s
+        while time.monotonic() < give_up and not (stop is not None and stop.is_set()):
+            with self._lock:
+                if len(self.state.ready) == len(self.children):
+                    return True
+                if self.state.errors:
+                    return False
+            if any(c.process.poll() is not None for c in self.children):
+                return False
+            time.sleep(0.02)
+        return False
+
+    def send_t0(self, t0_ns: int) -> None:
+        """Tell every waiting worker the shared start (``t0 <epoch ns>`` on its stdin)."""
+        for child in self.children:
+            if child.process.stdin is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    child.process.stdin.write(f"t0 {t0_ns}\n")
+                    child.process.stdin.close()
 
     def alive(self) -> bool:
         return any(c.process.poll() is None for c in self.children)
@@ -110,6 +136,10 @@ class WorkerGroup:
     def close(self, grace_s: float = 5.0) -> None:
         """Make sure every worker has exited: SIGTERM, then SIGKILL after ``grace_s``."""
         self.signal(signal.SIGTERM)
+        for child in self.children:
+            if child.process.stdin is not None and not child.process.stdin.closed:
+                with contextlib.suppress(BrokenPipeError):
+                    child.process.stdin.close()
         deadline = time.monotonic() + grace_s
         for child in self.children:
             try:

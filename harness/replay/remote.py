@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             run = ShardRun(spec, report, worker)
             runs.append(run)
+            run.get_ready()
             summary = run.run()
             part = Path(spec.part).read_bytes()
             runner.send_message(protocol.MSG_PART, {"summary": summary, "part": part})

@@ -43,9 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spec = ShardSpec.load(args.spec)
         run = ShardRun(spec, _report, args.worker)
+        run.get_ready()
     except HarnessError as exc:
         _report("error", worker=args.worker, message=str(exc))
         return 1
+    if spec.t0_ns == 0:
+        # the orchestrator fixes t0 once every worker is ready: "t0 <epoch ns>" on stdin
+        line = sys.stdin.readline().split()
+        if len(line) != 2 or line[0] != "t0" or int(line[1]) <= 0:
+            return 0  # the orchestrator called the replay off before it started
+        run.set_t0(int(line[1]))
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, run.stop)
     try:

@@ -1,0 +1,273 @@
+"""``harness replay CAPTURE --target NAME=URL ... -o RUN_DIR``: replay a capture, no faults.
+
+Exit 0 when the run is valid, 2 on bad usage, 3 on a bad capture, 4 when a target refused every
+connection or the workers failed, 5 when the load generator could not hold the schedule (the
+results are written either way), 130/143 when interrupted (partial results are written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from harness.errors import EXIT_PASS, Interrupted, RunInvalid, TargetError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from harness.replay import ReplayProgress, ReplayResult, ReplayTarget
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _duration(text: str) -> float:
+    from harness.scenario.durations import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return seconds
+
+
+def _target(text: str) -> tuple[str, str]:
+    name, sep, url = text.partition("=")
+    if not sep or not name or not url:
+        raise argparse.ArgumentTypeError(
+            f"write NAME=URL, e.g. baseline=http://127.0.0.1:8001, got {text!r}"
+        )
+    return name, url
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``replay`` command."""
+    parser = sub.add_parser(
+        "replay",
+        help="replay a capture to one or more targets on the captured schedule (no faults)",
+        description=(
+            "Replay CAPTURE to every --target at the captured times divided by --speed (open "
+            "workload: a slow target does not slow the sender). Writes requests.parquet and "
+            "manifest.json into RUN_DIR. Exit 5 when send lag or CPU saturation make the run "
+            "invalid, 4 when a target refused every connection."
+        ),
+    )
+    parser.add_argument("capture", type=Path, metavar="CAPTURE", help="a *.capture.parquet file")
+    parser.add_argument(
+        "--target",
+        "-t",
+        type=_target,
+        action="append",
+        required=True,
+        metavar="NAME=URL",
+        help="a target to replay to (repeat for several); only http(s)://host[:port]",
+    )
+    parser.add_argument("--speed", type=_positive, default=1.0, help="speed factor (default 1)")
+    parser.add_argument(
+        "--duration",
+        type=_duration,
+        default=None,
+        metavar="D",
+        help="stop the schedule after D (500ms, 20s, 2m)",
+    )
+    parser.add_argument("--loop", action="store_true", help="repeat the capture until --duration")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes on this machine (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--timeout", type=_duration, default=10.0, metavar="S", help="per-request timeout"
+    )
+    parser.add_argument(
+        "--lag-bound-ms",
+        type=_positive,
+        default=10.0,
+        metavar="B",
+        help="send lag p99 above B ms makes the run invalid (default 10)",
+    )
+    parser.add_argument(
+        "--start-delay",
+        type=_duration,
+        default=2.0,
+        metavar="D",
+        help="time between starting the workers and t0 (default 2s)",
+    )
+    parser.add_argument(
+        "--allow-original-host",
+        action="store_true",
+        help="allow a target whose host is the capture's original (production) host",
+    )
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="RUN_DIR")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no live progress (CI)")
+    group = parser.add_argument_group("distributed mode (Locust master/worker)")
+    group.add_argument(
+        "--master",
+        action="store_true",
+        help="run a Locust master and hand the shards to `harness worker` processes",
+    )
+    group.add_argument("--expect-workers", type=int, default=1, metavar="K")
+    group.add_argument("--master-bind-host", default="127.0.0.1", metavar="H")
+    group.add_argument("--master-port", type=int, default=5557, metavar="P")
+    group.add_argument(
+        "--expect-workers-timeout",
+        type=_duration,
+        default=60.0,
+        metavar="D",
+        help="how long to wait for the workers to connect (default 60s)",
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.errors import UsageError
+    from harness.replay import MasterOptions, ReplayOptions, ReplayTarget, replay
+
+    if args.processes is not None and args.processes < 1:
+        raise UsageError(f"--processes must be >= 1, got {args.processes}")
+    if args.expect_workers < 1:
+        raise UsageError(f"--expect-workers must be >= 1, got {args.expect_workers}")
+    targets = [ReplayTarget(name, url) for name, url in args.target]
+    master = None
+    if args.master:
+        master = MasterOptions(
+            bind_host=args.master_bind_host,
+            port=args.master_port,
+            expect_workers=args.expect_workers,
+            wait_s=args.expect_workers_timeout,
+        )
+    options = ReplayOptions(
+        speed=args.speed,
+        duration_s=args.duration,
+        loop=args.loop,
+        processes=args.processes,
+        timeout_s=args.timeout,
+        lag_bound_ms=args.lag_bound_ms,
+        start_delay_s=args.start_delay,
+        allow_original_host=args.allow_original_host,
+        master=master,
+    )
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    display = None if args.quiet else _Display(targets)
+    try:
+        result = replay(
+            args.capture,
+            targets,
+            args.output,
+            options,
+            on_progress=display.update if display is not None else None,
+            stop=stop,
+        )
+    finally:
+        if display is not None:
+            display.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    print(result.run_dir)
+    print(summary_line(result))
+    return _exit(result, received)
+
+
+def _exit(result: ReplayResult, received: list[int]) -> int:
+    if received:
+        raise Interrupted(f"replay interrupted; partial results in {result.run_dir}", received[0])
+    for name, counts in result.targets.items():
+        if counts.sent and counts.answered == 0 and counts.errors.get("refused", 0) == counts.sent:
+            raise TargetError(
+                f"target {name!r} refused every connection ({counts.sent} requests); "
+                f"is it running? results in {result.run_dir}"
+            )
+    if not result.valid:
+        raise RunInvalid(f"run invalid: {'; '.join(result.reasons)}")
+    return EXIT_PASS
+
+
+def summary_line(result: ReplayResult) -> str:
+    """One line: per-target sent/errors, send lag, rate and validity."""
+    parts = []
+    for name, c in result.targets.items():
+        errors = ", ".join(f"{kind} {n}" for kind, n in sorted(c.errors.items())) or "no errors"
+        parts.append(f"{name}: {c.sent}/{c.scheduled} sent, {c.answered} answered, {errors}")
+    state = "valid" if result.valid else "INVALID"
+    if result.interrupted:
+        state += ", interrupted"
+    return (
+        f"{'; '.join(parts)} | lag p50 {result.lag_p50_ms:.2f} ms p99 {result.lag_p99_ms:.2f} ms"
+        f" max {result.lag_max_ms:.2f} ms | {result.achieved_rate_per_s:.0f}/"
+        f"{result.scheduled_rate_per_s:.0f} req/s | {state}"
+    )
+
+
+class _Display:
+    """Live progress on stderr: sent/total, rate, errors and lag p99 per target."""
+
+    def __init__(self, targets: list[ReplayTarget]) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self._names = [t.name for t in targets]
+        self._latest: ReplayProgress | None = None
+        self._started = False
+        self._live = Live(
+            self._render(), console=Console(stderr=True), refresh_per_second=4, transient=False
+        )
+
+    def stop(self) -> None:
+        if self._started:
+            self._live.update(self._render())
+            self._live.stop()
+
+    def update(self, progress: ReplayProgress) -> None:
+        # shown from the first report on, so an early error is not drawn over an empty table
+        self._latest = progress
+        if not self._started:
+            self._started = True
+            self._live.start()
+        self._live.update(self._render())
+
+    def _render(self) -> Table:
+        from rich.table import Table
+
+        progress = self._latest
+        title = "replay: starting workers"
+        if progress is not None:
+            title = f"replay: {progress.elapsed_s:.0f}s, {progress.workers} worker(s)"
+        table = Table(title=title, title_justify="left")
+        for column in ("target", "sent/total", "req/s", "errors", "lag p99 (ms)"):
+            table.add_column(column, justify="left" if column == "target" else "right")
+        for name in self._names:
+            t = progress.targets.get(name) if progress is not None else None
+            total = progress.total if progress is not None else 0
+            if t is None:
+                table.add_row(name, f"0/{total}", "-", "-", "-")
+            else:
+                table.add_row(
+                    name,
+                    f"{t.sent}/{total}",
+                    f"{t.rate_per_s:.0f}",
+                    str(t.errors),
+                    f"{t.lag_p99_ms:.2f}",
+                )
+        return table

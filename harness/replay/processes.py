@@ -149,6 +149,8 @@ class WorkerGroup:
                 child.process.wait()
             if child.reader is not None:
                 child.reader.join(timeout=2.0)
+            if child.process.stdout is not None:
+                child.process.stdout.close()
 
     def failures(self) -> list[str]:
         """One line per worker that failed: its error line, or its last line of stderr."""

@@ -1,0 +1,90 @@
+"""Wording and number formats shared by every report, so they all say the same thing."""
+
+from __future__ import annotations
+
+from harness.analysis.model import ALL_ROUTES, Check, MetricRow, Verdict
+
+STATUS_ICON: dict[str, str] = {
+    "pass": "✅",
+    "fail": "❌",
+    "inconclusive": "⚠️",
+    "invalid": "⛔",
+    "interrupted": "⏹️",
+    "skipped": "➖",
+}
+
+GATE_TITLES: dict[str, str] = {
+    "error_rate": "Error rate",
+    "latency_p99": "Latency p99",
+    "retry_amplification": "Retry amplification",
+    "recovery_time": "Recovery time",
+    "cascade": "Cascade (independent routes)",
+    "response_diff": "Response differences",
+}
+
+
+def title(verdict: Verdict) -> str:
+    scenario = f" on `{verdict.scenario}`" if verdict.scenario else ""
+    return f"{verdict.candidate} vs {verdict.baseline}{scenario}: {verdict.status.upper()}"
+
+
+def gate_title(name: str) -> str:
+    return GATE_TITLES.get(name, name)
+
+
+def value(gate: str, number: float | None) -> str:
+    """A check's number in the unit of its gate."""
+    if number is None:
+        return "—"
+    if gate == "error_rate":
+        return f"{number:+.1f} pp"
+    if gate in ("latency_p99", "retry_amplification"):
+        return f"x{number:.2f}"
+    if gate == "recovery_time":
+        return f"{number:.1f}s"
+    return f"{number * 100:.1f}%"
+
+
+def side(gate: str, number: float | None) -> str:
+    """The candidate's or baseline's own figure for a check."""
+    if number is None:
+        return "never" if gate == "recovery_time" else "—"
+    if gate in ("error_rate", "cascade", "response_diff"):
+        return f"{number * 100:.1f}%"
+    if gate == "latency_p99":
+        return f"{number:.1f} ms"
+    if gate == "recovery_time":
+        return f"{number:.1f}s"
+    return f"{number:.2f}"
+
+
+def interval(gate: str, check: Check) -> str:
+    if check.low is None or check.high is None:
+        return ""
+    return f"{value(gate, check.low)} .. {value(gate, check.high)}".replace("+", "")
+
+
+def rate(row: MetricRow) -> str:
+    return f"{row.error_rate * 100:.1f}%"
+
+
+def ms(number: float | None) -> str:
+    return "—" if number is None else f"{number:.1f}"
+
+
+def totals(verdict: Verdict) -> list[MetricRow]:
+    """All-routes rows, in phase order then target order."""
+    order = {p.name: i for i, p in enumerate(verdict.phases)}
+    targets = [verdict.baseline, verdict.candidate, verdict.aa]
+    rows = [r for r in verdict.metrics if r.route == ALL_ROUTES]
+    return sorted(
+        rows,
+        key=lambda r: (
+            order.get(r.phase, 99),
+            targets.index(r.target) if r.target in targets else 9,
+        ),
+    )
+
+
+def failing_checks(verdict: Verdict) -> list[tuple[str, Check]]:
+    return [(g.name, c) for g in verdict.gates for c in g.checks if c.status == "fail"]

@@ -30,7 +30,7 @@ class BreakerSettings:
     """Open after ``failures`` consecutive failures; probe again after ``cool_down`` seconds."""
 
     failures: int = 5
-    cool_down: float = 2.0
+    cool_down: float = 1.0
 
 
 @dataclass(frozen=True)

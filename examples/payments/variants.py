@@ -31,6 +31,6 @@ VARIANTS: dict[str, RetryPolicy] = {
         jitter=True,
         deadline=1.0,
         budget=BudgetSettings(ratio=0.1, window=10.0, min_retries=3),
-        breaker=BreakerSettings(failures=5, cool_down=2.0),
+        breaker=BreakerSettings(failures=5, cool_down=1.0),
     ),
 }

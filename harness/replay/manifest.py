@@ -29,6 +29,14 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _command_line() -> list[str]:
+    """This process's command line, with ``python -m harness`` written as ``harness``."""
+    first = sys.argv[0] if sys.argv else ""
+    if first.endswith(("/harness", "harness/__main__.py")) or first == "harness":
+        first = "harness"
+    return [first, *sys.argv[1:]]
+
+
 def read_manifest(run_dir: Path) -> dict[str, JSONValue]:
     """The manifest of ``run_dir`` (an empty dict when there is none yet)."""
     path = RunDir(run_dir).manifest
@@ -68,7 +76,7 @@ def replay_manifest(
         "speed": speed,
         "seed": 0,
         "host": socket.gethostname(),
-        "command": list(command if command is not None else sys.argv),
+        "command": list(command if command is not None else _command_line()),
         "status": "running",
         "capture": {"path": str(capture), "requests": requests},
         "targets": {

@@ -26,7 +26,9 @@ class Req:
     route: str | None = None
 
 
-def write_capture(path: Path, requests: Sequence[Req], t_start_ns: int = 1_700_000_000 * 10**9) -> Path:
+def write_capture(
+    path: Path, requests: Sequence[Req], t_start_ns: int = 1_700_000_000 * 10**9
+) -> Path:
     """Write ``requests`` as a capture file (``idx`` in the given order) and return ``path``."""
     rows = []
     for i, r in enumerate(requests):

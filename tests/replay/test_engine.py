@@ -23,7 +23,8 @@ def test_every_request_arrives_once_per_target_in_session_order(
     tmp_path: Path, make_http_server: Callable[[], RecordingServer]
 ) -> None:
     baseline, candidate = make_http_server(), make_http_server()
-    requests = steady(120, 60.0, sessions=5) + [
+    requests = [
+        *steady(120, 60.0, sessions=5),
         Req(
             1.0,
             "/pay?x=1",
@@ -31,7 +32,7 @@ def test_every_request_arrives_once_per_target_in_session_order(
             method="POST",
             body=b'{"amount": 5}',
             headers=[("Content-Length", "99"), ("Connection", "close"), ("X-Trace", "t1")],
-        )
+        ),
     ]
     capture = write_capture(tmp_path / "c.capture.parquet", requests)
     run_dir = tmp_path / "run"

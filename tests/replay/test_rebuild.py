@@ -23,7 +23,12 @@ def test_hop_by_hop_and_content_length_are_dropped_host_rewritten() -> None:
         ("Cookie", "b=2"),
     ]
     out = rebuild_headers(captured, "127.0.0.1:8001", {})
-    assert out == [("Host", "127.0.0.1:8001"), ("Accept", "a"), ("Cookie", "a=1"), ("Cookie", "b=2")]
+    assert out == [
+        ("Host", "127.0.0.1:8001"),
+        ("Accept", "a"),
+        ("Cookie", "a=1"),
+        ("Cookie", "b=2"),
+    ]
 
 
 def test_injected_headers_replace_captured_ones_of_the_same_name() -> None:

@@ -1,0 +1,181 @@
+"""``harness replay`` and ``harness worker`` from the command line, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.plugins.httpserver import RecordingServer
+from tests.replay.captures import steady, write_capture
+from tests.replay.procs import processes_mentioning
+
+pytestmark = pytest.mark.slow
+
+
+def _harness(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Path:
+    return write_capture(tmp_path / "c.capture.parquet", steady(20, 40.0))
+
+
+def test_replay_prints_the_run_dir_and_a_summary(
+    tmp_path: Path, capture: Path, http_server: RecordingServer
+) -> None:
+    out = tmp_path / "run"
+    done = _harness(
+        "replay", str(capture), "--target", f"a={http_server.url}", "--speed", "2",
+        "--duration", "100ms", "--processes", "1", "--start-delay", "300ms", "-o", str(out), "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == str(out)
+    assert "a: 8/8 sent, 8 answered, no errors" in lines[1] and "valid" in lines[1]
+    assert len(http_server.arrivals) == 8  # 40 req/s at 2x for 100 ms
+    assert pq.read_table(out / "requests.parquet").num_rows == 8
+    assert json.loads((out / "manifest.json").read_text())["command"][:2] == ["harness", "replay"]
+
+
+def test_an_unreachable_target_completes_with_refused_rows_and_exit_4(
+    tmp_path: Path, capture: Path
+) -> None:
+    out = tmp_path / "run"
+    done = _harness(
+        "replay", str(capture), "-t", "gone=http://127.0.0.1:9", "--processes", "1",
+        "--start-delay", "300ms", "-o", str(out), "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 4
+    assert "refused 20" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"harness: error: target 'gone' refused every connection (20 requests); "
+        f"is it running? results in {out}"
+    )
+    rows = pq.read_table(out / "requests.parquet").to_pylist()
+    assert len(rows) == 20 and {r["error"] for r in rows} == {"refused"}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--speed", "0"], 2, "argument --speed: must be > 0"),
+        (["--duration", "soon"], 2, "not a duration"),
+        (["--processes", "0"], 2, "--processes must be >= 1"),
+    ],
+)
+def test_bad_options_are_one_line_usage_errors(
+    tmp_path: Path, capture: Path, args: list[str], code: int, message: str
+) -> None:
+    done = _harness(
+        "replay", str(capture), "-t", "a=http://127.0.0.1:9", "-o", str(tmp_path), *args
+    )
+    assert done.returncode == code
+    assert message in done.stderr.strip().splitlines()[-1]
+
+
+def test_bad_targets_and_captures(tmp_path: Path, capture: Path) -> None:
+    out = str(tmp_path / "run")
+    missing = _harness(
+        "replay", str(tmp_path / "none.parquet"), "-t", "a=http://127.0.0.1:9", "-o", out
+    )
+    assert missing.returncode == 3
+    assert (
+        missing.stderr.strip()
+        == f"harness: error: {tmp_path / 'none.parquet'}: capture file not found"
+    )
+    bad_url = _harness("replay", str(capture), "-t", "a=ftp://127.0.0.1", "-o", out)
+    assert bad_url.returncode == 2 and "URL must be http:// or https://" in bad_url.stderr
+    no_name = _harness("replay", str(capture), "-t", "http://127.0.0.1:9", "-o", out)
+    assert no_name.returncode == 2 and "NAME=URL" in no_name.stderr
+    prod = _harness("replay", str(capture), "-t", "a=https://api.example.com", "-o", out)
+    assert prod.returncode == 2 and "original host api.example.com" in prod.stderr
+    assert not (tmp_path / "run" / "requests.parquet").exists()
+
+
+def test_an_invalid_run_writes_results_and_exits_5(
+    tmp_path: Path, capture: Path, http_server: RecordingServer
+) -> None:
+    out = tmp_path / "run"
+    done = _harness(
+        "replay", str(capture), "-t", f"a={http_server.url}", "--lag-bound-ms", "0.0001",
+        "--processes", "1", "--start-delay", "300ms", "-o", str(out), "-q",
+    )  # fmt: skip
+    assert done.returncode == 5
+    assert "run invalid: send lag p99" in done.stderr
+    assert pq.read_table(out / "requests.parquet").num_rows == 20
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[str]]]:
+    processes: list[subprocess.Popen[str]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_distributed_master_and_two_workers_on_loopback(
+    tmp_path: Path,
+    http_server: RecordingServer,
+    started: list[subprocess.Popen[str]],
+) -> None:
+    capture = write_capture(tmp_path / "c.capture.parquet", steady(60, 30.0, sessions=6))
+    port = str(_free_port())
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def spawn(*args: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harness", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        started.append(process)
+        return process
+
+    master = spawn(
+        "replay", str(capture), "-t", f"a={http_server.url}", "-o", str(out), "-q",
+        "--master", "--expect-workers", "2", "--master-port", port,
+        "--expect-workers-timeout", "30s", "--start-delay", "1s",
+    )  # fmt: skip
+    workers = [
+        spawn("worker", "--master-host", "127.0.0.1", "--master-port", port, "--wait", "30")
+        for _ in range(2)
+    ]
+    stdout, stderr = master.communicate(timeout=90)
+    assert master.returncode == 0, stderr
+    for worker in workers:
+        assert worker.wait(timeout=30) == 0, worker.stderr.read() if worker.stderr else ""
+    assert str(out) == stdout.splitlines()[0]
+    assert sorted(a.path for a in http_server.arrivals) == sorted(
+        f"/r/{i}?n={i}" for i in range(60)
+    )
+    table = pq.read_table(out / "requests.parquet")
+    assert table.num_rows == 60
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["replay"]["workers"] == 2
+    assert processes_mentioning(str(out)) == []

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 
 from harness.capture.config import FilterConfig
-from harness.capture.record import Exchange
+from harness.capture.record import Exchange, join_headers, split_headers
 
 _NS = 1_000_000_000
 
@@ -72,12 +72,14 @@ class Filters:
         c = self.config
         if not self._active or not (self._remove or c.set_headers):
             return
-        headers = [(n, v) for n, v in exchange.headers if n.lower() not in self._remove]
+        kept = [
+            (n, v) for n, v in split_headers(exchange.head) if n.strip().lower() not in self._remove
+        ]
         if c.host is not None:
             exchange.host = c.host
-            headers.insert(0, ("Host", c.host))
-        headers.extend(c.set_headers.items())
-        exchange.headers = headers
+            kept.insert(0, ("Host", c.host))
+        kept.extend(c.set_headers.items())
+        exchange.head = join_headers(kept)
 
 
 def _globs(patterns: list[str]) -> re.Pattern[str] | None:

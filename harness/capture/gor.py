@@ -6,9 +6,10 @@ response. This reader:
 
 - streams every file in 1 MiB blocks (gzip decompressed incrementally, so a truncated ``.gz``
   keeps everything before the break) and merges several files by timestamp (``heapq.merge``);
-- sorts records inside a bounded *reorder window* (``window`` records, a heap), which fixes the
-  small disorder GoReplay's writer goroutines produce; disorder larger than the window is passed
-  on and fixed by the capture writer's fallback sort (see :mod:`harness.capture.store`);
+- sorts records inside a bounded *reorder window*: a buffer of up to ``2 * window`` records is
+  sorted and its older half emitted, which fixes the small disorder GoReplay's writer goroutines
+  produce; disorder larger than the window is passed on and fixed by the capture writer's
+  fallback sort (see :mod:`harness.capture.store`);
 - pairs each response with the unpaired request of the same id whose timestamp is nearest before
   it (GoReplay 1.2 reuses one id for every request on a connection); a request still waiting for
   its response is emitted when ``window`` newer records or ``pair_horizon_ns`` have passed;
@@ -35,6 +36,7 @@ from harness.capture.record import (
     SKIP_TRUNCATED,
     Exchange,
     SkipLog,
+    header_value,
 )
 from harness.errors import CaptureError
 
@@ -141,16 +143,21 @@ def _parse_header(
 
 
 def _reorder(records: Iterable[RawRecord], window: int) -> Iterator[RawRecord]:
-    """Records in timestamp order within a sliding heap of ``window`` records."""
-    heap: list[RawRecord] = []
-    push, pushpop = heapq.heappush, heapq.heappushpop
+    """Records in timestamp order, fixing displacements of up to ``window`` records.
+
+    The buffer holds up to two windows; when full it is sorted and its older half emitted.
+    Timsort is linear on input that is already (nearly) sorted, which is the usual case,
+    so this costs far less per record than a heap.
+    """
+    buffer: list[RawRecord] = []
     for record in records:
-        if len(heap) < window:
-            push(heap, record)
-        else:
-            yield pushpop(heap, record)
-    heap.sort()
-    yield from heap
+        buffer.append(record)
+        if len(buffer) >= 2 * window:
+            buffer.sort()
+            yield from buffer[:window]
+            del buffer[:window]
+    buffer.sort()
+    yield from buffer
 
 
 class _Pending:
@@ -179,13 +186,20 @@ def read_gor(
     streams = [_records(path, i, skips, progress) for i, path in enumerate(paths)]
     merged: Iterable[RawRecord] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
     queue: deque[_Pending] = deque()
-    waiting: dict[bytes, list[_Pending]] = {}
+    # request id -> requests still waiting; built when the first response shows up, so a
+    # requests-only capture (the common case) does not pay for it
+    waiting: dict[bytes, list[_Pending]] | None = None
     for ts, _, _, kind, rid, _latency, payload, source in _reorder(merged, window):
         if kind == 1:
             entry = _Pending(ts, rid, payload, source)
             queue.append(entry)
-            waiting.setdefault(rid, []).append(entry)
+            if waiting is not None:
+                waiting.setdefault(rid, []).append(entry)
         elif kind == 2:
+            if waiting is None:
+                waiting = {}
+                for older in queue:
+                    waiting.setdefault(older.rid, []).append(older)
             _pair(waiting.get(rid), ts, payload, source, skips)
         else:
             skips.add(SKIP_REPLAYED_RESPONSE, source)
@@ -194,7 +208,8 @@ def read_gor(
             queue[0].status is not None or len(queue) > window or queue[0].ts < ts - pair_horizon_ns
         ):
             entry = queue.popleft()
-            _forget(waiting, entry)
+            if waiting is not None:
+                _forget(waiting, entry)
             exchange = _exchange(entry, skips)
             if exchange is not None:
                 yield exchange
@@ -243,17 +258,18 @@ def _exchange(entry: _Pending, skips: SkipLog) -> Exchange | None:
     if parsed is None:
         skips.add(SKIP_BAD_REQUEST_LINE, entry.source)
         return None
-    method, target, version, headers, body = parsed
+    method, target, version, head, body = parsed
     scheme, host, path = "http", "", target
     if target.startswith(("http://", "https://")):
         scheme, _, rest = target.partition("://")
         host, slash, tail = rest.partition("/")
         path = slash + tail or "/"
     if not host:
-        for name, value in headers:
-            if len(name) == 4 and name.lower() == "host":
-                host = value
-                break
+        if head.startswith("Host:"):  # where clients put it: skip the general lookup
+            end = head.find("\n")
+            host = head[5 : None if end < 0 else end].strip()
+        else:
+            host = header_value(head, "host") or ""
     return Exchange(
         ts_ns=entry.ts,
         method=method,
@@ -261,7 +277,7 @@ def _exchange(entry: _Pending, skips: SkipLog) -> Exchange | None:
         host=host,
         path=path,
         http_version=version,
-        headers=headers,
+        head=head,
         body=body,
         source=entry.source,
         conn=entry.rid.decode("latin-1"),

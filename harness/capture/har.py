@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
-from harness.capture.record import SKIP_BAD_REQUEST_LINE, SKIP_NO_REQUEST, Exchange, SkipLog
+from harness.capture.record import (
+    SKIP_BAD_REQUEST_LINE,
+    SKIP_NO_REQUEST,
+    Exchange,
+    SkipLog,
+    join_headers,
+)
 from harness.errors import CaptureError
 
 SKIP_BAD_TIME = "har entry with invalid startedDateTime"
@@ -83,11 +89,11 @@ def _exchange(entry: dict[str, Any], ts_ns: int, where: str) -> Exchange | None:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    headers = [
+    head = join_headers(
         (str(h.get("name", "")), str(h.get("value", "")))
         for h in request.get("headers") or []
         if isinstance(h, dict) and h.get("name") and not str(h["name"]).startswith(":")
-    ]
+    )
     status = latency = sha = None
     response = entry.get("response")
     # browsers write status 0 for requests that never got an answer
@@ -103,7 +109,7 @@ def _exchange(entry: dict[str, Any], ts_ns: int, where: str) -> Exchange | None:
         host=parts.netloc,
         path=path,
         http_version=_version(str(request.get("httpVersion") or "HTTP/1.1")),
-        headers=headers,
+        head=head,
         body=_post_data(request.get("postData")),
         source=where,
         orig_status=status,

@@ -1,56 +1,57 @@
 """Minimal, fast parsing of raw HTTP/1.x messages as GoReplay records them (CRLF or LF-only).
 
-Only what the capture needs: the request line, headers in wire order, the body bytes as they were
-sent; and the status code and body of a response. Header bytes are decoded as latin-1, so any
-byte survives the round trip.
+Only what the capture needs: the request line, the header block (as one ``head`` text with
+``\\n`` line breaks, see :class:`~harness.capture.record.Exchange`), the body bytes as they were
+sent; and the status code and body of a response. Bytes are decoded as latin-1, so any byte
+survives the round trip. Everything is done with whole-buffer ``bytes`` operations: this is the
+hot path of a GoReplay import.
 """
 
 from __future__ import annotations
 
-_TOKEN_CHARS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"
-)
+_TOKEN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~")
 
-#: (method, request target, http version, headers, body)
-ParsedRequest = tuple[str, str, str, list[tuple[str, str]], bytes]
+#: (method, request target, http version, head, body)
+ParsedRequest = tuple[str, str, str, str, bytes]
 
 
-def _split_head(payload: bytes) -> tuple[str, str, bytes]:
-    """(head text, line separator, body): the head ends at the first empty line."""
+def _split(payload: bytes) -> tuple[bytes, bytes]:
+    """(header bytes including the start line, body): the head ends at the first empty line."""
     crlf = payload.find(b"\r\n\r\n")
-    lf = payload.find(b"\n\n")
-    if crlf >= 0 and (lf < 0 or crlf < lf):
-        return payload[:crlf].decode("latin-1"), "\r\n", payload[crlf + 4 :]
+    lf = payload.find(b"\n\n", 0, None if crlf < 0 else crlf)
+    if crlf >= 0 and lf < 0:
+        return payload[:crlf], payload[crlf + 4 :]
     if lf >= 0:
-        head = payload[:lf].decode("latin-1")
-        return head, "\r\n" if "\r\n" in head else "\n", payload[lf + 2 :]
+        return payload[:lf], payload[lf + 2 :]
     # no empty line: a request without body whose final newline was cut
-    head = payload.decode("latin-1").rstrip("\r\n")
-    return head, "\r\n" if "\r\n" in head else "\n", b""
+    return payload.rstrip(b"\r\n"), b""
 
 
 def parse_request(payload: bytes) -> ParsedRequest | None:
     """Parse a raw request; ``None`` when the request line is not ``METHOD target HTTP/x``."""
-    head, eol, body = _split_head(payload)
-    lines = head.split(eol)
-    parts = lines[0].split(" ")
+    head, body = _split(payload)
+    if b"\r" in head:
+        head = head.replace(b"\r\n", b"\n")
+    eol = head.find(b"\n")
+    line = head if eol < 0 else head[:eol]
+    parts = line.split(b" ")
     if len(parts) != 3:
         return None
     method, target, version = parts
     if (
         not method
-        or not version.startswith("HTTP/")
         or not target
-        or not _TOKEN_CHARS.issuperset(method)
+        or not version.startswith(b"HTTP/")
+        or not _TOKEN.issuperset(method)
     ):
         return None
-    headers: list[tuple[str, str]] = []
-    append = headers.append
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep and name:
-            append((name, value.strip()))
-    return method, target, version, headers, body
+    return (
+        method.decode("ascii"),
+        target.decode("latin-1"),
+        version.decode("latin-1"),
+        "" if eol < 0 else head[eol + 1 :].decode("latin-1"),
+        body,
+    )
 
 
 def parse_status(payload: bytes) -> tuple[int, bytes] | None:
@@ -60,5 +61,4 @@ def parse_status(payload: bytes) -> tuple[int, bytes] | None:
     parts = line.split(None, 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
         return None
-    _, _, body = _split_head(payload)
-    return int(parts[1]), body
+    return int(parts[1]), _split(payload)[1]

@@ -23,6 +23,7 @@ from harness.capture.record import (
     SKIP_WEBSOCKET_MESSAGE,
     Exchange,
     SkipLog,
+    join_headers,
 )
 from harness.errors import CaptureError
 
@@ -88,11 +89,11 @@ def _exchange(flow: Any, where: str) -> Exchange:
         sha = hashlib.sha256(response.raw_content or b"").hexdigest()
     peer = flow.client_conn.peername
     client = f"{peer[0]}:{peer[1]}" if peer and peer[0] else None
-    headers = [
+    head = join_headers(
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, value in request.headers.fields
         if not name.startswith(b":")
-    ]
+    )
     return Exchange(
         ts_ns=ts_ns,
         method=request.method,
@@ -100,7 +101,7 @@ def _exchange(flow: Any, where: str) -> Exchange:
         host=_host(request),
         path=request.path,
         http_version=request.http_version,
-        headers=headers,
+        head=head,
         body=request.raw_content or b"",
         source=where,
         client=client,

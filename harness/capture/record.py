@@ -9,6 +9,7 @@ reason counts end up in the capture file's metadata.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 #: Skip reasons shared by several readers (one place, so the counts line up across formats).
@@ -32,7 +33,9 @@ EXAMPLES_PER_REASON = 5
 class Exchange:
     """One HTTP request, with what was captured of its original response.
 
-    ``headers`` are ``(name, value)`` pairs in wire order (decoded as latin-1, as HTTP/1.1 allows);
+    ``head`` holds the header lines in wire order, ``Name: value`` joined by ``\\n`` (decoded as
+    latin-1, as HTTP/1.1 allows): one string instead of a list of pairs keeps the per-record cost
+    low; the capture writer splits it into name/value pairs a whole batch at a time.
     ``path`` includes the query string; ``client`` is the client address when the format has one;
     ``conn`` is a connection or record key the format offers (GoReplay id) for session fallback.
     """
@@ -43,7 +46,7 @@ class Exchange:
     host: str
     path: str
     http_version: str
-    headers: list[tuple[str, str]]
+    head: str
     body: bytes
     source: str
     client: str | None = None
@@ -81,3 +84,31 @@ class SkipLog:
             for reason, n in self.counts.most_common()
         ]
         return "; ".join(parts) if parts else "nothing skipped"
+
+
+def join_headers(pairs: Iterable[tuple[str, str]]) -> str:
+    """The ``head`` text of header pairs (line breaks inside values become spaces)."""
+    return "\n".join(
+        f"{name}: {value}".replace("\r", " ").replace("\n", " ") for name, value in pairs
+    )
+
+
+def split_headers(head: str) -> list[tuple[str, str]]:
+    """Header pairs of a ``head`` text (the inverse of :func:`join_headers`)."""
+    pairs = []
+    for line in head.split("\n") if head else ():
+        name, _, value = line.partition(":")
+        pairs.append((name, value.strip(" \t")))
+    return pairs
+
+
+def header_value(head: str, name: str) -> str | None:
+    """The value of the first header ``name`` (case-insensitive) in ``head``, or ``None``."""
+    low = "\n" + head.lower()
+    key = "\n" + name.lower() + ":"
+    start = low.find(key)
+    if start < 0:
+        return None
+    end = low.find("\n", start + 1)
+    # low is head with one leading character more: positions shift by one
+    return head[start + len(key) - 1 : None if end < 0 else end - 1].strip(" \t")

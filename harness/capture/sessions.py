@@ -13,7 +13,7 @@ import hashlib
 import secrets
 
 from harness.capture.config import SessionConfig
-from harness.capture.record import Exchange
+from harness.capture.record import Exchange, header_value
 
 
 def cookie_value(header: str, name: str) -> str | None:
@@ -43,15 +43,15 @@ class SessionKeyer:
         ).hexdigest()
 
     def _identity(self, exchange: Exchange) -> str:
-        if self._header is not None or self._cookie is not None:
-            for name, value in exchange.headers:
-                lname = name.lower()
-                if self._header is not None and lname == self._header and value:
-                    return "h\0" + value
-                if self._cookie is not None and lname == "cookie":
-                    found = cookie_value(value, self._cookie)
-                    if found:
-                        return "c\0" + found
+        if self._header is not None:
+            value = header_value(exchange.head, self._header)
+            if value:
+                return "h\0" + value
+        if self._cookie is not None:
+            cookies = header_value(exchange.head, "cookie")
+            found = cookie_value(cookies, self._cookie) if cookies else None
+            if found:
+                return "c\0" + found
         if exchange.client:
             return "a\0" + exchange.client
         if exchange.conn:

@@ -24,7 +24,7 @@ from harness.scenario.model import (
     DownFault,
     Fault,
     Scenario,
-    entry_id,
+    entry_ids,
     fault_label,
     resolve_paths,
     validation_problems,
@@ -233,7 +233,7 @@ def _check_overlaps(
                 continue
             if fault.at >= other.until:
                 continue
-            what = f"overlaps {entry_id(scenario, j)} ({fault_label(other)}, line "
+            what = f"overlaps {entry_ids(scenario.faults)[j]} ({fault_label(other)}, line "
             what += f"{doc.line_of(('faults', j))}, {other.at:g}s-{other.until:g}s)"
             if isinstance(fault, DownFault) and isinstance(other, DownFault):
                 report.problems.append(

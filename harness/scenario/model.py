@@ -45,6 +45,7 @@ Command actions (``run``) take placeholders, see :mod:`harness.faults.actions`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -388,12 +389,15 @@ class Scenario(_Strict):
         return [probe.name for probe in self.probes]
 
 
-def entry_id(scenario: Scenario, index: int) -> str:
-    """Id of timeline entry ``index``: ``f1``, ``f2``... for faults, ``a1``... for actions."""
-    entry = scenario.faults[index]
-    is_action = isinstance(entry, CommandAction)
-    same = [e for e in scenario.faults[: index + 1] if isinstance(e, CommandAction) == is_action]
-    return f"{'a' if is_action else 'f'}{len(same)}"
+def entry_ids(entries: Sequence[TimelineEntry]) -> list[str]:
+    """Ids of timeline entries: ``f1``, ``f2``... for faults, ``a1``... for actions, in order."""
+    ids: list[str] = []
+    counts = {"f": 0, "a": 0}
+    for entry in entries:
+        prefix = "a" if isinstance(entry, CommandAction) else "f"
+        counts[prefix] += 1
+        ids.append(f"{prefix}{counts[prefix]}")
+    return ids
 
 
 def fault_label(fault: Fault) -> str:

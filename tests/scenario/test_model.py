@@ -15,7 +15,7 @@ from harness.scenario.model import (
     PrometheusProbe,
     SlicerFault,
     ToxiproxyProbe,
-    entry_id,
+    entry_ids,
     fault_label,
     load_scenario,
 )
@@ -73,7 +73,7 @@ def test_load_good(tmp_path: Path) -> None:
     assert action.timeout == 5.0
     assert isinstance(partition, PartitionFault)
     assert partition.toxicity == 0.5
-    assert [entry_id(scenario, i) for i in range(5)] == ["f1", "f2", "f3", "a1", "f4"]
+    assert entry_ids(scenario.faults) == ["f1", "f2", "f3", "a1", "f4"]
     assert fault_label(latency) == "postgres latency 400ms±100ms (candidate)"
     assert len(scenario.fault_list()) == 4
     assert scenario.actions() == [action]

@@ -1,0 +1,104 @@
+"""Each fault kind against a real toxiproxy-server and a real TCP upstream: observed, reverted."""
+
+import socket
+
+import pytest
+
+from harness.faults.kinds import ProxyFaults, applied_check, reverted_check, toxics_for
+from harness.faults.verify import SSL_REQUEST, parse_listen, round_trip_ms
+from harness.scenario.model import (
+    BandwidthFault,
+    DownFault,
+    Fault,
+    LatencyFault,
+    LimitDataFault,
+    PartitionFault,
+    ResetPeerFault,
+    SlicerFault,
+    SlowCloseFault,
+    TimeoutFault,
+)
+from tests.faults.conftest import Proxied
+
+WHEN = {"at": 0, "for": 1}
+FAULTS: list[Fault] = [
+    DownFault(kind="down", **WHEN),
+    PartitionFault(kind="partition", **WHEN),
+    LatencyFault(kind="latency", latency_ms=150, jitter_ms=20, **WHEN),
+    BandwidthFault(kind="bandwidth", rate_kbps=1, **WHEN),
+    SlowCloseFault(kind="slow_close", delay_ms=100, **WHEN),
+    TimeoutFault(kind="timeout", timeout_ms=200, stream="upstream", **WHEN),
+    ResetPeerFault(kind="reset_peer", timeout_ms=10, toxicity=0.5, **WHEN),
+    SlicerFault(kind="slicer", average_size=2, delay_us=10, stream="both", **WHEN),
+    LimitDataFault(kind="limit_data", bytes=4, **WHEN),
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[f.kind for f in FAULTS])
+def test_fault_observed_and_reverted(proxied: Proxied, fault: Fault) -> None:
+    api = proxied.toxiproxy.api
+    proxy = proxied.proxies["baseline"]
+    other = proxied.proxies["candidate"]
+    info = api.proxy_info(proxy)
+    address = parse_listen(info.listen)
+    before = round_trip_ms(address)
+    state = ProxyFaults()
+    state.apply(api, proxy, fault, "f1")
+    try:
+        result = applied_check(api, info, fault, "f1", before)()
+        assert result.ok, result.detail
+        applied = api.proxy_info(proxy)
+        assert applied.enabled == (fault.kind != "down")
+        assert applied.toxics == {t.name for t in toxics_for(fault, "f1")}
+        assert api.proxy_info(other).toxics == frozenset()  # only the proxy asked for
+    finally:
+        state.revert(api, proxy, fault, "f1")
+    assert reverted_check(api, info, fault, "f1")().ok
+    after = api.proxy_info(proxy)
+    assert after.enabled and after.toxics == frozenset()
+    assert round_trip_ms(address) < 100  # the path is clean again
+
+
+def test_observed_from_the_client_side(proxied: Proxied) -> None:
+    api = proxied.toxiproxy.api
+    proxy = proxied.proxies["baseline"]
+    address = parse_listen(api.proxy_info(proxy).listen)
+    state = ProxyFaults()
+    down = DownFault(kind="down", **WHEN)
+    state.apply(api, proxy, down, "f1")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=1).close()
+    state.revert(api, proxy, down, "f1")
+    partition = PartitionFault(kind="partition", **WHEN)
+    state.apply(api, proxy, partition, "f2")
+    with socket.create_connection(address, timeout=1) as conn:
+        conn.settimeout(0.5)
+        conn.sendall(SSL_REQUEST)
+        with pytest.raises(TimeoutError):
+            conn.recv(1)
+    state.revert(api, proxy, partition, "f2")
+    latency = LatencyFault(kind="latency", latency_ms=200, **WHEN)
+    state.apply(api, proxy, latency, "f3")
+    assert round_trip_ms(address) >= 190
+    state.revert(api, proxy, latency, "f3")
+
+
+def test_partition_is_timeout_zero_on_both_streams() -> None:
+    toxics = toxics_for(PartitionFault(kind="partition", **WHEN), "f7")
+    assert [(t.name, t.type, t.stream, t.attributes) for t in toxics] == [
+        ("harness_f7_upstream", "timeout", "upstream", {"timeout": 0}),
+        ("harness_f7_downstream", "timeout", "downstream", {"timeout": 0}),
+    ]
+
+
+def test_overlapping_downs_are_counted(proxied: Proxied) -> None:
+    api = proxied.toxiproxy.api
+    proxy = proxied.proxies["baseline"]
+    state = ProxyFaults()
+    down = DownFault(kind="down", **WHEN)
+    state.apply(api, proxy, down, "f1")
+    state.apply(api, proxy, down, "f2")
+    state.revert(api, proxy, down, "f1")
+    assert not api.proxy_info(proxy).enabled
+    state.revert(api, proxy, down, "f2")
+    assert api.proxy_info(proxy).enabled

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from harness.errors import InputError
 from harness.rundir import RunDir
@@ -44,10 +44,14 @@ class _Lenient(BaseModel):
 
 
 class TargetInfo(_Lenient):
-    """One target of the run: where it was reached and what it stands for."""
+    """One target of the run: where it was reached and what it stands for.
+
+    ``role`` may be null in a bare replay's manifest; a target then counts as the baseline
+    when it is named ``baseline``, else as a candidate.
+    """
 
     url: str = ""
-    role: str = ROLE_CANDIDATE
+    role: str | None = None
     version: str | None = None
 
 
@@ -78,12 +82,26 @@ class Manifest(_Lenient):
     capture: CaptureInfo = CaptureInfo()
     targets: dict[str, TargetInfo] = {}
     scenario: dict[str, Any] | None = None
-    versions: dict[str, str] = {}
+    versions: dict[str, str | None] = {}
     validity: Validity = Validity()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_defaults(cls, data: object) -> object:
+        # A manifest written in steps has nulls where a later step had not written yet.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k == "scenario"}
+        return data
+
+    def role_of(self, name: str) -> str:
+        role = self.targets[name].role
+        if role:
+            return role
+        return ROLE_BASELINE if name == ROLE_BASELINE else ROLE_CANDIDATE
 
     def names_with_role(self, role: str) -> list[str]:
         """Target names that have ``role``, in manifest order."""
-        return [name for name, info in self.targets.items() if info.role == role]
+        return [name for name in self.targets if self.role_of(name) == role]
 
     def independent_routes(self) -> list[str]:
         """Routes that must keep working without the dependency (scenario key)."""

@@ -83,7 +83,7 @@ def judge(
         amplification=amplification_rows(ctx, amp_probe),
         recovery=recovery,
         responses=_responses(ctx),
-        versions=dict(run.manifest.versions),
+        versions={k: v for k, v in run.manifest.versions.items() if v is not None},
         config=gates.model_dump(mode="json", exclude_none=True),
     )
 

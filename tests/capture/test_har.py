@@ -1,0 +1,132 @@
+"""HAR reader: the real browser and tool exports, and the HAR quirks the issue names."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.capture.har import read_har
+from harness.capture.record import Exchange, SkipLog, header_value
+from harness.errors import CaptureError
+
+DATA = Path(__file__).parent / "data"
+
+# file -> (entries, entries with a response)
+EXPECTED = {
+    "chrome.har": (3, 2),
+    "firefox.har": (14, 14),
+    "charles.har": (1, 1),
+    "insomnia.har": (1, 1),
+    "postdata.har": (1, 1),
+    "with-bom.har": (1, 1),
+    "head-content-length.har": (1, 1),
+}
+
+
+def read(path: Path) -> tuple[list[Exchange], SkipLog]:
+    skips = SkipLog()
+    return list(read_har(path, skips)), skips
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_real_har_files(name: str) -> None:
+    entries, responses = EXPECTED[name]
+    exchanges, skips = read(DATA / name)
+    assert len(exchanges) == entries
+    assert sum(e.orig_status is not None for e in exchanges) == responses
+    assert skips.total == 0
+    assert [e.ts_ns for e in exchanges] == sorted(e.ts_ns for e in exchanges)
+    for ex in exchanges:
+        assert not any(line.startswith(":") for line in ex.head.split("\n"))
+
+
+def test_byte_order_mark_file_equals_the_plain_one() -> None:
+    plain, _ = read(DATA / "postdata.har")
+    bom, _ = read(DATA / "with-bom.har")
+    assert (DATA / "with-bom.har").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert [(e.method, e.path, e.body) for e in bom] == [(e.method, e.path, e.body) for e in plain]
+    assert plain[0].method == "POST" and len(plain[0].body) > 0
+
+
+def test_http2_pseudo_headers_are_dropped() -> None:
+    exchanges, _ = read(DATA / "chrome.har")
+    raw = json.loads((DATA / "chrome.har").read_text())
+    assert any(h["name"].startswith(":") for h in raw["log"]["entries"][0]["request"]["headers"])
+    assert exchanges[0].http_version == "HTTP/2.0"
+    assert header_value(exchanges[0].head, ":authority") is None
+
+
+def write_har(path: Path, entries: list[dict[str, object]]) -> Path:
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}))
+    return path
+
+
+def entry(started: str, url: str, **extra: object) -> dict[str, object]:
+    request = {"method": "POST", "url": url, "httpVersion": "HTTP/1.1", "headers": []}
+    request.update(extra.pop("request", {}))  # type: ignore[call-overload]
+    return {"startedDateTime": started, "time": 12.5, "request": request,
+            "response": {"status": 200, "content": extra.pop("content", {"text": ""})}}  # fmt: skip
+
+
+def test_base64_bodies_and_sorting_by_start_time(tmp_path: Path) -> None:
+    payload = b"\x00\x01binary\xff"
+    path = write_har(tmp_path / "b.har", [
+        entry("2024-01-01T00:00:02.500Z", "https://api.example/b",
+              content={"text": base64.b64encode(b"resp").decode(), "encoding": "base64"}),
+        entry("2024-01-01T00:00:01+00:00", "https://api.example/a?x=1",
+              request={"postData": {"mimeType": "application/octet-stream",
+                                    "text": base64.b64encode(payload).decode(),
+                                    "encoding": "base64"}}),
+    ])  # fmt: skip
+    exchanges, _ = read(path)
+    assert [e.path for e in exchanges] == ["/a?x=1", "/b"]
+    assert exchanges[0].body == payload
+    assert exchanges[0].scheme == "https" and exchanges[0].host == "api.example"
+    assert exchanges[1].ts_ns - exchanges[0].ts_ns == 1_500_000_000
+    assert exchanges[1].orig_latency_ns == 12_500_000
+
+
+def test_form_params_without_text_become_a_form_body(tmp_path: Path) -> None:
+    path = write_har(tmp_path / "f.har", [
+        entry("2024-01-01T00:00:00Z", "http://h/login",
+              request={"postData": {"mimeType": "application/x-www-form-urlencoded",
+                                    "params": [{"name": "user", "value": "a b"}]}}),
+    ])  # fmt: skip
+    (ex,), _ = read(path)
+    assert ex.body == b"user=a+b"
+
+
+def test_entry_without_valid_time_or_url_is_skipped(tmp_path: Path) -> None:
+    path = write_har(tmp_path / "s.har", [
+        entry("yesterday", "http://h/a"),
+        entry("2024-01-01T00:00:00Z", "not a url"),
+        entry("2024-01-01T00:00:01Z", "http://h/ok"),
+    ])  # fmt: skip
+    exchanges, skips = read(path)
+    assert [e.path for e in exchanges] == ["/ok"]
+    assert skips.examples == {
+        "har entry with invalid startedDateTime": ["s.har:1"],
+        "invalid request line": ["s.har:2"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"log": {"entries": [', "invalid JSON at line 1"),
+        (b"\xff\xfe not text", "not UTF-8"),
+        (b'{"log": {}}', "no log.entries"),
+        (b"[1, 2]", "no log.entries"),
+    ],
+)
+def test_not_a_har_is_a_one_line_error(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "bad.har"
+    path.write_bytes(content)
+    with pytest.raises(CaptureError) as err:
+        read(path)
+    assert expected in str(err.value)
+    assert "bad.har" in str(err.value)
+    assert "\n" not in str(err.value)

@@ -1,0 +1,95 @@
+"""Redaction rules: what each removes, the shape it keeps, and the per-rule counts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.capture.config import RedactionConfig, RedactionPattern
+from harness.capture.record import Exchange, header_value, join_headers
+from harness.capture.redact import Redactor, luhn_valid
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+CARD = "4111 1111 1111 1111"
+
+
+def ex(headers: dict[str, str], path: str = "/", body: bytes = b"") -> Exchange:
+    return Exchange(0, "POST", "http", "h", path, "HTTP/1.1", join_headers(headers.items()), body, "f:1")  # fmt: skip
+
+
+def test_luhn() -> None:
+    assert luhn_valid("4111111111111111")
+    assert luhn_valid("378282246310005")
+    assert not luhn_valid("4111111111111112")
+
+
+def test_credential_headers() -> None:
+    r = Redactor()
+    e = ex({
+        "Authorization": "Bearer abc.def", "proxy-authorization": "Basic dXNlcjpwdw==",
+        "Cookie": "sid=s3cr3t; theme=dark", "Set-Cookie": "sid=s3cr3t; Path=/; HttpOnly",
+        "X-Api-Key": "k-123", "X-Custom-Sig": "sig", "Accept": "text/html",
+    })  # fmt: skip
+    r.redact(e)
+    assert header_value(e.head, "authorization") == "Bearer REDACTED"
+    assert header_value(e.head, "proxy-authorization") == "Basic REDACTED"
+    assert header_value(e.head, "cookie") == "sid=REDACTED; theme=REDACTED"
+    assert header_value(e.head, "set-cookie") == "sid=REDACTED; Path=/; HttpOnly"
+    assert header_value(e.head, "x-api-key") == "REDACTED"
+    assert header_value(e.head, "accept") == "text/html"
+    assert header_value(e.head, "x-custom-sig") == "sig"
+    assert dict(r.counts) == {"authorization": 2, "cookie": 1, "set-cookie": 1, "api-key": 1}
+
+
+def test_extra_header_names_and_patterns() -> None:
+    config = RedactionConfig(
+        headers=["X-Custom-Sig"], patterns=[RedactionPattern(name="employee-id", pattern=r"EMP-\d{6}")]
+    )
+    r = Redactor(config)
+    e = ex({"X-Custom-Sig": "sig", "X-Note": "by EMP-123456"}, "/q?who=EMP-654321")
+    r.redact(e)
+    assert header_value(e.head, "x-custom-sig") == "REDACTED"
+    assert header_value(e.head, "x-note") == "by REDACTED"
+    assert e.path == "/q?who=REDACTED"
+    assert dict(r.counts) == {"api-key": 1, "employee-id": 2}
+
+
+def test_values_in_headers_query_and_json_body() -> None:
+    body = json.dumps({"email": "alice@example.com", "card": CARD, "number": 4111111111111111,
+                       "password": "hunter2", "token": JWT, "note": "call 4111111111111112"}).encode()  # fmt: skip
+    e = ex({"X-Forwarded-User": "bob@example.org", "X-Trace": JWT, "Content-Length": str(len(body))},
+           f"/pay?email=carol%40example.net&card={CARD.replace(' ', '')}&pin=1234&q=ok", body)  # fmt: skip
+    r = Redactor()
+    r.redact(e)
+    data = json.loads(e.body)  # still valid JSON
+    assert data["email"] == "redacted@example.invalid"
+    assert data["card"] == "1000 0000 0000 0000"
+    assert data["number"] == 1000000000000000
+    assert data["password"] == "REDACTED"
+    assert data["token"] == "REDACTED"
+    assert data["note"] == "call 4111111111111112"  # fails Luhn: not a card
+    assert header_value(e.head, "content-length") == str(len(e.body))
+    assert header_value(e.head, "x-forwarded-user") == "redacted@example.invalid"
+    assert header_value(e.head, "x-trace") == "REDACTED"
+    assert e.path == "/pay?email=redacted%40example.invalid&card=1000000000000000&pin=REDACTED&q=ok"
+    assert r.counts["email"] == 3
+    assert r.counts["card"] == 3
+    assert r.counts["jwt"] == 2
+    assert r.counts["secret-field"] == 2  # password in the body, pin in the query
+
+
+def test_form_body() -> None:
+    e = ex({}, "/login", b"user=dave%40example.com&password=pw&remember=1")
+    Redactor().redact(e)
+    assert e.body == b"user=redacted%40example.invalid&password=REDACTED&remember=1"
+
+
+@pytest.mark.parametrize("value", ["plain text", "Mozilla/5.0 (X11) Chrome/76.0.3809.132", "1234567"])
+def test_innocent_values_are_untouched(value: str) -> None:
+    e = ex({"User-Agent": value, "X-Other": value}, "/p?q=" + value.replace(" ", "+"))
+    before = (e.head, e.path)
+    r = Redactor()
+    r.redact(e)
+    assert (e.head, e.path) == before
+    assert not r.counts

@@ -9,6 +9,7 @@ pools must absorb, so a slow target gets more connections instead of delaying la
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import os
@@ -159,6 +160,9 @@ class ShardRun:
         """Warm up (see :meth:`warm_up`) and report ``ready``; call before t0."""
         if len(self.schedule):
             self.warm_up()
+        # the prepared requests live for the whole run: keep the collector from rescanning them
+        gc.collect()
+        gc.freeze()
         self.report("ready", worker=self.worker, requests=len(self.schedule))
 
     def set_t0(self, t0_ns: int) -> None:

@@ -1,0 +1,73 @@
+"""Shared pieces of the replay benchmarks: the fast server process and synthetic captures."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.capture.schema import CAPTURE_SCHEMA  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def fast_server() -> Iterator[str]:
+    """Run replay_fastserver.py in its own process; yields its URL; stops it after."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "replay_fastserver.py"), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def steady_capture(path: Path, rate: float, seconds: float, sessions: int = 200) -> Path:
+    """A capture of GETs evenly spaced at ``rate`` per second for ``seconds``."""
+    count = int(rate * seconds)
+    offsets = [int(i * 1e9 / rate) for i in range(count)]
+    table = pa.table(
+        {
+            "idx": pa.array(range(count), pa.int64()),
+            "ts_ns": pa.array([1_700_000_000_000_000_000 + o for o in offsets], pa.int64()),
+            "offset_ns": pa.array(offsets, pa.int64()),
+            "session": [f"client-{i % sessions}" for i in range(count)],
+            "method": ["GET"] * count,
+            "scheme": ["https"] * count,
+            "host": ["api.example.com"] * count,
+            "path": [f"/items/{i % 1000}?page={i % 7}" for i in range(count)],
+            "http_version": ["HTTP/1.1"] * count,
+            "headers": [[{"name": "Accept", "value": "application/json"}]] * count,
+            "body": [b""] * count,
+            "route": ["/items/{id}"] * count,
+            "orig_status": pa.array([200] * count, pa.int32()),
+            "orig_latency_ns": pa.array([1_000_000] * count, pa.int64()),
+            "orig_body_sha256": pa.array([None] * count, pa.string()),
+            "source": [f"bench:{i}" for i in range(count)],
+        },
+        schema=CAPTURE_SCHEMA,
+    )
+    pq.write_table(table, path)
+    return path

@@ -108,6 +108,7 @@ def replay(
         loop=options.loop,
         timeout_s=options.timeout_s,
         pool_latency_s=options.pool_latency_s or options.timeout_s,
+        flush_rows=options.flush_rows,
     )
     group = WorkerGroup([t.name for t in targets], plan.total, on_t0=on_t0)
     manifest_t0 = t0_ns or 0

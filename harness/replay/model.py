@@ -58,6 +58,8 @@ class ReplayOptions:
     pool_latency_s: float | None = None
     allow_original_host: bool = False
     master: MasterOptions | None = None
+    #: result rows a worker buffers before writing them to its part file
+    flush_rows: int = 50_000
 
     @property
     def process_count(self) -> int:

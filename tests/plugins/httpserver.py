@@ -36,12 +36,14 @@ class Arrival:
 
 
 class RecordingServer:
-    """The server of one fixture: ``url``, ``arrivals``, ``delay(prefix, seconds)``, ``stop()``."""
+    """One recording server: ``url``, ``arrivals``, ``delay``, ``answer``, ``drop``, ``stop``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._arrivals: list[Arrival] = []
         self._delays: dict[str, float] = {}
+        self._answers: dict[str, tuple[int, dict[str, str]]] = {}
+        self._drops: set[str] = set()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,8 +60,14 @@ class RecordingServer:
                 pause = recorder._delay_for(self.path)
                 if pause:
                     time.sleep(pause)
+                if recorder._dropped(self.path):
+                    self.close_connection = True  # hang up without an answer
+                    return
+                status, extra = recorder._answer_for(self.path)
                 payload = f"{self.command} {self.path} {len(body)}".encode()
-                self.send_response(200)
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -91,6 +99,27 @@ class RecordingServer:
                 if path.startswith(prefix):
                     return seconds
         return 0.0
+
+    def _answer_for(self, path: str) -> tuple[int, dict[str, str]]:
+        with self._lock:
+            for prefix, answer in self._answers.items():
+                if path.startswith(prefix):
+                    return answer
+        return 200, {}
+
+    def _dropped(self, path: str) -> bool:
+        with self._lock:
+            return any(path.startswith(prefix) for prefix in self._drops)
+
+    def answer(self, prefix: str, status: int, headers: dict[str, str] | None = None) -> None:
+        """Answer requests whose path starts with ``prefix`` with ``status`` and ``headers``."""
+        with self._lock:
+            self._answers[prefix] = (status, dict(headers or {}))
+
+    def drop(self, prefix: str) -> None:
+        """Close the connection without answering requests whose path starts with ``prefix``."""
+        with self._lock:
+            self._drops.add(prefix)
 
     @property
     def arrivals(self) -> list[Arrival]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,4 +180,43 @@ def test_distributed_master_and_two_workers_on_loopback(
     assert table.num_rows == 60
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["replay"]["workers"] == 2
+    assert processes_mentioning(str(out)) == []
+
+
+def test_live_progress_is_drawn_without_quiet(
+    tmp_path: Path, capture: Path, http_server: RecordingServer
+) -> None:
+    done = _harness(
+        "replay", str(capture), "-t", f"a={http_server.url}", "--processes", "1",
+        "--start-delay", "300ms", "-o", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "sent/total" in done.stderr and "20/20" in done.stderr
+
+
+def test_sigint_stops_the_replay_writes_partial_results_and_exits_130(
+    tmp_path: Path, http_server: RecordingServer, started: list[subprocess.Popen[str]]
+) -> None:
+    capture = write_capture(tmp_path / "c.capture.parquet", steady(300, 20.0))  # 15 s
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "harness", "replay", str(capture), "-t", f"a={http_server.url}",
+            "--processes", "2", "--start-delay", "300ms", "-o", str(out), "-q",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    started.append(process)
+    deadline = 60
+    while len(http_server.arrivals) < 10 and deadline:
+        time.sleep(0.1)
+        deadline -= 1
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "replay interrupted; partial results in" in stderr
+    assert "interrupted" in stdout.splitlines()[1]
+    rows = pq.read_table(out / "requests.parquet").num_rows
+    assert 10 <= rows < 300
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
     assert processes_mentioning(str(out)) == []

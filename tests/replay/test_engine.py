@@ -199,3 +199,39 @@ def test_a_lag_bound_that_cannot_be_held_makes_the_run_invalid(
     assert "send lag p99" in result.reasons[0]
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["validity"]["valid"] is False
+
+
+def test_redirects_are_not_followed_and_a_hang_up_is_a_reset(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    http_server.answer("/r/0", 302, {"Location": "/elsewhere"})
+    http_server.drop("/hangup")
+    requests = [Req(0.0, "/r/0"), Req(0.1, "/hangup", method="POST", body=b"x"), Req(0.2, "/r/2")]
+    capture = write_capture(tmp_path / "c.parquet", requests)
+    replay(
+        capture,
+        [ReplayTarget("t", http_server.url)],
+        tmp_path / "run",
+        ReplayOptions(processes=1, start_delay_s=0.3),
+    )
+    rows = {r["idx"]: r for r in pq.read_table(tmp_path / "run" / "requests.parquet").to_pylist()}
+    assert rows[0]["status"] == 302 and rows[0]["error"] == "none"
+    assert rows[1]["status"] == 0 and rows[1]["error"] == "reset"
+    assert rows[2]["status"] == 200
+    assert sorted(a.path for a in http_server.arrivals) == ["/hangup", "/r/0", "/r/2"]
+
+
+def test_rows_written_in_many_batches_are_all_merged(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    capture = write_capture(tmp_path / "c.parquet", steady(50, 100.0, sessions=10))
+    result = replay(
+        capture,
+        [ReplayTarget("t", http_server.url)],
+        tmp_path / "run",
+        ReplayOptions(processes=2, start_delay_s=0.3, flush_rows=7),
+    )
+    table = pq.read_table(tmp_path / "run" / "requests.parquet")
+    assert table.num_rows == 50 == result.targets["t"].answered
+    assert sorted(table.column("idx").to_pylist()) == list(range(50))
+    assert table.column("due_ns").to_pylist() == sorted(table.column("due_ns").to_pylist())

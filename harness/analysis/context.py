@@ -33,7 +33,7 @@ class Targets:
 def choose_targets(run: Run, baseline: str | None, candidate: str | None) -> Targets:
     """Resolve names from the manifest roles; raises :class:`UsageError` when ambiguous."""
     manifest = run.manifest
-    present = set(run.requests["target"].astype(str).unique()) if len(run.requests) else set()
+    present = {str(name) for name in run.requests["target"].unique()}
     known = set(manifest.targets) | present
 
     def pick(given: str | None, role: str) -> str:

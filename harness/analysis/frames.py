@@ -26,6 +26,7 @@ ROLE_BASELINE = "baseline"
 ROLE_CANDIDATE = "candidate"
 ROLE_AA = "aa"
 
+DICTIONARY_COLUMNS: tuple[str, ...] = ("target", "route", "error", "body_sha256")
 REQUEST_COLUMNS: tuple[str, ...] = (
     "target",
     "idx",
@@ -235,19 +236,22 @@ def read_requests(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path, columns=list(REQUEST_COLUMNS))
+        # Strings are read straight into dictionaries: millions of rows, a few distinct values.
+        table = pq.read_table(
+            path, columns=list(REQUEST_COLUMNS), read_dictionary=list(DICTIONARY_COLUMNS)
+        ).unify_dictionaries()
     except FileNotFoundError:
         raise InputError(f"{path}: no requests.parquet in the run directory") from None
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: cannot read requests: {exc}") from None
-    hashes = pc.dictionary_encode(table.column("body_sha256").combine_chunks())
-    codes = pc.fill_null(hashes.indices.cast(pa.int32()), -1)
-    table = table.set_column(
-        table.schema.get_field_index("body_sha256"), "body_code", codes
-    ).combine_chunks()
-    for name in ("target", "route", "error"):
-        position = table.schema.get_field_index(name)
-        table = table.set_column(position, name, pc.dictionary_encode(table.column(name)))
+    # After unify_dictionaries every chunk shares one dictionary, so indices are hash codes.
+    hashes = table.column("body_sha256")
+    codes = pa.chunked_array(
+        [pc.fill_null(chunk.indices.cast(pa.int32()), -1) for chunk in hashes.chunks],
+        type=pa.int32(),
+    )
+    position = table.schema.get_field_index("body_sha256")
+    table = table.set_column(position, "body_code", codes)
     frame: pd.DataFrame = table.to_pandas(self_destruct=True)
     frame["status"] = frame["status"].fillna(0).astype("int32")
     return frame

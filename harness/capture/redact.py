@@ -238,9 +238,12 @@ def _card_mask(match: re.Match[str]) -> str | None:
     return "1" + masked[1:]
 
 
-def _json_mask(match: re.Match[str]) -> str:
+def _json_mask(match: re.Match[str]) -> str | None:
+    if match.group(2) == f'"{MASK}"':
+        return None  # an earlier rule already took it
     return f'{match.group(1)}"{MASK}"'
 
 
 def _form_mask(match: re.Match[str]) -> str | None:
-    return f"{match.group(1)}{MASK}" if match.group(2) else None
+    value = match.group(2)
+    return f"{match.group(1)}{MASK}" if value and value != MASK else None

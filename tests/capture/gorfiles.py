@@ -31,9 +31,12 @@ class GorRecord:
 
 
 def request(
-    path: str = "/", method: str = "GET", headers: dict[str, str] | None = None,
-    body: bytes = b"", lf: bool = False,
-) -> bytes:  # fmt: skip
+    path: str = "/",
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    lf: bool = False,
+) -> bytes:
     """A raw HTTP/1.1 request (CRLF, or LF-only when ``lf``)."""
     eol = "\n" if lf else "\r\n"
     lines = [f"{method} {path} HTTP/1.1", "Host: shop.example:8080"]

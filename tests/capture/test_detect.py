@@ -36,9 +36,12 @@ def test_gzip_gor_with_any_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty file"), (bytes(range(7, 200)) * 3, "unknown capture format"),
-     (b"\x1f\x8b\x08garbage", "broken gzip")],
-)  # fmt: skip
+    [
+        (b"", "empty file"),
+        (bytes(range(7, 200)) * 3, "unknown capture format"),
+        (b"\x1f\x8b\x08garbage", "broken gzip"),
+    ],
+)
 def test_unusable_files(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "x.dat"
     path.write_bytes(content)

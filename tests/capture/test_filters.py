@@ -12,8 +12,17 @@ S = 1_000_000_000
 
 
 def ex(method: str = "GET", route: str = "/a", session: str = "00000000aaaaaaaa") -> Exchange:
-    e = Exchange(0, method, "http", "prod.example", route, "HTTP/1.1",
-                 join_headers([("Host", "prod.example"), ("X-Drop", "1"), ("Accept", "*/*")]), b"", "f:1")  # fmt: skip
+    e = Exchange(
+        0,
+        method,
+        "http",
+        "prod.example",
+        route,
+        "HTTP/1.1",
+        join_headers([("Host", "prod.example"), ("X-Drop", "1"), ("Accept", "*/*")]),
+        b"",
+        "f:1",
+    )
     e.route, e.session = route, session
     return e
 
@@ -24,8 +33,15 @@ def test_no_filters_keep_everything() -> None:
 
 
 def test_methods_routes_and_time_window() -> None:
-    f = Filters(FilterConfig(methods=["get", "POST"], deny_methods=["POST"],
-                             deny_routes=["/health", "/internal/*"], since_s=1, until_s=5))  # fmt: skip
+    f = Filters(
+        FilterConfig(
+            methods=["get", "POST"],
+            deny_methods=["POST"],
+            deny_routes=["/health", "/internal/*"],
+            since_s=1,
+            until_s=5,
+        )
+    )
     assert f.keep(ex("GET", "/payments/{id}"), 2 * S)
     assert not f.keep(ex("DELETE"), 2 * S)
     assert not f.keep(ex("POST"), 2 * S)
@@ -52,8 +68,11 @@ def test_sampling_keeps_whole_sessions_consistently() -> None:
 
 
 def test_header_set_remove_and_host_rewrite() -> None:
-    f = Filters(FilterConfig(remove_headers=["x-drop"], set_headers={"X-Replay": "1"},
-                             host="staging.example"))  # fmt: skip
+    f = Filters(
+        FilterConfig(
+            remove_headers=["x-drop"], set_headers={"X-Replay": "1"}, host="staging.example"
+        )
+    )
     e = ex()
     f.transform(e)
     assert e.host == "staging.example"

@@ -39,8 +39,11 @@ def test_datadog_fixture_has_101_requests_in_time_order() -> None:
     assert [e.ts_ns for e in exchanges] == sorted(e.ts_ns for e in exchanges)
     first = exchanges[0]
     assert (first.method, first.path, first.host, first.http_version) == (
-        "GET", "/", "localhost:3000", "HTTP/1.1",
-    )  # fmt: skip
+        "GET",
+        "/",
+        "localhost:3000",
+        "HTTP/1.1",
+    )
     assert header_value(first.head, "Connection") == "keep-alive"
     assert "\r" not in first.head
     assert first.source == "datadog-ecommerce-requests_0.gor:1"
@@ -93,7 +96,9 @@ def test_missing_last_separator_keeps_the_last_record(tmp_path: Path) -> None:
 def test_last_record_without_any_newline_is_kept(tmp_path: Path) -> None:
     records = [GorRecord(1, "a", T0, request("/a")), GorRecord(1, "b", T0 + 1, request("/b"))]
     path = tmp_path / "cut.gor"
-    path.write_bytes(write_gor(path, records).read_bytes().rstrip(b"\n\xf0\x9f\x90\xb5\x99\x88\x89"))
+    path.write_bytes(
+        write_gor(path, records).read_bytes().rstrip(b"\n\xf0\x9f\x90\xb5\x99\x88\x89")
+    )
     exchanges, _ = read([path])
     assert [e.path for e in exchanges] == ["/a", "/b"]
 
@@ -173,7 +178,9 @@ def test_garbage_header_line_and_invalid_request_line_are_skipped(tmp_path: Path
     good = GorRecord(1, "a", T0, request("/ok")).encode()
     bad_request = GorRecord(1, "b", T0 + 1, b"NOT A REQUEST LINE AT ALL\r\n\r\n").encode()
     sep = "\n🐵🙈🙉\n".encode()
-    path.write_bytes(b"1 zz not-a-time\nGET / HTTP/1.1\r\n\r\n" + sep + good + sep + bad_request + sep)
+    path.write_bytes(
+        b"1 zz not-a-time\nGET / HTTP/1.1\r\n\r\n" + sep + good + sep + bad_request + sep
+    )
     exchanges, skips = read([path])
     assert [e.path for e in exchanges] == ["/ok"]
     assert dict(skips.counts) == {"bad record header": 1, "invalid request line": 1}

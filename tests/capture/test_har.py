@@ -67,20 +67,37 @@ def write_har(path: Path, entries: list[dict[str, object]]) -> Path:
 def entry(started: str, url: str, **extra: object) -> dict[str, object]:
     request = {"method": "POST", "url": url, "httpVersion": "HTTP/1.1", "headers": []}
     request.update(extra.pop("request", {}))  # type: ignore[call-overload]
-    return {"startedDateTime": started, "time": 12.5, "request": request,
-            "response": {"status": 200, "content": extra.pop("content", {"text": ""})}}  # fmt: skip
+    return {
+        "startedDateTime": started,
+        "time": 12.5,
+        "request": request,
+        "response": {"status": 200, "content": extra.pop("content", {"text": ""})},
+    }
 
 
 def test_base64_bodies_and_sorting_by_start_time(tmp_path: Path) -> None:
     payload = b"\x00\x01binary\xff"
-    path = write_har(tmp_path / "b.har", [
-        entry("2024-01-01T00:00:02.500Z", "https://api.example/b",
-              content={"text": base64.b64encode(b"resp").decode(), "encoding": "base64"}),
-        entry("2024-01-01T00:00:01+00:00", "https://api.example/a?x=1",
-              request={"postData": {"mimeType": "application/octet-stream",
-                                    "text": base64.b64encode(payload).decode(),
-                                    "encoding": "base64"}}),
-    ])  # fmt: skip
+    path = write_har(
+        tmp_path / "b.har",
+        [
+            entry(
+                "2024-01-01T00:00:02.500Z",
+                "https://api.example/b",
+                content={"text": base64.b64encode(b"resp").decode(), "encoding": "base64"},
+            ),
+            entry(
+                "2024-01-01T00:00:01+00:00",
+                "https://api.example/a?x=1",
+                request={
+                    "postData": {
+                        "mimeType": "application/octet-stream",
+                        "text": base64.b64encode(payload).decode(),
+                        "encoding": "base64",
+                    }
+                },
+            ),
+        ],
+    )
     exchanges, _ = read(path)
     assert [e.path for e in exchanges] == ["/a?x=1", "/b"]
     assert exchanges[0].body == payload
@@ -90,21 +107,34 @@ def test_base64_bodies_and_sorting_by_start_time(tmp_path: Path) -> None:
 
 
 def test_form_params_without_text_become_a_form_body(tmp_path: Path) -> None:
-    path = write_har(tmp_path / "f.har", [
-        entry("2024-01-01T00:00:00Z", "http://h/login",
-              request={"postData": {"mimeType": "application/x-www-form-urlencoded",
-                                    "params": [{"name": "user", "value": "a b"}]}}),
-    ])  # fmt: skip
+    path = write_har(
+        tmp_path / "f.har",
+        [
+            entry(
+                "2024-01-01T00:00:00Z",
+                "http://h/login",
+                request={
+                    "postData": {
+                        "mimeType": "application/x-www-form-urlencoded",
+                        "params": [{"name": "user", "value": "a b"}],
+                    }
+                },
+            ),
+        ],
+    )
     (ex,), _ = read(path)
     assert ex.body == b"user=a+b"
 
 
 def test_entry_without_valid_time_or_url_is_skipped(tmp_path: Path) -> None:
-    path = write_har(tmp_path / "s.har", [
-        entry("yesterday", "http://h/a"),
-        entry("2024-01-01T00:00:00Z", "not a url"),
-        entry("2024-01-01T00:00:01Z", "http://h/ok"),
-    ])  # fmt: skip
+    path = write_har(
+        tmp_path / "s.har",
+        [
+            entry("yesterday", "http://h/a"),
+            entry("2024-01-01T00:00:00Z", "not a url"),
+            entry("2024-01-01T00:00:01Z", "http://h/ok"),
+        ],
+    )
     exchanges, skips = read(path)
     assert [e.path for e in exchanges] == ["/ok"]
     assert skips.examples == {

@@ -71,7 +71,13 @@ def test_tcp_udp_dns_flows_are_skipped_with_reasons(tmp_path: Path) -> None:
     http = tflow.tflow(resp=True)
     with path.open("wb") as fo:
         writer = io.FlowWriter(fo)
-        for flow in (http, tflow.ttcpflow(), tflow.tudpflow(), tflow.tdnsflow(), tflow.twebsocketflow()):
+        for flow in (
+            http,
+            tflow.ttcpflow(),
+            tflow.tudpflow(),
+            tflow.tdnsflow(),
+            tflow.twebsocketflow(),
+        ):
             writer.add(flow)
     exchanges, skips = read(path)
     assert len(exchanges) == 2  # the plain HTTP flow and the websocket's upgrade request
@@ -94,5 +100,5 @@ def test_data_broken_after_some_flows_keeps_them(tmp_path: Path) -> None:
 def test_random_bytes_are_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "noise.mitm"
     path.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(CaptureError, match="noise.mitm"):
+    with pytest.raises(CaptureError, match=r"noise\.mitm"):
         read(path)

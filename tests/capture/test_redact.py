@@ -15,7 +15,9 @@ CARD = "4111 1111 1111 1111"
 
 
 def ex(headers: dict[str, str], path: str = "/", body: bytes = b"") -> Exchange:
-    return Exchange(0, "POST", "http", "h", path, "HTTP/1.1", join_headers(headers.items()), body, "f:1")  # fmt: skip
+    return Exchange(
+        0, "POST", "http", "h", path, "HTTP/1.1", join_headers(headers.items()), body, "f:1"
+    )
 
 
 def test_luhn() -> None:
@@ -26,11 +28,17 @@ def test_luhn() -> None:
 
 def test_credential_headers() -> None:
     r = Redactor()
-    e = ex({
-        "Authorization": "Bearer abc.def", "proxy-authorization": "Basic dXNlcjpwdw==",
-        "Cookie": "sid=s3cr3t; theme=dark", "Set-Cookie": "sid=s3cr3t; Path=/; HttpOnly",
-        "X-Api-Key": "k-123", "X-Custom-Sig": "sig", "Accept": "text/html",
-    })  # fmt: skip
+    e = ex(
+        {
+            "Authorization": "Bearer abc.def",
+            "proxy-authorization": "Basic dXNlcjpwdw==",
+            "Cookie": "sid=s3cr3t; theme=dark",
+            "Set-Cookie": "sid=s3cr3t; Path=/; HttpOnly",
+            "X-Api-Key": "k-123",
+            "X-Custom-Sig": "sig",
+            "Accept": "text/html",
+        }
+    )
     r.redact(e)
     assert header_value(e.head, "authorization") == "Bearer REDACTED"
     assert header_value(e.head, "proxy-authorization") == "Basic REDACTED"
@@ -44,7 +52,8 @@ def test_credential_headers() -> None:
 
 def test_extra_header_names_and_patterns() -> None:
     config = RedactionConfig(
-        headers=["X-Custom-Sig"], patterns=[RedactionPattern(name="employee-id", pattern=r"EMP-\d{6}")]
+        headers=["X-Custom-Sig"],
+        patterns=[RedactionPattern(name="employee-id", pattern=r"EMP-\d{6}")],
     )
     r = Redactor(config)
     e = ex({"X-Custom-Sig": "sig", "X-Note": "by EMP-123456"}, "/q?who=EMP-654321")
@@ -56,10 +65,21 @@ def test_extra_header_names_and_patterns() -> None:
 
 
 def test_values_in_headers_query_and_json_body() -> None:
-    body = json.dumps({"email": "alice@example.com", "card": CARD, "number": 4111111111111111,
-                       "password": "hunter2", "token": JWT, "note": "call 4111111111111112"}).encode()  # fmt: skip
-    e = ex({"X-Forwarded-User": "bob@example.org", "X-Trace": JWT, "Content-Length": str(len(body))},
-           f"/pay?email=carol%40example.net&card={CARD.replace(' ', '')}&pin=1234&q=ok", body)  # fmt: skip
+    body = json.dumps(
+        {
+            "email": "alice@example.com",
+            "card": CARD,
+            "number": 4111111111111111,
+            "password": "hunter2",
+            "token": JWT,
+            "note": "call 4111111111111112",
+        }
+    ).encode()
+    e = ex(
+        {"X-Forwarded-User": "bob@example.org", "X-Trace": JWT, "Content-Length": str(len(body))},
+        f"/pay?email=carol%40example.net&card={CARD.replace(' ', '')}&pin=1234&q=ok",
+        body,
+    )
     r = Redactor()
     r.redact(e)
     data = json.loads(e.body)  # still valid JSON
@@ -85,7 +105,9 @@ def test_form_body() -> None:
     assert e.body == b"user=redacted%40example.invalid&password=REDACTED&remember=1"
 
 
-@pytest.mark.parametrize("value", ["plain text", "Mozilla/5.0 (X11) Chrome/76.0.3809.132", "1234567"])
+@pytest.mark.parametrize(
+    "value", ["plain text", "Mozilla/5.0 (X11) Chrome/76.0.3809.132", "1234567"]
+)
 def test_innocent_values_are_untouched(value: str) -> None:
     e = ex({"User-Agent": value, "X-Other": value}, "/p?q=" + value.replace(" ", "+"))
     before = (e.head, e.path)

@@ -30,7 +30,9 @@ def test_default_templates(path: str, route: str) -> None:
 
 
 def test_configured_rules_come_first() -> None:
-    config = RoutesConfig(rules=[RouteRule(pattern=r"/users/[^/]+/avatar", route="/users/{user}/avatar")])
+    config = RoutesConfig(
+        rules=[RouteRule(pattern=r"/users/[^/]+/avatar", route="/users/{user}/avatar")]
+    )
     templater = RouteTemplater(config)
     assert templater.route("/users/alice/avatar?size=2") == "/users/{user}/avatar"
     assert templater.route("/users/7") == "/users/{id}"

@@ -8,8 +8,19 @@ from harness.capture.sessions import SessionKeyer, cookie_value
 
 
 def ex(headers: dict[str, str], client: str | None = None, conn: str | None = None) -> Exchange:
-    return Exchange(0, "GET", "http", "h", "/", "HTTP/1.1", join_headers(headers.items()), b"",
-                    "f:1", client=client, conn=conn)  # fmt: skip
+    return Exchange(
+        0,
+        "GET",
+        "http",
+        "h",
+        "/",
+        "HTTP/1.1",
+        join_headers(headers.items()),
+        b"",
+        "f:1",
+        client=client,
+        conn=conn,
+    )
 
 
 def test_cookie_value() -> None:

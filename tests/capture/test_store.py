@@ -1,0 +1,131 @@
+"""The capture file: schema, metadata, row groups, fallback sort, and refusing what is not one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from harness.capture.record import Exchange, join_headers
+from harness.capture.schema import CAPTURE_SCHEMA, FORMAT_VERSION, METADATA_KEY
+from harness.capture.store import (
+    CaptureMetadata,
+    CaptureWriter,
+    Counts,
+    RedactionReport,
+    capture_metadata,
+    iter_capture,
+    read_capture,
+)
+from harness.errors import CaptureError
+
+
+def ex(ts: int, path: str = "/", status: int | None = None) -> Exchange:
+    return Exchange(
+        ts,
+        "GET",
+        "http",
+        "h",
+        path,
+        "HTTP/1.1",
+        join_headers([("Host", "h"), ("X-N", str(ts))]),
+        b"body",
+        f"f:{ts}",
+        orig_status=status,
+        orig_latency_ns=5 if status else None,
+    )
+
+
+def meta() -> CaptureMetadata:
+    return CaptureMetadata(
+        format_version=FORMAT_VERSION,
+        sources=[],
+        counts=Counts(read=0, written=0, responses=0, skipped=0, filtered=0),
+        redaction=RedactionReport(enabled=True),
+    )
+
+
+def write(path: Path, stamps: list[int], batch_rows: int = 3) -> CaptureMetadata:
+    writer = CaptureWriter(path, batch_rows=batch_rows)
+    for ts in stamps:
+        writer.add(ex(ts, f"/{ts}", 200 if (ts // 100) % 2 == 0 else None))
+    m = meta()
+    writer.close(m)
+    return m
+
+
+def test_rows_schema_and_row_groups(tmp_path: Path) -> None:
+    path = tmp_path / "c.capture.parquet"
+    write(path, [100, 200, 300, 400, 500, 600, 700])
+    assert pq.ParquetFile(path).num_row_groups == 3
+    table = read_capture(path)
+    assert table.schema.remove_metadata() == CAPTURE_SCHEMA
+    assert table.column("idx").to_pylist() == list(range(7))
+    assert table.column("offset_ns").to_pylist() == [0, 100, 200, 300, 400, 500, 600]
+    assert table.column("headers")[0].as_py() == [
+        {"name": "Host", "value": "h"},
+        {"name": "X-N", "value": "100"},
+    ]
+    assert table.column("orig_status").to_pylist()[:2] == [None, 200]
+    assert capture_metadata(path).first_ts_ns == 100
+    batches = list(iter_capture(path, ["idx"], batch_rows=2))
+    assert sum(b.num_rows for b in batches) == 7
+
+
+def test_records_beyond_the_window_are_sorted_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "late.capture.parquet"
+    m = write(path, [300, 400, 500, 100, 600, 200, 700])
+    table = read_capture(path)
+    assert table.column("ts_ns").to_pylist() == [100, 200, 300, 400, 500, 600, 700]
+    assert table.column("idx").to_pylist() == list(range(7))
+    assert table.column("offset_ns").to_pylist()[0] == 0
+    assert table.column("path").to_pylist()[0] == "/100"
+    assert m.counts.resorted == 2
+    assert capture_metadata(path).counts.resorted == 2
+    assert capture_metadata(path).first_ts_ns == 100
+
+
+def test_abort_leaves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "x.capture.parquet"
+    writer = CaptureWriter(path)
+    writer.add(ex(1))
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_not_a_capture_file(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(pa.table({"a": [1]}), plain)
+    with pytest.raises(CaptureError, match=r"no harness\.capture metadata"):
+        read_capture(plain)
+    text = tmp_path / "t.parquet"
+    text.write_text("hello")
+    with pytest.raises(CaptureError, match="not a capture file"):
+        capture_metadata(text)
+    with pytest.raises(CaptureError, match="no such file"):
+        capture_metadata(tmp_path / "missing.parquet")
+
+
+def test_truncated_capture_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.capture.parquet"
+    write(path, list(range(1, 50)))
+    cut = tmp_path / "cut.capture.parquet"
+    cut.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CaptureError) as err:
+        read_capture(cut)
+    assert "cut.capture.parquet" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_other_format_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.capture.parquet"
+    m = meta().model_dump()
+    m["format_version"] = FORMAT_VERSION + 1
+    table = CAPTURE_SCHEMA.empty_table().replace_schema_metadata({METADATA_KEY: json.dumps(m)})
+    pq.write_table(table, path)
+    writer_meta = pq.ParquetFile(path).metadata.metadata
+    assert METADATA_KEY in writer_meta
+    with pytest.raises(CaptureError, match=f"format version {FORMAT_VERSION + 1} is not supported"):
+        read_capture(path)

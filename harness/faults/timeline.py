@@ -233,13 +233,13 @@ class FaultTimeline:
 
     def _apply(self, fault: Fault, fault_id: str) -> None:
         pairs = self._proxies_of(fault)
-        info = {proxy: self.api.proxy_info(proxy) for _, proxy in pairs}
-        before = self._round_trips(fault, info) if self.verify else {}
         applied = _Applied(fault, fault_id)
         with self._lock:
             self._active[fault_id] = applied
-        started = time.time_ns()
         try:
+            info = {proxy: self.api.proxy_info(proxy) for _, proxy in pairs}
+            before = self._round_trips(fault, info) if self.verify else {}
+            started = time.time_ns()
             for target, proxy in pairs:
                 self._state.apply(self.api, proxy, fault, fault_id)
                 with self._lock:
@@ -303,7 +303,7 @@ class FaultTimeline:
         out = {}
         for name, proxy in info.items():
             with contextlib.suppress(OSError):
-                out[name] = round_trip_ms(parse_listen(proxy.listen, self.api.host), 2.0)
+                out[name] = round_trip_ms(parse_listen(proxy.listen, self.api.host), 0.5)
         return out
 
     def _emit_step(

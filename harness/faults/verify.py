@@ -132,7 +132,7 @@ def latency_added(
     ``toxicity < 1`` a single connection may be spared, so a short round trip is not a failure.
     """
     try:
-        measured = round_trip_ms(address, timeout_s=max(5.0, expected_ms / 1000 * 3))
+        measured = round_trip_ms(address, timeout_s=max(1.0, expected_ms / 1000 * 2))
     except OSError as exc:
         return Verification("round_trip", False, f"{_fmt(address)}: no round trip: {exc}")
     before = f", {before_ms:.1f} ms before" if before_ms is not None else ""

@@ -1,0 +1,146 @@
+"""The timeline on a short clock against a real toxiproxy-server: events, actions, cleanup."""
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import FaultError
+from harness.faults.actions import ActionContext, ActionTarget
+from harness.faults.events import EventLog, read_events
+from harness.faults.timeline import FaultTarget, FaultTimeline
+from harness.scenario.model import (
+    CommandAction,
+    DownFault,
+    LatencyFault,
+    PartitionFault,
+    TimelineEntry,
+)
+from tests.faults.conftest import Proxied
+
+
+def _targets(proxied: Proxied) -> list[FaultTarget]:
+    return [FaultTarget(t, {"postgres": p}) for t, p in proxied.proxies.items()]
+
+
+def _assert_clean(proxied: Proxied) -> None:
+    for proxy in proxied.proxies.values():
+        info = proxied.toxiproxy.api.proxy_info(proxy)
+        assert info.enabled and info.toxics == frozenset(), info
+
+
+def test_timeline_applies_reverts_and_records(proxied: Proxied, tmp_path: Path) -> None:
+    entries: list[TimelineEntry] = [
+        DownFault(kind="down", at=0.3, **{"for": 0.5}),
+        LatencyFault(kind="latency", at=1.0, latency_ms=100, targets=["candidate"], **{"for": 0.4}),
+        CommandAction(at=0.2, run="echo hello from {target.name}; exit 3"),
+    ]
+    ctx = ActionContext(
+        run_dir=tmp_path,
+        scenario_dir=tmp_path,
+        targets={t: ActionTarget(t, url=f"http://{t}") for t in proxied.proxies},
+    )
+    t0 = time.time_ns()
+    log = EventLog(tmp_path / "events.jsonl", t0)
+    with FaultTimeline(
+        entries, proxied.toxiproxy.api, _targets(proxied), log, t0_ns=t0, actions=ctx
+    ):
+        time.sleep(0.6)
+        down_proxy = proxied.toxiproxy.api.proxy_info(proxied.proxies["baseline"])
+        assert not down_proxy.enabled
+        time.sleep(1.2)
+    log.close()
+    _assert_clean(proxied)
+    events = read_events(tmp_path / "events.jsonl")
+    kinds = [(e["kind"], e.get("fault", e.get("action", {})).get("id")) for e in events]
+    assert sorted(kinds) == sorted(
+        [("action_started", "a1")] * 2
+        + [("action_finished", "a1")] * 2
+        + [("fault_applied", "f1"), ("fault_reverted", "f1")]
+        + [("fault_applied", "f2"), ("fault_reverted", "f2")]
+    )
+    faults = [k for k in kinds if k[0].startswith("fault")]
+    assert faults == [
+        ("fault_applied", "f1"),
+        ("fault_reverted", "f1"),
+        ("fault_applied", "f2"),
+        ("fault_reverted", "f2"),
+    ]
+    assert [e["t_ns"] for e in events] == sorted(e["t_ns"] for e in events)
+    by = {(e["kind"], e.get("fault", {}).get("id")): e for e in events}
+    applied = by[("fault_applied", "f1")]
+    assert applied["fault"]["label"] == "postgres down"
+    assert applied["fault"]["targets"] == ["baseline", "candidate"]
+    assert (applied["fault"]["at_s"], applied["fault"]["for_s"]) == (0.3, 0.5)
+    assert applied["verified"]["check"] == "connect_refused" and applied["verified"]["ok"]
+    assert 0.3e9 <= applied["t_ns"] < 0.3e9 + 0.5e9  # measured, after its scheduled time
+    reverted = by[("fault_reverted", "f1")]
+    assert reverted["verified"]["check"] == "connect_accepted" and reverted["verified"]["ok"]
+    assert reverted["reason"] == "scheduled"
+    assert 0.8e9 <= reverted["t_ns"] < 1.0e9 + 0.5e9
+    latency = by[("fault_applied", "f2")]
+    assert latency["fault"]["targets"] == ["candidate"]
+    assert latency["proxies"] == [proxied.proxies["candidate"]]
+    assert latency["verified"]["check"] == "round_trip"
+    assert latency["verified"]["per_target"]["candidate"]["measured_ms"] >= 80
+    finished = [e for e in events if e["kind"] == "action_finished"]
+    assert {e["exit_status"] for e in finished} == {3}
+    assert {e["action"]["target"] for e in finished} == {"baseline", "candidate"}
+    assert (tmp_path / "actions" / "a1-candidate.log").read_text() == "hello from candidate\n"
+
+
+def test_exception_in_the_body_reverts_everything(proxied: Proxied, tmp_path: Path) -> None:
+    entries: list[TimelineEntry] = [
+        DownFault(kind="down", at=0.1, targets=["baseline"], **{"for": 30}),
+        PartitionFault(kind="partition", at=0.1, targets=["candidate"], **{"for": 30}),
+        LatencyFault(kind="latency", at=0.2, latency_ms=50, stack=True, **{"for": 30}),
+    ]
+    t0 = time.time_ns()
+    api = proxied.toxiproxy.api
+    with (
+        EventLog(tmp_path / "events.jsonl", t0) as log,
+        pytest.raises(RuntimeError, match="boom"),
+        FaultTimeline(entries, api, _targets(proxied), log, t0_ns=t0),
+    ):
+        time.sleep(1.0)
+        raise RuntimeError("boom")
+    _assert_clean(proxied)
+    events = read_events(tmp_path / "events.jsonl")
+    reverted = [e for e in events if e["kind"] == "fault_reverted"]
+    assert sorted(e["fault"]["id"] for e in reverted) == ["f1", "f2", "f3"]
+    assert {e["reason"] for e in reverted} == {"error"}
+    assert all(e["verified"]["ok"] for e in reverted)
+
+
+def test_command_timeout_kills_it(proxied: Proxied, tmp_path: Path) -> None:
+    entries: list[TimelineEntry] = [
+        CommandAction(at=0, run=f"{sys.executable} -c 'import time; time.sleep(30)'", timeout=0.5)
+    ]
+    ctx = ActionContext(run_dir=tmp_path, scenario_dir=tmp_path)
+    t0 = time.time_ns()
+    with (
+        EventLog(tmp_path / "events.jsonl", t0) as log,
+        FaultTimeline(entries, proxied.toxiproxy.api, [], log, t0_ns=t0, actions=ctx),
+    ):
+        time.sleep(1.2)
+    finished = [e for e in read_events(tmp_path / "events.jsonl") if e["kind"] == "action_finished"]
+    assert len(finished) == 1
+    assert finished[0]["timed_out"] is True
+    assert finished[0]["exit_status"] < 0  # killed by a signal
+    assert finished[0]["duration_s"] < 5
+
+
+def test_unreachable_toxiproxy_fails_the_run(proxied: Proxied, tmp_path: Path) -> None:
+    from tests.faults.conftest import HttpProxies
+
+    dead = HttpProxies("http://127.0.0.1:9")
+    entries: list[TimelineEntry] = [DownFault(kind="down", at=0, **{"for": 1})]
+    t0 = time.time_ns()
+    with (
+        EventLog(tmp_path / "events.jsonl", t0) as log,
+        pytest.raises(FaultError, match=r"fault f1 \(postgres down\): .*127\.0\.0\.1:9"),
+        FaultTimeline(entries, dead, _targets(proxied), log, t0_ns=t0) as timeline,
+    ):
+        assert timeline.failed.wait(5)
+    dead.close()

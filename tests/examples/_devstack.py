@@ -31,6 +31,17 @@ class DevToxiproxy:
         r = httpx.post(f"{self.url}/proxies/{name}", json={"enabled": enabled}, timeout=5)
         r.raise_for_status()
 
+    def partition(self, name: str) -> None:
+        for stream in ("upstream", "downstream"):
+            toxic = {"name": f"cut_{stream}", "type": "timeout", "stream": stream}
+            toxic["attributes"] = {"timeout": 0}
+            r = httpx.post(f"{self.url}/proxies/{name}/toxics", json=toxic, timeout=5)
+            r.raise_for_status()
+
+    def heal(self, name: str) -> None:
+        for stream in ("upstream", "downstream"):
+            httpx.delete(f"{self.url}/proxies/{name}/toxics/cut_{stream}", timeout=5)
+
     def delete(self, name: str) -> None:
         httpx.delete(f"{self.url}/proxies/{name}", timeout=5)
 

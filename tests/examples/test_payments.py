@@ -60,6 +60,12 @@ class Service:
     def kill_database(self) -> None:
         self.toxiproxy.set_enabled(self.proxy, False)
 
+    def partition_database(self) -> None:
+        self.toxiproxy.partition(self.proxy)
+
+    def heal_database(self) -> None:
+        self.toxiproxy.heal(self.proxy)
+
     def restore_database(self) -> None:
         self.toxiproxy.set_enabled(self.proxy, True)
 
@@ -224,6 +230,21 @@ def test_production_build_answers_503_quickly_and_recovers(start_service):
     assert service.metric("payments_db_attempts_total") - attempts_before == 10
     service.restore_database()
     wait_until(lambda: serves_balance(service.url), 5, "v2.3.1 did not recover")
+
+
+def test_a_partitioned_database_does_not_hang_requests(start_service):
+    service = start_service("v2.3.1")
+    assert serves_balance(service.url)
+    service.partition_database()
+    with httpx.Client(base_url=service.url, timeout=10) as client:
+        # the first request takes a pooled connection whose query now gets no answer
+        first = client.get("/accounts/1/balance")
+        assert (first.status_code, first.json()["reason"]) == (503, "query_timeout")
+        results = [timed(client, "GET", f"/payments/{n}") for n in range(1, 6)]
+    assert [status for status, _ in results] == [503] * 5
+    assert max(seconds for _, seconds in results) < 3.0
+    service.heal_database()
+    wait_until(lambda: serves_balance(service.url), 10, "v2.3.1 did not recover")
 
 
 def _storm(url: str, requests: int, parallel: int) -> list[int]:

@@ -52,7 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = Environment(user_classes=[])
     runner = env.create_master_runner(args.bind_host, args.port)
     finished: dict[int, bool] = {}
+    ready: set[int] = set()
     errors: list[str] = []
+
+    def on_ready(environment: Any, msg: Any, **_: Any) -> None:
+        ready.add(int(msg.data["worker"]))
 
     def on_progress(environment: Any, msg: Any, **_: Any) -> None:
         _report("progress", **msg.data)
@@ -70,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors.append(str(msg.data["message"]))
         _report("error", **msg.data)
 
+    runner.register_message(protocol.MSG_READY, on_ready)
     runner.register_message(protocol.MSG_PROGRESS, on_progress)
     runner.register_message(protocol.MSG_PART, on_part)
     runner.register_message(protocol.MSG_ERROR, on_error)
@@ -94,15 +99,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
             gevent.sleep(0.1)
         workers = sorted(c.id for c in runner.clients.ready)[:expected]
-        t0 = args.t0_ns or time.time_ns() + int(args.start_delay * 1e9)
-        _report("t0", t0_ns=t0)
+        assigned = time.time_ns()
         for k, client_id in enumerate(workers):
-            spec = replace(template, shard=k, shards=expected, t0_ns=t0, part="")
+            # t0 0: the worker loads its shard, reports ready and waits for the start message
+            spec = replace(template, shard=k, shards=expected, t0_ns=args.t0_ns or 0, part="")
             runner.send_message(
                 protocol.MSG_ASSIGN, {"worker": k, "spec": asdict(spec)}, client_id=client_id
             )
+        t0 = args.t0_ns
+        if t0 is None:
+            give_up = time.monotonic() + args.wait
+            while len(ready) < expected:
+                if errors or stopping or time.monotonic() > give_up or _gone(runner, workers):
+                    if not errors:
+                        _report("error", message=f"only {len(ready)} of {expected} workers "
+                                f"got ready within {args.wait:g}s")  # fmt: skip
+                    return 1
+                gevent.sleep(0.02)
+            t0 = max(time.time_ns() + 200_000_000, assigned + int(args.start_delay * 1e9))
+            runner.send_message(protocol.MSG_START, {"t0_ns": t0})
+        _report("t0", t0_ns=t0)
         while len(finished) < expected and not errors:
-            gone = [w for w in workers if w not in runner.clients or _missing(runner, w)]
+            gone = _gone(runner, workers)
             if gone:
                 _report("error", message=f"worker {gone[0]} disconnected before sending its rows")
                 return 1
@@ -112,10 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner.quit()
 
 
-def _missing(runner: Any, client_id: str) -> bool:
+def _gone(runner: Any, workers: list[str]) -> list[str]:
+    """Workers that quit or stopped answering heartbeats."""
     from locust.runners import STATE_MISSING
 
-    return bool(runner.clients[client_id].state == STATE_MISSING)
+    return [
+        w for w in workers if w not in runner.clients or runner.clients[w].state == STATE_MISSING
+    ]
 
 
 if __name__ == "__main__":

@@ -53,15 +53,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[ShardRun] = []
     scratch = Path(tempfile.mkdtemp(prefix="harness-worker-"))
 
+    start = gevent.event.AsyncResult()
+
     def report(kind: str, **data: Any) -> None:
         if kind == "progress":
             runner.send_message(protocol.MSG_PROGRESS, data)
+        elif kind == "ready":
+            runner.send_message(protocol.MSG_READY, data)
 
     def serve(worker: int, spec: protocol.ShardSpec) -> None:
         try:
             run = ShardRun(spec, report, worker)
             runs.append(run)
             run.get_ready()
+            if spec.t0_ns == 0:
+                t0 = start.get(timeout=args.wait)  # the master starts everyone on one t0
+                if t0 is None:
+                    return  # stopped before the start
+                run.set_t0(t0)
             summary = run.run()
             part = Path(spec.part).read_bytes()
             runner.send_message(protocol.MSG_PART, {"summary": summary, "part": part})
@@ -85,9 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec = replace(spec, capture=str(args.capture))
         gevent.spawn(serve, worker, spec)
 
+    def on_start(environment: Any, msg: Any, **_: Any) -> None:
+        start.set(int(msg.data["t0_ns"]))
+
     def on_stop(environment: Any, msg: Any, **_: Any) -> None:
         for run in runs:
             run.stop()
+        if not start.ready():
+            start.set(None)
 
     def on_signal() -> None:
         on_stop(None, None)
@@ -95,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             done.set()
 
     runner.register_message(protocol.MSG_ASSIGN, on_assign)
+    runner.register_message(protocol.MSG_START, on_start)
     runner.register_message(protocol.MSG_STOP, on_stop)
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, on_signal)

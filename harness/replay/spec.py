@@ -81,7 +81,9 @@ def decode_line(line: str) -> dict[str, Any] | None:
 
 #: Locust custom message types between a master and remote workers.
 MSG_ASSIGN = "harness_assign"  # master -> worker: {"worker": k, "spec": ShardSpec as dict}
+MSG_START = "harness_start"  # master -> worker: {"t0_ns": ...} once every worker is ready
 MSG_STOP = "harness_stop"  # master -> worker: stop sending now
+MSG_READY = "harness_ready"  # worker -> master: {"worker": k, ...} shard loaded, connections open
 MSG_PROGRESS = "harness_progress"  # worker -> master: a progress line's data, once a second
 MSG_PART = "harness_part"  # worker -> master: {"summary": ..., "part": bytes}, once at the end
 MSG_ERROR = "harness_error"  # worker -> master: {"worker": k, "message": "..."}

@@ -122,7 +122,10 @@ def error_rate_gate(ctx: Context, gate: ErrorRateGate) -> GateResult:
     """Candidate error rate minus baseline's, in percentage points, per phase and route."""
     cfg, t = ctx.gates, ctx.targets
     plan = []
+    kinds = cfg.judged(gate.phases)
     for phase in ctx.phases:
+        if phase.kind not in kinds:
+            continue
         for route, routes in scopes(ctx, gate.per_route):
             kc, nc = _counts(ctx, t.candidate, phase.name, routes)
             kb, nb = _counts(ctx, t.baseline, phase.name, routes)

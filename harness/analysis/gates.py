@@ -30,6 +30,7 @@ from harness.errors import ScenarioError
 from harness.scenario.durations import Duration
 
 RelativeTo = Literal["absolute", "noise"]
+PhaseKind = Literal["before", "during", "recovery", "after", "steady"]
 
 
 class _Strict(BaseModel):
@@ -45,6 +46,9 @@ class ErrorRateGate(_Strict):
     max_increase_pp: float = Field(ge=0, description="allowed increase in percentage points")
     per_route: bool = Field(default=True, description="also check each route on its own")
     relative_to: RelativeTo = "absolute"
+    phases: list[PhaseKind] | None = Field(
+        default=None, description="phase kinds to judge; default: see GatesConfig.judged"
+    )
 
 
 class LatencyP99Gate(_Strict):
@@ -58,6 +62,7 @@ class LatencyP99Gate(_Strict):
     include_errors: bool = False
     per_route: bool = True
     relative_to: RelativeTo = "absolute"
+    phases: list[PhaseKind] | None = None
 
 
 class RetryAmplificationGate(_Strict):
@@ -117,6 +122,18 @@ class GatesConfig(_Strict):
     def enabled(self) -> list[str]:
         """Names of the gates that are configured, in a fixed order."""
         return [name for name in GATE_NAMES if getattr(self, name) is not None]
+
+    def judged(self, phases: list[PhaseKind] | None) -> set[str]:
+        """Phase kinds an error-rate or latency gate judges.
+
+        By default every kind, except ``recovery`` when the recovery_time gate is set: the
+        seconds right after a fault are a transition, and how long it lasts is that gate's
+        question (a circuit breaker's short cool-down would otherwise fail the error gate).
+        """
+        if phases is not None:
+            return set(phases)
+        kinds = {"before", "during", "recovery", "after", "steady"}
+        return kinds - {"recovery"} if self.recovery_time is not None else kinds
 
     def recovery_phase_s(self) -> float:
         """Seconds after a fault's end that form its ``recovery`` phase."""

@@ -49,7 +49,10 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
     """Candidate p99 / baseline p99 per phase and route."""
     cfg, t = ctx.gates, ctx.targets
     plan = []
+    kinds = cfg.judged(gate.phases)
     for phase in ctx.phases:
+        if phase.kind not in kinds:
+            continue
         for route, routes in scopes(ctx, gate.per_route):
             cand = _values(ctx, t.candidate, phase.name, routes, gate.include_errors)
             base = _values(ctx, t.baseline, phase.name, routes, gate.include_errors)

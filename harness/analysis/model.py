@@ -31,6 +31,9 @@ DEFINITIONS: dict[str, str] = {
     "decision": "a check fails when its estimate exceeds the limit AND the interval excludes "
     "no change; intervals are Bonferroni-adjusted over the checks of a gate; fewer than "
     "min_samples requests on either side: inconclusive (per-route checks: skipped)",
+    "phases": "before the first fault, during each fault, recovery (the recovery_phase after "
+    "it, judged by the recovery_time gate when that gate is set), after it; by due time, "
+    "with the fault times measured when the fault was applied and reverted",
 }
 
 

@@ -120,3 +120,17 @@ def test_several_candidates_need_a_name(tmp_path: Path) -> None:
     assert judge(loaded, candidate="candidate").status == "pass"
     with pytest.raises(UsageError, match="no target 'ghost'"):
         judge(loaded, candidate="ghost")
+
+
+def test_short_breaker_cool_down_is_judged_by_recovery_time_only(tmp_path: Path) -> None:
+    # hotfix-safe's circuit breaker keeps failing for ~1 s after the database is back.
+    cool_down = Behaviour(fault_error=1.0, recovery_s=1.0, latency_ms=15, fault_attempts=0.2)
+    verdict = judge(load_run(demo_like(cool_down, DEMO_GATES).write(tmp_path)))
+    assert verdict.status == "pass", verdict.reason
+    recovery = verdict.gate("recovery_time").checks[0]
+    assert recovery.value == pytest.approx(1.0, abs=0.15)
+    assert not any(c.phase.startswith("recovery") for c in verdict.gate("error_rate").checks)
+    strict = dict(DEMO_GATES, error_rate={"max_increase_pp": 1.0, "phases": ["recovery"]})
+    judged = judge(load_run(demo_like(cool_down, strict).write(tmp_path / "strict")))
+    assert judged.gate("error_rate").status == "fail"
+    assert "in the recovery after `postgres down`" in judged.gate("error_rate").reason

@@ -14,19 +14,24 @@ from collections.abc import Iterable, Iterator
 from types import FrameType
 
 from harness.errors import Interrupted
-from harness.faults.kinds import ProxyAPI
+from harness.faults.kinds import remove_toxic, toxic_names
+from harness.stack.toxiproxy import ToxiproxyClient
 
 
-def reset_owned(api: ProxyAPI, proxy_names: Iterable[str]) -> list[str]:
-    """Enable each proxy and remove all its toxics; returns what was changed, for the log."""
+def reset_owned(client: ToxiproxyClient, proxy_names: Iterable[str]) -> list[str]:
+    """Enable each proxy and remove all its toxics; returns what was changed, for the log.
+
+    A proxy that does not exist is an error (:class:`~harness.errors.ToxiproxyError`): the
+    run expected to own it.
+    """
     changed: list[str] = []
     for name in proxy_names:
-        info = api.proxy_info(name)
-        for toxic in sorted(info.toxics):
-            api.remove_toxic(name, toxic)
+        proxy = client.get_proxy(name)
+        for toxic in sorted(toxic_names(proxy)):
+            remove_toxic(client, name, toxic)
             changed.append(f"{name}: removed toxic {toxic}")
-        if not info.enabled:
-            api.set_enabled(name, True)
+        if not proxy.enabled:
+            client.enable(name)
             changed.append(f"{name}: enabled")
     return changed
 

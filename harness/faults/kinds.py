@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from urllib.parse import urlsplit
 
+from harness.errors import ToxiproxyError
 from harness.faults import verify
 from harness.scenario.model import (
     DownFault,
@@ -24,13 +25,16 @@ from harness.scenario.model import (
     LatencyFault,
     PartitionFault,
 )
+from harness.stack.toxics import ATTRIBUTES_BY_TYPE, Proxy, Stream
+from harness.stack.toxiproxy import ToxiproxyClient
 
 TOXIC_PREFIX = "harness_"
+HTTP_NOT_FOUND = 404
 
 
 @dataclass(frozen=True)
-class Toxic:
-    """One toxic to add to a proxy, in toxiproxy's terms."""
+class ToxicSpec:
+    """One toxic a fault adds to a proxy, in toxiproxy's terms."""
 
     name: str
     type: str
@@ -39,35 +43,37 @@ class Toxic:
     attributes: dict[str, int]
 
 
-@dataclass(frozen=True)
-class ProxyInfo:
-    """What the timeline needs to know of a proxy."""
-
-    name: str
-    listen: str
-    upstream: str
-    enabled: bool
-    toxics: frozenset[str]
+def server_host(client: ToxiproxyClient) -> str:
+    """Host of the toxiproxy server (where proxies on a wildcard address are reached)."""
+    return urlsplit(client.url).hostname or "127.0.0.1"
 
 
-class ProxyAPI(Protocol):
-    """The toxiproxy operations faults use (see :mod:`harness.faults.client`)."""
-
-    @property
-    def host(self) -> str:
-        """Host of the toxiproxy server (for proxies that listen on a wildcard address)."""
-
-    def proxy_info(self, name: str) -> ProxyInfo: ...
-
-    def set_enabled(self, name: str, enabled: bool) -> None: ...
-
-    def add_toxic(self, proxy: str, toxic: Toxic) -> None: ...
-
-    def remove_toxic(self, proxy: str, toxic: str) -> None:
-        """Remove ``toxic`` from ``proxy``; no error when it is already gone."""
+def toxic_names(proxy: Proxy) -> set[str]:
+    return {toxic.name for toxic in proxy.toxics}
 
 
-def toxics_for(fault: Fault, fault_id: str) -> list[Toxic]:
+def add_toxic(client: ToxiproxyClient, proxy: str, toxic: ToxicSpec) -> None:
+    """Create ``toxic`` on ``proxy``."""
+    attributes = ATTRIBUTES_BY_TYPE[toxic.type].model_validate(toxic.attributes)
+    client.create_toxic(
+        proxy,
+        attributes,  # type: ignore[arg-type]
+        name=toxic.name,
+        stream=Stream(toxic.stream),
+        toxicity=toxic.toxicity,
+    )
+
+
+def remove_toxic(client: ToxiproxyClient, proxy: str, name: str) -> None:
+    """Delete toxic ``name`` from ``proxy``; one that is already gone is fine."""
+    try:
+        client.delete_toxic(proxy, name)
+    except ToxiproxyError as exc:
+        if exc.status != HTTP_NOT_FOUND:
+            raise
+
+
+def toxics_for(fault: Fault, fault_id: str) -> list[ToxicSpec]:
     """The toxics ``fault`` adds to each proxy (none for ``down``)."""
     if isinstance(fault, DownFault):
         return []
@@ -77,7 +83,7 @@ def toxics_for(fault: Fault, fault_id: str) -> list[Toxic]:
         streams = ["upstream", "downstream"] if fault.stream == "both" else [fault.stream]
         kind, attributes = fault.toxic_type(), fault.attributes()
     return [
-        Toxic(f"{TOXIC_PREFIX}{fault_id}_{stream}", kind, stream, fault.toxicity, attributes)
+        ToxicSpec(f"{TOXIC_PREFIX}{fault_id}_{stream}", kind, stream, fault.toxicity, attributes)
         for stream in streams
     ]
 
@@ -88,26 +94,26 @@ class ProxyFaults:
     def __init__(self) -> None:
         self.down: dict[str, int] = {}
 
-    def apply(self, api: ProxyAPI, proxy: str, fault: Fault, fault_id: str) -> None:
+    def apply(self, client: ToxiproxyClient, proxy: str, fault: Fault, fault_id: str) -> None:
         """Apply ``fault`` to ``proxy`` (raises the client's error when toxiproxy refuses)."""
         if isinstance(fault, DownFault):
             if self.down.get(proxy, 0) == 0:
-                api.set_enabled(proxy, False)
+                client.disable(proxy)
             self.down[proxy] = self.down.get(proxy, 0) + 1
             return
         for toxic in toxics_for(fault, fault_id):
-            api.add_toxic(proxy, toxic)
+            add_toxic(client, proxy, toxic)
 
-    def revert(self, api: ProxyAPI, proxy: str, fault: Fault, fault_id: str) -> None:
+    def revert(self, client: ToxiproxyClient, proxy: str, fault: Fault, fault_id: str) -> None:
         """Undo :meth:`apply` on ``proxy``."""
         if isinstance(fault, DownFault):
             left = max(0, self.down.get(proxy, 0) - 1)
             self.down[proxy] = left
             if left == 0:
-                api.set_enabled(proxy, True)
+                client.enable(proxy)
             return
         for toxic in toxics_for(fault, fault_id):
-            api.remove_toxic(proxy, toxic.name)
+            remove_toxic(client, proxy, toxic.name)
 
 
 def expected_latency_ms(fault: LatencyFault) -> float:
@@ -120,10 +126,10 @@ Check = Callable[[], verify.Verification]
 
 
 def applied_check(
-    api: ProxyAPI, proxy: ProxyInfo, fault: Fault, fault_id: str, before_ms: float | None
+    client: ToxiproxyClient, proxy: Proxy, fault: Fault, fault_id: str, before_ms: float | None
 ) -> Check:
     """The check that ``fault`` took effect on ``proxy`` (run after applying it)."""
-    address = verify.parse_listen(proxy.listen, api.host)
+    address = verify.parse_listen(proxy.listen, server_host(client))
     if isinstance(fault, DownFault):
         return lambda: verify.connect_refused(address)
     if isinstance(fault, PartitionFault) and fault.toxicity >= 1.0:
@@ -134,13 +140,15 @@ def applied_check(
             address, expected, before_ms=before_ms, toxicity=fault.toxicity
         )
     wanted = {toxic.name for toxic in toxics_for(fault, fault_id)}
-    return lambda: verify.toxics_listed(proxy.name, set(api.proxy_info(proxy.name).toxics), wanted)
+    return lambda: verify.toxics_listed(
+        proxy.name, toxic_names(client.get_proxy(proxy.name)), wanted
+    )
 
 
-def reverted_check(api: ProxyAPI, proxy: ProxyInfo, fault: Fault, fault_id: str) -> Check:
+def reverted_check(client: ToxiproxyClient, proxy: Proxy, fault: Fault, fault_id: str) -> Check:
     """The check that ``fault`` is gone from ``proxy`` (run after reverting it)."""
     if isinstance(fault, DownFault):
-        address = verify.parse_listen(proxy.listen, api.host)
+        address = verify.parse_listen(proxy.listen, server_host(client))
         return lambda: verify.connect_accepted(address)
     gone = {toxic.name for toxic in toxics_for(fault, fault_id)}
-    return lambda: verify.toxics_gone(proxy.name, set(api.proxy_info(proxy.name).toxics), gone)
+    return lambda: verify.toxics_gone(proxy.name, toxic_names(client.get_proxy(proxy.name)), gone)

@@ -7,7 +7,7 @@ with its MEASURED time (see :mod:`harness.rundir`). Leaving the ``with`` block, 
 left (normal end, exception, SIGINT, SIGTERM), reverts everything still applied, in ``finally``,
 with further SIGINT/SIGTERM held back until it is done::
 
-    with FaultTimeline(scenario.faults, api, targets, events, t0_ns=t0) as timeline:
+    with FaultTimeline(scenario.faults, client, targets, events, t0_ns=t0) as timeline:
         result = replay(capture, targets, run_dir, options, t0_ns=t0, stop=timeline.failed)
     # every proxy enabled again, every toxic removed; timeline.failure is None if all applied
 """
@@ -29,11 +29,10 @@ from harness.faults.actions import ActionContext, RunningCommand, plan_commands
 from harness.faults.events import EventLog
 from harness.faults.kinds import (
     Check,
-    ProxyAPI,
     ProxyFaults,
-    ProxyInfo,
     applied_check,
     reverted_check,
+    server_host,
 )
 from harness.faults.verify import Verification, parse_listen, round_trip_ms
 from harness.scenario.model import (
@@ -44,6 +43,8 @@ from harness.scenario.model import (
     entry_ids,
     fault_label,
 )
+from harness.stack.toxics import Proxy
+from harness.stack.toxiproxy import ToxiproxyClient
 
 #: How long leaving the timeline waits for a step in progress (a toxiproxy call) to finish.
 JOIN_TIMEOUT_S = 15.0
@@ -61,7 +62,7 @@ class FaultTarget:
 class _Applied:
     fault: Fault
     fault_id: str
-    proxies: list[tuple[str, ProxyInfo]] = field(default_factory=list)  # (target, proxy)
+    proxies: list[tuple[str, Proxy]] = field(default_factory=list)  # (target, proxy)
 
 
 class FaultTimeline:
@@ -76,7 +77,7 @@ class FaultTimeline:
     def __init__(
         self,
         entries: Sequence[TimelineEntry],
-        api: ProxyAPI,
+        client: ToxiproxyClient,
         targets: Sequence[FaultTarget],
         events: EventLog,
         *,
@@ -87,7 +88,7 @@ class FaultTimeline:
     ) -> None:
         self.entries = list(entries)
         self.ids = entry_ids(self.entries)
-        self.api = api
+        self.client = client
         self.targets = {target.name: target for target in targets}
         self.events = events
         self.t0_ns = t0_ns
@@ -237,11 +238,11 @@ class FaultTimeline:
         with self._lock:
             self._active[fault_id] = applied
         try:
-            info = {proxy: self.api.proxy_info(proxy) for _, proxy in pairs}
+            info = {proxy: self.client.get_proxy(proxy) for _, proxy in pairs}
             before = self._round_trips(fault, info) if self.verify else {}
             started = time.time_ns()
             for target, proxy in pairs:
-                self._state.apply(self.api, proxy, fault, fault_id)
+                self._state.apply(self.client, proxy, fault, fault_id)
                 with self._lock:
                     applied.proxies.append((target, info[proxy]))
         except HarnessError as exc:
@@ -254,7 +255,7 @@ class FaultTimeline:
             raise FaultError(f"fault {fault_id} ({fault_label(fault)}): {exc}") from None
         done = time.time_ns()
         checks = {
-            target: applied_check(self.api, p, fault, fault_id, before.get(p.name))
+            target: applied_check(self.client, p, fault, fault_id, before.get(p.name))
             for target, p in applied.proxies
         }
         self._emit_step(
@@ -264,11 +265,11 @@ class FaultTimeline:
     def _revert(self, applied: _Applied, *, reason: str, scheduled: bool) -> list[str]:
         fault, fault_id = applied.fault, applied.fault_id
         errors: list[str] = []
-        reverted: list[tuple[str, ProxyInfo]] = []
+        reverted: list[tuple[str, Proxy]] = []
         started = time.time_ns()
         for target, proxy in applied.proxies:
             try:
-                self._state.revert(self.api, proxy.name, fault, fault_id)
+                self._state.revert(self.client, proxy.name, fault, fault_id)
                 reverted.append((target, proxy))
             except HarnessError as exc:
                 errors.append(f"{fault_id} on {proxy.name}: {exc}")
@@ -278,7 +279,7 @@ class FaultTimeline:
                 applied.proxies = [p for p in applied.proxies if p not in reverted]
             else:
                 self._active.pop(fault_id, None)
-        checks = {t: reverted_check(self.api, p, fault, fault_id) for t, p in reverted}
+        checks = {t: reverted_check(self.client, p, fault, fault_id) for t, p in reverted}
         step = _Applied(fault, fault_id, reverted)
         extra: dict[str, Any] = {"reason": reason}
         if errors:
@@ -296,14 +297,14 @@ class FaultTimeline:
             raise FaultError(f"could not revert fault {errors[0]}")
         return errors
 
-    def _round_trips(self, fault: Fault, info: dict[str, ProxyInfo]) -> dict[str, float]:
+    def _round_trips(self, fault: Fault, info: dict[str, Proxy]) -> dict[str, float]:
         """Round trips through each proxy before a latency fault (its 'before' figure)."""
         if not isinstance(fault, LatencyFault):
             return {}
         out = {}
         for name, proxy in info.items():
             with contextlib.suppress(OSError):
-                out[name] = round_trip_ms(parse_listen(proxy.listen, self.api.host), 0.5)
+                out[name] = round_trip_ms(parse_listen(proxy.listen, server_host(self.client)), 0.5)
         return out
 
     def _emit_step(

@@ -12,7 +12,8 @@ import pytest
 
 from harness.faults.cleanup import reset_owned
 from harness.faults.events import read_events
-from harness.faults.kinds import Toxic
+from harness.faults.kinds import toxic_names
+from harness.stack.toxics import Latency
 from tests.faults.conftest import Proxied
 
 ROOT = Path(__file__).parents[2]
@@ -27,7 +28,7 @@ from harness.faults.cleanup import interrupt_on_signals
 from harness.faults.events import EventLog
 from harness.faults.timeline import FaultTarget, FaultTimeline
 from harness.scenario.model import DownFault, LatencyFault, PartitionFault
-from tests.faults.conftest import HttpProxies
+from harness.stack.toxiproxy import ToxiproxyClient
 
 url, proxies, events = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
 entries = [
@@ -39,7 +40,7 @@ targets = [FaultTarget(t, {"postgres": p}) for t, p in proxies.items()]
 t0 = time.time_ns()
 try:
     with interrupt_on_signals(), EventLog(events, t0) as log:
-        with FaultTimeline(entries, HttpProxies(url), targets, log, t0_ns=t0):
+        with FaultTimeline(entries, ToxiproxyClient(url), targets, log, t0_ns=t0):
             time.sleep(60)
 except HarnessError as exc:
     print(exc, file=sys.stderr)
@@ -48,7 +49,7 @@ except HarnessError as exc:
 
 
 def _run_child(proxied: Proxied, events: Path) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-c", CHILD, proxied.toxiproxy.url]
+    args = [sys.executable, "-c", CHILD, proxied.url]
     args += [json.dumps(proxied.proxies), str(events)]
     return subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE)
 
@@ -75,9 +76,9 @@ def test_signal_mid_fault_reverts(
     child = _run_child(proxied, events)
     try:
         _wait_applied(events, 3, child)
-        api = proxied.toxiproxy.api
-        assert not api.proxy_info(proxied.proxies["baseline"]).enabled
-        assert api.proxy_info(proxied.proxies["candidate"]).toxics
+        api = proxied.client
+        assert not api.get_proxy(proxied.proxies["baseline"]).enabled
+        assert api.get_proxy(proxied.proxies["candidate"]).toxics
         os.kill(child.pid, signum)
         assert child.wait(timeout=20) == code
     finally:
@@ -87,8 +88,8 @@ def test_signal_mid_fault_reverts(
         if child.stderr:
             child.stderr.close()
     for proxy in proxied.proxies.values():
-        info = proxied.toxiproxy.api.proxy_info(proxy)
-        assert info.enabled and info.toxics == frozenset()
+        info = proxied.client.get_proxy(proxy)
+        assert info.enabled and info.toxics == []
     written = read_events(events)
     interrupted = [e for e in written if e["kind"] == "interrupted"]
     assert interrupted == [
@@ -115,24 +116,25 @@ def test_reset_owned_after_sigkill(proxied: Proxied, tmp_path: Path) -> None:
     finally:
         if child.stderr:
             child.stderr.close()
-    api = proxied.toxiproxy.api
-    assert not api.proxy_info(proxied.proxies["baseline"]).enabled
+    api = proxied.client
+    assert not api.get_proxy(proxied.proxies["baseline"]).enabled
     changed = reset_owned(api, proxied.proxies.values())
     assert any("enabled" in c for c in changed)
     assert any("removed toxic harness_f2_upstream" in c for c in changed)
     for proxy in proxied.proxies.values():
-        info = api.proxy_info(proxy)
-        assert info.enabled and info.toxics == frozenset()
+        info = api.get_proxy(proxy)
+        assert info.enabled and info.toxics == []
     assert reset_owned(api, proxied.proxies.values()) == []  # nothing left to do
 
 
 def test_reset_owned_touches_only_the_named(proxied: Proxied) -> None:
-    api = proxied.toxiproxy.api
+    api = proxied.client
     mine, other = proxied.proxies["baseline"], proxied.proxies["candidate"]
     for proxy in (mine, other):
-        api.set_enabled(proxy, False)
-        api.add_toxic(proxy, Toxic("someone_elses", "latency", "downstream", 1.0, {"latency": 5}))
+        api.disable(proxy)
+        api.create_toxic(proxy, Latency(latency=5), name="someone_elses")
     reset_owned(api, [mine])
-    assert api.proxy_info(mine).enabled and not api.proxy_info(mine).toxics
-    assert not api.proxy_info(other).enabled and api.proxy_info(other).toxics == {"someone_elses"}
+    assert api.get_proxy(mine).enabled and not api.get_proxy(mine).toxics
+    assert not api.get_proxy(other).enabled
+    assert toxic_names(api.get_proxy(other)) == {"someone_elses"}
     reset_owned(api, [other])

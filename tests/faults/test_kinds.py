@@ -4,7 +4,13 @@ import socket
 
 import pytest
 
-from harness.faults.kinds import ProxyFaults, applied_check, reverted_check, toxics_for
+from harness.faults.kinds import (
+    ProxyFaults,
+    applied_check,
+    reverted_check,
+    toxic_names,
+    toxics_for,
+)
 from harness.faults.verify import SSL_REQUEST, parse_listen, round_trip_ms
 from harness.scenario.model import (
     BandwidthFault,
@@ -36,10 +42,10 @@ FAULTS: list[Fault] = [
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.kind for f in FAULTS])
 def test_fault_observed_and_reverted(proxied: Proxied, fault: Fault) -> None:
-    api = proxied.toxiproxy.api
+    api = proxied.client
     proxy = proxied.proxies["baseline"]
     other = proxied.proxies["candidate"]
-    info = api.proxy_info(proxy)
+    info = api.get_proxy(proxy)
     address = parse_listen(info.listen)
     before = round_trip_ms(address)
     state = ProxyFaults()
@@ -47,22 +53,22 @@ def test_fault_observed_and_reverted(proxied: Proxied, fault: Fault) -> None:
     try:
         result = applied_check(api, info, fault, "f1", before)()
         assert result.ok, result.detail
-        applied = api.proxy_info(proxy)
+        applied = api.get_proxy(proxy)
         assert applied.enabled == (fault.kind != "down")
-        assert applied.toxics == {t.name for t in toxics_for(fault, "f1")}
-        assert api.proxy_info(other).toxics == frozenset()  # only the proxy asked for
+        assert toxic_names(applied) == {t.name for t in toxics_for(fault, "f1")}
+        assert api.get_proxy(other).toxics == []  # only the proxy asked for
     finally:
         state.revert(api, proxy, fault, "f1")
     assert reverted_check(api, info, fault, "f1")().ok
-    after = api.proxy_info(proxy)
-    assert after.enabled and after.toxics == frozenset()
+    after = api.get_proxy(proxy)
+    assert after.enabled and after.toxics == []
     assert round_trip_ms(address) < 100  # the path is clean again
 
 
 def test_observed_from_the_client_side(proxied: Proxied) -> None:
-    api = proxied.toxiproxy.api
+    api = proxied.client
     proxy = proxied.proxies["baseline"]
-    address = parse_listen(api.proxy_info(proxy).listen)
+    address = parse_listen(api.get_proxy(proxy).listen)
     state = ProxyFaults()
     down = DownFault(kind="down", **WHEN)
     state.apply(api, proxy, down, "f1")
@@ -92,13 +98,13 @@ def test_partition_is_timeout_zero_on_both_streams() -> None:
 
 
 def test_overlapping_downs_are_counted(proxied: Proxied) -> None:
-    api = proxied.toxiproxy.api
+    api = proxied.client
     proxy = proxied.proxies["baseline"]
     state = ProxyFaults()
     down = DownFault(kind="down", **WHEN)
     state.apply(api, proxy, down, "f1")
     state.apply(api, proxy, down, "f2")
     state.revert(api, proxy, down, "f1")
-    assert not api.proxy_info(proxy).enabled
+    assert not api.get_proxy(proxy).enabled
     state.revert(api, proxy, down, "f2")
-    assert api.proxy_info(proxy).enabled
+    assert api.get_proxy(proxy).enabled

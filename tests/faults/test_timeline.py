@@ -17,6 +17,7 @@ from harness.scenario.model import (
     PartitionFault,
     TimelineEntry,
 )
+from harness.stack.toxiproxy import ToxiproxyClient
 from tests.faults.conftest import Proxied
 
 
@@ -26,8 +27,8 @@ def _targets(proxied: Proxied) -> list[FaultTarget]:
 
 def _assert_clean(proxied: Proxied) -> None:
     for proxy in proxied.proxies.values():
-        info = proxied.toxiproxy.api.proxy_info(proxy)
-        assert info.enabled and info.toxics == frozenset(), info
+        info = proxied.client.get_proxy(proxy)
+        assert info.enabled and info.toxics == [], info
 
 
 def test_timeline_applies_reverts_and_records(proxied: Proxied, tmp_path: Path) -> None:
@@ -43,11 +44,9 @@ def test_timeline_applies_reverts_and_records(proxied: Proxied, tmp_path: Path) 
     )
     t0 = time.time_ns()
     log = EventLog(tmp_path / "events.jsonl", t0)
-    with FaultTimeline(
-        entries, proxied.toxiproxy.api, _targets(proxied), log, t0_ns=t0, actions=ctx
-    ):
+    with FaultTimeline(entries, proxied.client, _targets(proxied), log, t0_ns=t0, actions=ctx):
         time.sleep(0.6)
-        down_proxy = proxied.toxiproxy.api.proxy_info(proxied.proxies["baseline"])
+        down_proxy = proxied.client.get_proxy(proxied.proxies["baseline"])
         assert not down_proxy.enabled
         time.sleep(1.2)
     log.close()
@@ -97,7 +96,7 @@ def test_exception_in_the_body_reverts_everything(proxied: Proxied, tmp_path: Pa
         LatencyFault(kind="latency", at=0.2, latency_ms=50, stack=True, **{"for": 30}),
     ]
     t0 = time.time_ns()
-    api = proxied.toxiproxy.api
+    api = proxied.client
     with (
         EventLog(tmp_path / "events.jsonl", t0) as log,
         pytest.raises(RuntimeError, match="boom"),
@@ -121,7 +120,7 @@ def test_command_timeout_kills_it(proxied: Proxied, tmp_path: Path) -> None:
     t0 = time.time_ns()
     with (
         EventLog(tmp_path / "events.jsonl", t0) as log,
-        FaultTimeline(entries, proxied.toxiproxy.api, [], log, t0_ns=t0, actions=ctx),
+        FaultTimeline(entries, proxied.client, [], log, t0_ns=t0, actions=ctx),
     ):
         time.sleep(1.2)
     finished = [e for e in read_events(tmp_path / "events.jsonl") if e["kind"] == "action_finished"]
@@ -132,9 +131,7 @@ def test_command_timeout_kills_it(proxied: Proxied, tmp_path: Path) -> None:
 
 
 def test_unreachable_toxiproxy_fails_the_run(proxied: Proxied, tmp_path: Path) -> None:
-    from tests.faults.conftest import HttpProxies
-
-    dead = HttpProxies("http://127.0.0.1:9")
+    dead = ToxiproxyClient("http://127.0.0.1:9", timeout=1.0)
     entries: list[TimelineEntry] = [DownFault(kind="down", at=0, **{"for": 1})]
     t0 = time.time_ns()
     with (

@@ -36,7 +36,9 @@ def _values(
     if not include_errors:
         rows = rows[~ctx.errors[rows]]
     values: np.ndarray = ctx.latency[rows]
-    return values
+    # A request without a response may carry no latency at all; it has none to rank.
+    present: np.ndarray = values[~np.isnan(values)]
+    return present
 
 
 def _cap(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -43,40 +43,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=_run)
 
 
-def output_dir(run_dir: Path, out: Path | None, candidate: str, several: bool) -> Path:
-    """Where one candidate's reports go."""
-    base = out if out is not None else run_dir
-    return base / f"compare-{candidate}" if several else base
-
-
 def _run(args: argparse.Namespace) -> int:
-    from harness.analysis.frames import ROLE_CANDIDATE, load_run
-    from harness.analysis.verdict import exit_code, judge
-    from harness.errors import UsageError
-    from harness.report.render import write_reports
+    from harness.report.render import compare_run, worst_exit_code
     from harness.report.terminal import print_summary
 
-    run = load_run(args.run_dir)
-    candidates = (
-        [args.candidate] if args.candidate else run.manifest.names_with_role(ROLE_CANDIDATE)
+    results = compare_run(
+        args.run_dir, baseline=args.baseline, candidate=args.candidate, out=args.out
     )
-    if not candidates:
-        raise UsageError(
-            f"{args.run_dir}: no target with role candidate; name one with --candidate"
-        )
-    several = len(candidates) > 1
-    codes, documents = [], []
-    for candidate in candidates:
-        verdict = judge(run, baseline=args.baseline, candidate=candidate)
-        out = output_dir(args.run_dir, args.out, candidate, several)
-        write_reports(verdict, run, out)
-        codes.append(exit_code(verdict, args.allow_inconclusive))
-        if args.json:
-            documents.append(verdict.model_dump(mode="json"))
-        else:
-            print_summary(verdict)
-            print(f"reports: {out}", file=sys.stderr)
     if args.json:
-        print(json.dumps(documents if several else documents[0], indent=2))
-    # 143/130 (interrupted) > 5 (invalid) > 1 (fail) > 0: the worst candidate decides.
-    return max(codes)
+        documents = [r.verdict.model_dump(mode="json") for r in results]
+        print(json.dumps(documents if len(documents) > 1 else documents[0], indent=2))
+    else:
+        for result in results:
+            print_summary(result.verdict)
+            print(f"reports: {result.out}", file=sys.stderr)
+    return worst_exit_code(results, args.allow_inconclusive)

@@ -1,15 +1,22 @@
-"""Write every report file of a verdict into a directory.
+"""Write every report file of a verdict into a directory; judge and report a whole run.
 
->>> write_reports(verdict, run, Path("runs/r1"))   # doctest: +SKIP
-[PosixPath('runs/r1/verdict.json'), ...]
+>>> results = compare_run(Path("runs/r1"))              # doctest: +SKIP
+>>> [(r.verdict.candidate, r.verdict.status, r.out) for r in results]  # doctest: +SKIP
+[('hotfix-naive', 'fail', PosixPath('runs/r1/compare-hotfix-naive')), ...]
+
+``harness compare`` is this function plus printing; ``harness run``/``validate``/``ci`` can call
+it at the end of a run and exit with :func:`worst_exit_code`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from harness.analysis.frames import Run
+from harness.analysis.frames import ROLE_CANDIDATE, Run, load_run
 from harness.analysis.model import Verdict
+from harness.analysis.verdict import exit_code, judge
+from harness.errors import UsageError
 from harness.report.html import render_html
 from harness.report.journal import render_journal
 from harness.report.junit import render_junit
@@ -36,3 +43,43 @@ def write_reports(verdict: Verdict, run: Run | None, out: Path, journal: bool = 
         partial.replace(path)
         written.append(path)
     return written
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One candidate's verdict and the directory its reports went to."""
+
+    verdict: Verdict
+    out: Path
+
+
+def output_dir(run_dir: Path, out: Path | None, candidate: str, several: bool) -> Path:
+    """``out`` (default the run dir) itself for one candidate, ``compare-<name>/`` in it else."""
+    base = out if out is not None else run_dir
+    return base / f"compare-{candidate}" if several else base
+
+
+def compare_run(
+    run_dir: Path,
+    *,
+    baseline: str | None = None,
+    candidate: str | None = None,
+    out: Path | None = None,
+) -> list[Comparison]:
+    """Judge ``candidate`` (default: every target with role candidate) and write its reports."""
+    run = load_run(run_dir)
+    names = [candidate] if candidate else run.manifest.names_with_role(ROLE_CANDIDATE)
+    if not names:
+        raise UsageError(f"{run_dir}: no target with role candidate; name one with --candidate")
+    results = []
+    for name in names:
+        verdict = judge(run, baseline=baseline, candidate=name)
+        folder = output_dir(run_dir, out, name, len(names) > 1)
+        write_reports(verdict, run, folder)
+        results.append(Comparison(verdict, folder))
+    return results
+
+
+def worst_exit_code(results: list[Comparison], allow_inconclusive: bool = False) -> int:
+    """143/130 (interrupted) > 5 (invalid) > 1 (fail) > 0: the worst candidate decides."""
+    return max((exit_code(r.verdict, allow_inconclusive) for r in results), default=0)

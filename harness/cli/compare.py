@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Compare each candidate of a run directory with its baseline under the scenario's "
             "gates and write verdict.json, junit.xml, summary.md and report.html. Only reads "
-            "the run's files, so it works on a run made on another machine. Exit 0 pass, "
+            "the run's files, so it works on a run made on another machine. A target with "
+            "role 'aa' (a second copy of the baseline) measures the noise between identical "
+            "builds; gates with relative_to: noise widen their limits by it. Exit 0 pass, "
             "1 fail or inconclusive, 5 invalid run, 130/143 interrupted run."
         ),
     )

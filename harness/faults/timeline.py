@@ -9,6 +9,9 @@ with further SIGINT/SIGTERM held back until it is done::
 
     with FaultTimeline(scenario.faults, client, targets, events, t0_ns=t0) as timeline:
         result = replay(capture, targets, run_dir, options, t0_ns=t0, stop=timeline.failed)
+
+or, when the replay fixes t0 itself, ``t0_ns=None`` and ``on_t0=timeline.start`` (which also
+sets the event log's ``t0_ns``).
     # every proxy enabled again, every toxic removed; timeline.failure is None if all applied
 """
 
@@ -81,7 +84,7 @@ class FaultTimeline:
         targets: Sequence[FaultTarget],
         events: EventLog,
         *,
-        t0_ns: int,
+        t0_ns: int | None,
         actions: ActionContext | None = None,
         verify: bool = True,
         record_interruption: bool = True,
@@ -91,7 +94,8 @@ class FaultTimeline:
         self.client = client
         self.targets = {target.name: target for target in targets}
         self.events = events
-        self.t0_ns = t0_ns
+        self.t0_ns = t0_ns if t0_ns is not None else events.t0_ns
+        self._t0_known = t0_ns is not None
         self.actions = actions
         self.verify = verify
         self.record_interruption = record_interruption
@@ -110,9 +114,17 @@ class FaultTimeline:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the timeline thread (idempotent)."""
-        if self._thread is None:
+    def start(self, t0_ns: int | None = None) -> None:
+        """Start the timeline thread on the clock starting at ``t0_ns`` (idempotent).
+
+        With ``t0_ns=None`` at construction, entering the block does not start it: call this
+        from the replay's ``on_t0`` callback once the replay has fixed its t0.
+        """
+        if t0_ns is not None:
+            self.t0_ns = t0_ns
+            self.events.t0_ns = t0_ns  # one clock for every event of the run
+            self._t0_known = True
+        if self._thread is None and self._t0_known and not self._closed:
             self._thread = threading.Thread(target=self._run, name="fault-timeline", daemon=True)
             self._thread.start()
 

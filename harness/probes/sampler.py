@@ -28,7 +28,7 @@ from harness.probes.postgres import DatabaseStats
 from harness.probes.prometheus import MetricNotFound, MetricsScraper, metric_value
 from harness.scenario.model import PostgresProbe, Probe, PrometheusProbe, ToxiproxyProbe
 
-#: Counts accepted connections of one proxy so far (``harness.stack.toxiproxy_server``'s log).
+#: Connections one proxy accepted so far (:class:`harness.probes.toxiproxy.AcceptedConnections`).
 AcceptedCounter = Callable[[str], int]
 
 

@@ -141,3 +141,20 @@ def test_unreachable_toxiproxy_fails_the_run(proxied: Proxied, tmp_path: Path) -
     ):
         assert timeline.failed.wait(5)
     dead.close()
+
+
+def test_started_when_the_replay_fixes_t0(proxied: Proxied, tmp_path: Path) -> None:
+    entries: list[TimelineEntry] = [DownFault(kind="down", at=0.1, **{"for": 0.2})]
+    log = EventLog(tmp_path / "events.jsonl", t0_ns=0)
+    with FaultTimeline(entries, proxied.client, _targets(proxied), log, t0_ns=None) as timeline:
+        time.sleep(0.3)  # the replay is still getting ready: nothing may happen yet
+        assert proxied.client.get_proxy(proxied.proxies["baseline"]).enabled
+        t0 = time.time_ns()
+        timeline.start(t0)  # what the replay's on_t0 callback does
+        time.sleep(0.8)
+    log.close()
+    _assert_clean(proxied)
+    events = read_events(tmp_path / "events.jsonl")
+    assert [e["kind"] for e in events] == ["fault_applied", "fault_reverted"]
+    assert 0.1e9 <= events[0]["t_ns"] < 0.4e9
+    assert log.t0_ns == t0

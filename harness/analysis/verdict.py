@@ -178,10 +178,14 @@ def _responses(ctx: Context) -> Responses:
         noise = pair_responses(ctx.frame, t.baseline, t.aa)
         noise_share = float(noise["differs"].mean()) if len(noise) else None
     differing = pairs[pairs["differs"]]
-    # Status changes first: they are the differences a reviewer wants to reproduce.
-    picked = pd.concat(
-        [differing[differing["status_differs"]], differing[~differing["status_differs"]]]
-    ).head(EXAMPLES)
+    # Status changes first (the differences a reviewer wants to reproduce), one per route
+    # first, so five examples show different problems rather than one problem five times.
+    spread = differing.drop_duplicates(subset=["route", "status_differs"])
+    picked = (
+        pd.concat([spread[spread["status_differs"]], spread[~spread["status_differs"]], differing])
+        .drop_duplicates(subset=["idx"])
+        .head(EXAMPLES)
+    )
     examples = [
         DiffExample(
             idx=int(r["idx"]),

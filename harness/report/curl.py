@@ -52,13 +52,9 @@ def curl_commands(run: Run, target: str, rows: list[tuple[int, str, str]]) -> li
         record = captured.get(idx)
         if record is None:
             command = shlex.join(["curl", "-sS", "-X", method, base + route])
-            out.append(
-                Reproduction(
-                    idx,
-                    command,
-                    "capture file not available: route template shown, fill in the path parameters",
-                )
-            )
+            missing = "fill in the path parameters" if "{" in route else "query and body unknown"
+            note = f"capture file not available: built from the run's method and route ({missing})"
+            out.append(Reproduction(idx, command, note))
             continue
         out.append(Reproduction(idx, _command(base, record), "from the capture (redacted)"))
     return out

@@ -132,24 +132,18 @@ def _responses(run: Run | None, verdict: Verdict) -> str:
     if not resp.examples:
         return head
     methods = _methods(run, [e.idx for e in resp.examples])
-    repro = (
-        curl_commands(
-            run,
-            verdict.candidate,
-            [(e.idx, methods.get(e.idx, "GET"), e.route) for e in resp.examples],
-        )
-        if run is not None
-        else []
-    )
-    by_idx = {r.idx: r for r in repro}
+    wanted = [(e.idx, methods.get(e.idx, "GET"), e.route) for e in resp.examples]
+    cand = {r.idx: r for r in curl_commands(run, verdict.candidate, wanted)} if run else {}
+    base = {r.idx: r for r in curl_commands(run, verdict.baseline, wanted)} if run else {}
     items = []
     for example in resp.examples:
-        found = by_idx.get(example.idx)
-        curl = (
-            f"<pre>{escape(found.command)}</pre><p class='muted'>{escape(found.note)}</p>"
-            if found
-            else ""
-        )
+        found = cand.get(example.idx)
+        curl = ""
+        if found is not None:
+            both = f"# candidate\n{found.command}"
+            if example.idx in base:
+                both += f"\n# baseline\n{base[example.idx].command}"
+            curl = f"<pre>{escape(both)}</pre><p class='muted'>{escape(found.note)}</p>"
         items.append(
             f"<li>request #{example.idx} <code>{escape(example.route)}</code> in "
             f"{escape(example.phase)}: baseline {example.status_baseline}, candidate "

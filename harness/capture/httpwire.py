@@ -17,11 +17,15 @@ ParsedRequest = tuple[str, str, str, str, bytes]
 
 def _split(payload: bytes) -> tuple[bytes, bytes]:
     """(header bytes including the start line, body): the head ends at the first empty line."""
-    crlf = payload.find(b"\r\n\r\n")
-    lf = payload.find(b"\n\n", 0, None if crlf < 0 else crlf)
-    if crlf >= 0 and lf < 0:
-        return payload[:crlf], payload[crlf + 4 :]
+    first = payload.find(b"\n")
+    if first > 0 and payload[first - 1] == 13:  # CRLF message: one search, not two
+        crlf = payload.find(b"\r\n\r\n", first - 1)
+        if crlf >= 0:
+            return payload[:crlf], payload[crlf + 4 :]
+    lf = payload.find(b"\n\n")
     if lf >= 0:
+        if lf > 0 and payload[lf - 1] == 13:
+            return payload[: lf - 1], payload[lf + 2 :]  # "\r\n\n": a mixed line end
         return payload[:lf], payload[lf + 2 :]
     # no empty line: a request without body whose final newline was cut
     return payload.rstrip(b"\r\n"), b""
@@ -30,10 +34,9 @@ def _split(payload: bytes) -> tuple[bytes, bytes]:
 def parse_request(payload: bytes) -> ParsedRequest | None:
     """Parse a raw request; ``None`` when the request line is not ``METHOD target HTTP/x``."""
     head, body = _split(payload)
-    if b"\r" in head:
-        head = head.replace(b"\r\n", b"\n")
+    # header lines keep their CR: the capture writer trims it per batch, in Arrow
     eol = head.find(b"\n")
-    line = head if eol < 0 else head[:eol]
+    line = head if eol < 0 else head[:eol].rstrip(b"\r")
     parts = line.split(b" ")
     if len(parts) != 3:
         return None

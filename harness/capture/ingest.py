@@ -132,19 +132,24 @@ def import_capture(
     # cost a fifth of the run and free nothing, so they are paused (and restored in finally)
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    # bound methods looked up once: this loop runs once per request
+    session_of, route_of, keep, transform, add = (
+        keyer.key, templater.route, filters.keep, filters.transform, writer.add
+    )  # fmt: skip
+    scrub = redactor.redact if redactor is not None else None
     try:
         for ex in merged:
             read += 1
             if first_read is None:
                 first_read = ex.ts_ns
-            ex.session = keyer.key(ex)
-            ex.route = templater.route(ex.path)
-            if not filters.keep(ex, ex.ts_ns - first_read):
+            ex.session = session_of(ex)
+            ex.route = route_of(ex.path)
+            if not keep(ex, ex.ts_ns - first_read):
                 continue
-            filters.transform(ex)
-            if redactor is not None:
-                redactor.redact(ex)
-            writer.add(ex)
+            transform(ex)
+            if scrub is not None:
+                scrub(ex)
+            add(ex)
         if writer.rows == 0:
             detail = skips.summary() if skips.total else f"{read} requests read, all filtered"
             if not skips.total and read == 0:

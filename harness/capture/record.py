@@ -33,9 +33,10 @@ EXAMPLES_PER_REASON = 5
 class Exchange:
     """One HTTP request, with what was captured of its original response.
 
-    ``head`` holds the header lines in wire order, ``Name: value`` joined by ``\\n`` (decoded as
-    latin-1, as HTTP/1.1 allows): one string instead of a list of pairs keeps the per-record cost
-    low; the capture writer splits it into name/value pairs a whole batch at a time.
+    ``head`` holds the header lines in wire order, ``Name: value`` joined by ``\\n`` (a line may
+    keep the ``\\r`` it had on the wire; decoded as latin-1, as HTTP/1.1 allows). One string
+    instead of a list of pairs keeps the per-record cost low; the capture writer splits it into
+    name/value pairs a whole batch at a time.
     ``path`` includes the query string; ``client`` is the client address when the format has one;
     ``conn`` is a connection or record key the format offers (GoReplay id) for session fallback.
     """
@@ -98,7 +99,7 @@ def split_headers(head: str) -> list[tuple[str, str]]:
     pairs = []
     for line in head.split("\n") if head else ():
         name, _, value = line.partition(":")
-        pairs.append((name, value.strip(" \t")))
+        pairs.append((name, value.strip(" \t\r")))
     return pairs
 
 
@@ -111,4 +112,4 @@ def header_value(head: str, name: str) -> str | None:
         return None
     end = low.find("\n", start + 1)
     # low is head with one leading character more: positions shift by one
-    return head[start + len(key) - 1 : None if end < 0 else end - 1].strip(" \t")
+    return head[start + len(key) - 1 : None if end < 0 else end - 1].strip(" \t\r")

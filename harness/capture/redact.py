@@ -138,6 +138,8 @@ class Redactor:
             end = len(text) if end < 0 else end
             start = match.start()
             name = text[start + 1 : start + 1 + len(match.group(1))]
+            if text[end - 1 : end] == "\r":
+                end -= 1  # keep the wire's CRLF line end
             value = text[match.end() : end].rstrip(" \t")
             pieces += (text[pos:start], "\n", name, ": ", self._named_mask(name, value))
             pos = end

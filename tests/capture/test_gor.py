@@ -45,7 +45,7 @@ def test_datadog_fixture_has_101_requests_in_time_order() -> None:
         "HTTP/1.1",
     )
     assert header_value(first.head, "Connection") == "keep-alive"
-    assert "\r" not in first.head
+    assert header_value(first.head, "Sec-Fetch-User") == "?1"
     assert first.source == "datadog-ecommerce-requests_0.gor:1"
     assert sum(e.method == "POST" for e in exchanges) == 2
     assert all(e.orig_status is None for e in exchanges)

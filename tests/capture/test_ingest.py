@@ -43,6 +43,13 @@ def test_datadog_gor_import(tmp_path: Path) -> None:
     assert table.column("source")[0].as_py() == "datadog-ecommerce-requests_0.gor:1"
     assert meta.redaction.rules == {"cookie": 101}
     assert capture_metadata(out) == meta
+    headers = table.column("headers")[0].as_py()
+    assert headers[:2] == [
+        {"name": "Host", "value": "localhost:3000"},
+        {"name": "Connection", "value": "keep-alive"},
+    ]
+    for row in table.column("headers").to_pylist():
+        assert not any("\r" in h["name"] + h["value"] or not h["name"] for h in row)
 
 
 def test_every_fixture_in_one_capture(tmp_path: Path) -> None:

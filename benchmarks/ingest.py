@@ -1,0 +1,183 @@
+"""Benchmark of capture ingest: GoReplay (.gor) import speed and memory, next to mitmproxy.io.
+
+What it does, in one run:
+
+1. builds ``.gor`` files of N requests by repeating the 101 real records of the DataDog fixture
+   (``tests/capture/data/datadog-ecommerce-requests_0.gor``) with shifted timestamps and ids;
+2. imports each with ``harness.capture.ingest.import_capture`` (redaction on, the default) in a
+   fresh subprocess, and reports wall time, CPU time, requests/s, MB/s and peak RSS
+   (``resource.getrusage(...).ru_maxrss`` of that subprocess) - two sizes show whether memory
+   stays flat as the input grows;
+3. writes the first M of the same requests as a mitmproxy flow file (``mitmproxy.io.FlowWriter``)
+   and measures ``mitmproxy.io.FlowReader`` reading it, and the harness importing it.
+
+Usage::
+
+    .venv/bin/python benchmarks/ingest.py                       # 250k and 1M requests, mitm 100k
+    .venv/bin/python benchmarks/ingest.py --sizes 20000 --mitm 5000   # a quick smoke run
+
+Files go to a temporary directory that is removed at the end (about 1.3 GB at 1M requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "capture" / "data" / "datadog-ecommerce-requests_0.gor"
+SEP = "\n🐵🙈🙉\n".encode()
+
+
+def fixture_records() -> list[tuple[bytes, int, bytes]]:
+    """(id, ts_ns, payload) of every record of the DataDog fixture."""
+    records = []
+    for part in FIXTURE.read_bytes().split(SEP):
+        if part.strip():
+            header, _, payload = part.partition(b"\n")
+            _, rid, ts = header.split()
+            records.append((rid, int(ts), payload))
+    return records
+
+
+def build_gor(path: Path, n: int) -> None:
+    """N requests: the fixture repeated, each copy shifted past the previous one in time."""
+    records = fixture_records()
+    first, last = records[0][1], records[-1][1]
+    span = last - first + 1_000_000_000
+    with path.open("wb", buffering=1 << 22) as out:
+        for i in range(n):
+            rid, ts, payload = records[i % len(records)]
+            cycle = i // len(records)
+            out.write(b"1 %s%08x %d\n" % (rid[:32], cycle, ts + cycle * span))
+            out.write(payload)
+            out.write(SEP)
+
+
+def build_flows(path: Path, n: int) -> None:
+    """The first N requests of the same traffic as a mitmproxy flow file."""
+    from mitmproxy import connection, http, io
+
+    records = fixture_records()
+    first, last = records[0][1], records[-1][1]
+    span = last - first + 1_000_000_000
+    with path.open("wb") as fo:
+        writer = io.FlowWriter(fo)
+        for i in range(n):
+            _, ts, payload = records[i % len(records)]
+            ts += (i // len(records)) * span
+            head, _, body = payload.partition(b"\r\n\r\n")
+            line, *lines = head.split(b"\r\n")
+            method, target, version = line.split(b" ")
+            headers = [tuple(x.split(b": ", 1)) for x in lines]
+            host = dict(headers).get(b"Host", b"localhost").decode()
+            request = http.Request(
+                host.split(":")[0], int(host.split(":")[1]) if ":" in host else 80,
+                method, b"http", host.encode(), target, version,
+                http.Headers(headers), body, None, ts / 1e9, ts / 1e9 + 0.001,
+            )  # fmt: skip
+            client = connection.Client(
+                peername=("10.0.0.1", 40000 + i % 1000), sockname=("10.0.0.2", 80),
+                timestamp_start=ts / 1e9,
+            )  # fmt: skip
+            server = connection.Server(address=(host.split(":")[0], 80))
+            flow = http.HTTPFlow(client, server)
+            flow.request = request
+            writer.add(flow)
+
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+mode, src, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+# imports first: the figures are for reading, not for starting Python
+from harness.capture.ingest import import_capture
+from mitmproxy import io, http
+wall, cpu = time.perf_counter(), time.process_time()
+if mode == "import":
+    meta = import_capture([src], out)
+    count = meta.counts.written
+else:
+    with src.open("rb") as fo:
+        count = sum(1 for _ in io.FlowReader(fo).stream())
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"records": count, "wall_s": wall, "cpu_s": cpu, "maxrss_kb": rss}))
+"""
+
+
+def measure(mode: str, src: Path, out: Path) -> dict[str, float]:
+    """Run one measurement in a fresh interpreter (so peak RSS is its own)."""
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(src), str(out)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    result: dict[str, float] = json.loads(run.stdout.strip().splitlines()[-1])
+    size = src.stat().st_size
+    result["input_mb"] = size / 1e6
+    result["per_s"] = result["records"] / result["wall_s"]
+    result["per_cpu_s"] = result["records"] / result["cpu_s"]
+    result["mb_per_s"] = size / 1e6 / result["wall_s"]
+    return result
+
+
+def row(label: str, r: dict[str, float]) -> str:
+    return (
+        f"| {label} | {int(r['records']):,} | {r['input_mb']:,.0f} | {r['wall_s']:.1f} | "
+        f"{r['cpu_s']:.1f} | {r['per_s']:,.0f} | {r['per_cpu_s']:,.0f} | {r['mb_per_s']:.1f} | "
+        f"{r['maxrss_kb'] / 1024:,.0f} |"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_000_000])
+    parser.add_argument("--mitm", type=int, default=100_000, help="requests in the flow file")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    lines = [
+        "| input | requests | input MB | wall s | CPU s | req/s (wall) | req/CPU-s | MB/s "
+        "| peak RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
+        folder = Path(tmp)
+        for n in args.sizes:
+            src = folder / f"traffic-{n}.gor"
+            build_gor(src, n)
+            r = measure("import", src, folder / f"traffic-{n}.capture.parquet")
+            results[f"gor-{n}"] = r
+            lines.append(row(f"`.gor` import, {n:,} requests", r))
+            print(lines[-1], flush=True)
+            src.unlink()
+        if args.mitm:
+            gor = folder / "same.gor"
+            flows = folder / "same.mitm"
+            build_gor(gor, args.mitm)
+            build_flows(flows, args.mitm)
+            for key, label, mode, src in (
+                ("gor-same", f"`.gor` import, same {args.mitm:,} requests", "import", gor),
+                ("mitm-read", "`mitmproxy.io.FlowReader` only (no import)", "read", flows),
+                ("mitm-import", "flow file import (FlowReader + pipeline)", "import", flows),
+            ):
+                r = measure(mode, src, folder / f"{key}.capture.parquet")
+                results[key] = r
+                lines.append(row(label, r))
+                print(lines[-1], flush=True)
+    cpu = platform.processor() or platform.machine()
+    print(f"\n{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}")
+    print("\n".join(lines))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

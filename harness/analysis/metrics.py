@@ -131,9 +131,10 @@ def recovery_time(
     count = int(inside.sum())
     nbins = max(span // bin_ns, 0)
     window = max(round(window_s * 1e9 / bin_ns), 1)
-    sustain = max(round(sustain_s * 1e9 / bin_ns), 0)
-    if nbins < window + sustain:
+    if nbins < window:
         return Recovery(None, threshold, horizon_reason, count)
+    # Rounding to bins must not make a sustain that just fits look too long.
+    sustain = min(max(round(sustain_s * 1e9 / bin_ns), 0), nbins - window)
     index = ((due_ns[inside] - end_ns) // bin_ns).astype(np.int64)
     keep = index < nbins
     totals = np.bincount(index[keep], minlength=nbins)

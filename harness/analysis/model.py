@@ -105,11 +105,16 @@ class AmplificationRow(_Model):
 
 
 class RecoveryRow(_Model):
+    """When one target's error rate settled after one fault (``seconds`` None: never)."""
+
     fault: str
+    fault_id: str = ""
     target: str
     end_s: float
     seconds: float | None = None
     threshold: float
+    sustained_s: float | None = None
+    measurable: bool = True
     note: str = ""
 
 

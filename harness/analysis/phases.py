@@ -50,10 +50,22 @@ def phase_name(kind: str, label: str | None) -> str:
     return kind if label is None else f"{kind} `{label}`"
 
 
+def unique_labels(faults: list[FaultWindow]) -> list[str]:
+    """Fault labels, numbered from the second of a repeated label (``postgres down #2``)."""
+    seen: dict[str, int] = {}
+    labels = []
+    for fault in faults:
+        seen[fault.label] = seen.get(fault.label, 0) + 1
+        count = seen[fault.label]
+        labels.append(fault.label if count == 1 else f"{fault.label} #{count}")
+    return labels
+
+
 def build_phases(faults: list[FaultWindow], recovery_s: float, last_ns: int) -> list[Phase]:
     """Phases covering the whole timeline; faults without a revert end at ``last_ns``."""
     if not faults:
         return [Phase(STEADY, STEADY, None, None, None, None)]
+    labels = unique_labels(faults)
     recovery_ns = int(recovery_s * 1e9)
     phases = [Phase(BEFORE, BEFORE, None, None, None, faults[0].start_ns)]
     cursor = faults[0].start_ns
@@ -64,15 +76,17 @@ def build_phases(faults: list[FaultWindow], recovery_s: float, last_ns: int) -> 
         if nxt is not None:
             end = min(end, max(nxt, start))
         phases.append(
-            Phase(phase_name(DURING, fault.label), DURING, fault.id, fault.label, start, end)
+            Phase(
+                phase_name(DURING, labels[position]), DURING, fault.id, labels[position], start, end
+            )
         )
         recovery_end = end + recovery_ns if nxt is None else min(end + recovery_ns, max(nxt, end))
         phases.append(
             Phase(
-                phase_name(RECOVERY, fault.label),
+                phase_name(RECOVERY, labels[position]),
                 RECOVERY,
                 fault.id,
-                fault.label,
+                labels[position],
                 end,
                 recovery_end,
             )
@@ -80,7 +94,12 @@ def build_phases(faults: list[FaultWindow], recovery_s: float, last_ns: int) -> 
         if nxt is None or nxt > recovery_end:
             phases.append(
                 Phase(
-                    phase_name(AFTER, fault.label), AFTER, fault.id, fault.label, recovery_end, nxt
+                    phase_name(AFTER, labels[position]),
+                    AFTER,
+                    fault.id,
+                    labels[position],
+                    recovery_end,
+                    nxt,
                 )
             )
         cursor = recovery_end if nxt is None else max(nxt, recovery_end)

@@ -35,7 +35,7 @@ def test_next_fault_cuts_recovery_short_and_repeats_are_numbered() -> None:
     faults = [_fault("f1", "db down", 10, 20), _fault("f2", "db down", 25, 30)]
     phases = build_phases(faults, recovery_s=10, last_ns=60 * S)
     names = [p.name for p in phases]
-    assert names[:4] == ["before", "during `db down`", "recovery `db down`", "during `db down` #2"]
+    assert names[:4] == ["before", "during `db down`", "recovery `db down`", "during `db down #2`"]
     assert phases[2].end_ns == 25 * S
 
 

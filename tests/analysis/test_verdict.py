@@ -134,3 +134,35 @@ def test_short_breaker_cool_down_is_judged_by_recovery_time_only(tmp_path: Path)
     judged = judge(load_run(demo_like(cool_down, strict).write(tmp_path / "strict")))
     assert judged.gate("error_rate").status == "fail"
     assert "in the recovery after `postgres down`" in judged.gate("error_rate").reason
+
+
+FLAPPING_GATES = {"recovery_time": {"max": "5s"}, "error_rate": {"max_increase_pp": 1.0}}
+
+
+def _flapping(candidate: Behaviour) -> SyntheticRun:
+    faults = [Fault(15 + 7 * k, 3) for k in range(4)]  # down 3 s, up 4 s, four times
+    run = SyntheticRun(duration_s=55, rate=50, faults=faults, gates=FLAPPING_GATES)
+    run.target("b", "baseline", Behaviour(fault_error=1.0))
+    return run.target("c", "candidate", candidate)
+
+
+def test_flapping_recovery_is_measured_between_faults(tmp_path: Path) -> None:
+    verdict = judge(load_run(_flapping(Behaviour(fault_error=1.0)).write(tmp_path)))
+    assert verdict.status == "pass", verdict.reason
+    gate = verdict.gate("recovery_time")
+    assert len(gate.checks) == 4
+    assert [c.phase for c in gate.checks][:2] == [
+        "recovery `postgres down`",
+        "recovery `postgres down #2`",
+    ]
+    # 4 s of room (less the 1 ms the measured times lag) minus a 2 s window, in 100 ms steps
+    assert "for 1.9s" in gate.checks[0].reason
+
+
+def test_flapping_without_recovering_fails(tmp_path: Path) -> None:
+    slow = Behaviour(fault_error=1.0, recovery_s=6)
+    verdict = judge(load_run(_flapping(slow).write(tmp_path)))
+    gate = verdict.gate("recovery_time")
+    assert gate.status == "fail"
+    assert "never settled" in gate.reason
+    assert "next fault" in verdict.recovery[1].note

@@ -25,7 +25,8 @@ DEFINITIONS: dict[str, str] = {
     "coordinated omission); the p99 gate uses responses without errors unless include_errors",
     "retry amplification": "increase of the dependency-attempt counter / replayed requests",
     "recovery time": "from a fault's end until the error rate over a sliding window stays at "
-    "or below the pre-fault rate plus tolerance for the sustain period",
+    "or below the pre-fault (before) rate plus tolerance for the sustain period, or until the "
+    "next fault when that comes sooner; 'never settled' is a result",
     "cascade": "error rate of the candidate on independent_routes during a fault",
     "noise": "the same comparison between two copies of the baseline (target role 'aa')",
     "decision": "a check fails when its estimate exceeds the limit AND the interval excludes "

@@ -11,6 +11,7 @@ from harness.probes.sampler import ProbeSampler, ProbeTarget
 from harness.rundir import PROBES_SCHEMA
 from harness.scenario.model import PostgresProbe, PrometheusProbe, PrometheusSource, ToxiproxyProbe
 from harness.stack.postgres import EmbeddedPostgres
+from harness.stack.toxiproxy import ToxiproxyClient
 from tests.probes.conftest import MetricsServer
 
 PROBES = [
@@ -33,7 +34,7 @@ def test_samples_written_and_failures_counted(
         ProbeTarget("baseline", url=metrics_server.url, dsn=dsn, proxy="pg_baseline"),
         ProbeTarget("candidate", url="http://127.0.0.1:9", dsn=dsn, proxy=None),
     ]
-    t0 = time.time_ns() + 200_000_000  # the sampler starts before t0, as in a run
+    t0 = time.time_ns() + 600_000_000  # the sampler starts before t0, as in a run
     out = tmp_path / "probes.parquet"
     with EventLog(tmp_path / "events.jsonl", t0) as log:
         sampler = ProbeSampler(
@@ -78,3 +79,30 @@ def test_no_probes_writes_an_empty_table(tmp_path: Path) -> None:
     with sampler:
         pass
     assert pq.read_table(tmp_path / "p.parquet").num_rows == 0
+
+
+def test_postgres_probes_keep_reading_while_the_proxy_is_down(
+    tmp_path: Path, postgres: EmbeddedPostgres, toxiproxy: ToxiproxyClient
+) -> None:
+    import psycopg
+
+    proxy = toxiproxy.create_proxy("probes_pg", "127.0.0.1:0", f"{postgres.host}:{postgres.port}")
+    host, port = proxy.listen.rsplit(":", 1)
+    through_proxy = postgres.dsn("postgres", host=host, port=int(port))
+    direct = postgres.dsn("postgres")
+    probes = [PostgresProbe(name="db_backends", postgres="numbackends")]
+    sampler = ProbeSampler(
+        probes,
+        [ProbeTarget("candidate", dsn=direct)],
+        tmp_path / "p.parquet",
+        t0_ns=time.time_ns(),
+        interval_s=0.2,
+    )
+    with sampler:
+        toxiproxy.disable("probes_pg")  # the database is "killed" for the target
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(through_proxy, connect_timeout=2).close()
+        time.sleep(1.0)
+        toxiproxy.enable("probes_pg")
+    assert sampler.result.failures == {}
+    assert pq.read_table(tmp_path / "p.parquet").num_rows >= 5

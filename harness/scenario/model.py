@@ -388,6 +388,20 @@ class Scenario(_Strict):
     def probe_names(self) -> list[str]:
         return [probe.name for probe in self.probes]
 
+    def to_manifest(self) -> dict[str, Any]:
+        """The scenario as parsed, for ``manifest.json``: durations in seconds, paths as text."""
+        return {k: _jsonable(v) for k, v in self.model_dump(mode="python", by_alias=True).items()}
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
 
 def entry_ids(entries: Sequence[TimelineEntry]) -> list[str]:
     """Ids of timeline entries: ``f1``, ``f2``... for faults, ``a1``... for actions, in order."""

@@ -144,3 +144,14 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
         load_scenario(tmp_path / "nope.yaml")
     with pytest.raises(ScenarioError, match="the file is empty"):
         load_scenario(_write(tmp_path, ""))
+
+
+def test_manifest_form_has_seconds(tmp_path: Path) -> None:
+    import json
+
+    data = load_scenario(_write(tmp_path, GOOD)).to_manifest()
+    assert json.loads(json.dumps(data)) == data
+    assert data["duration"] == 60.0
+    assert data["faults"][0]["for"] == 15.0
+    assert data["capture"] == str(tmp_path / "captures" / "x.capture.parquet")
+    assert data["gates"]["recovery_time"]["max"] == 10.0

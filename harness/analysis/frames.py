@@ -174,7 +174,10 @@ def _signal_name(value: object) -> str:
 
 
 def fault_windows(events: list[Event]) -> list[FaultWindow]:
-    """Fault windows from ``fault_applied``/``fault_reverted`` events, sorted by start."""
+    """Fault windows from ``fault_applied``/``fault_reverted`` events, sorted by start.
+
+    The revert time is the last ``fault_reverted`` of a fault (a partial revert is retried).
+    """
     starts: dict[str, tuple[Event, dict[str, Any]]] = {}
     ends: dict[str, int] = {}
     for event in events:
@@ -182,7 +185,8 @@ def fault_windows(events: list[Event]) -> list[FaultWindow]:
         if not isinstance(fault, dict):
             continue
         fid = str(fault.get("id") or fault.get("label") or len(starts))
-        if event.kind == "fault_applied" and fid not in starts:
+        # An apply that raised never took effect: its event carries the error, not a window.
+        if event.kind == "fault_applied" and fid not in starts and "error" not in event.data:
             starts[fid] = (event, fault)
         elif event.kind == "fault_reverted":
             ends[fid] = event.t_ns

@@ -72,3 +72,9 @@ def test_fault_windows_use_measured_times() -> None:
         35_010_000_000,
         "postgres down",
     )
+
+
+def test_failed_apply_is_not_a_fault_window() -> None:
+    info = {"id": "f1", "label": "postgres down", "kind": "down"}
+    events = [Event(5, "fault_applied", {"fault": info, "error": "proxy refused"})]
+    assert fault_windows(events) == []

@@ -64,7 +64,10 @@ def judge(
     results = _evaluate(ctx, recovery)
     signal = run.interrupted_signal()
     validity = run.manifest.validity
-    status, reason = _overall(results, signal, validity.valid, validity.reasons)
+    valid, reasons = validity.valid, list(validity.reasons)
+    if run.manifest.status == "failed":  # a worker crashed: the traffic is incomplete
+        valid, reasons = False, [*reasons, "the replay failed (manifest status 'failed')"]
+    status, reason = _overall(results, signal, valid, reasons)
     amp_probe = gates.retry_amplification.probe if gates.retry_amplification else "db_attempts"
     return Verdict(
         status=status,
@@ -75,8 +78,8 @@ def judge(
         candidate=targets.candidate,
         aa=targets.aa,
         interrupted_by=signal,
-        valid=validity.valid,
-        invalid_reasons=list(validity.reasons),
+        valid=valid,
+        invalid_reasons=reasons,
         gates=results,
         phases=[_phase_info(p) for p in ctx.phases],
         metrics=_metric_rows(ctx),

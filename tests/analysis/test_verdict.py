@@ -78,6 +78,14 @@ def test_invalid_run_is_never_a_pass(tmp_path: Path) -> None:
     assert all(g.status == "pass" for g in verdict.gates)  # computed, shown, not judged
 
 
+def test_failed_replay_is_invalid(tmp_path: Path) -> None:
+    run = demo_like(SAFE, DEMO_GATES)
+    run.status = "failed"
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert (verdict.status, exit_code(verdict)) == ("invalid", 5)
+    assert "the replay failed" in verdict.reason
+
+
 @pytest.mark.parametrize(("signal", "code"), [("SIGINT", 130), ("SIGTERM", 143), (15, 143)])
 def test_interrupted(tmp_path: Path, signal: str | int, code: int) -> None:
     run = demo_like(SAFE, DEMO_GATES)

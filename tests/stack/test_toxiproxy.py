@@ -215,13 +215,13 @@ def test_reset_enables_and_removes_toxics(
     upstream = tcp_upstream()
     proxy = make_proxy(toxiproxy, upstream)
     make_proxy(toxiproxy, upstream, "other")
-    toxiproxy.create_toxic("db", Latency(latency=300))
+    toxiproxy.create_toxic("db", Latency(latency=1000))
     toxiproxy.partition("other")
     toxiproxy.disable("db")
     toxiproxy.reset()
     for item in toxiproxy.list_proxies().values():
         assert item.enabled and item.toxics == []
-    assert round_trip(proxy) < 0.3
+    assert round_trip(proxy, timeout=0.9) < 1.0
 
 
 def test_reset_proxy_touches_only_that_proxy(
@@ -406,8 +406,9 @@ def test_slicer_cuts_data_into_delayed_pieces(
             calls += 1
         elapsed = time.monotonic() - started
     assert data == b"y" * 1000
-    assert calls >= 5
-    assert elapsed >= 0.1
+    # About ten slices 20 ms apart: several reads, and at least 9 x 20 ms in all.
+    assert calls >= 2
+    assert elapsed >= 0.15
 
 
 def test_limit_data_closes_after_the_limit(

@@ -114,7 +114,8 @@ class ToxiproxyServer:
     ``url`` (or ``TOXIPROXY_URL`` in ``environ``) selects an existing server, which is only
     checked, never started or stopped. Otherwise ``toxiproxy-server`` (``binary``, else found by
     :func:`find_toxiproxy_server`) is started on ``host:port`` (a free port when ``port`` is
-    None), its output kept in ``log_path``; :meth:`stop` sends SIGTERM, then SIGKILL after
+    None), its output kept in ``log_path`` (overwritten; a temporary directory by default) at
+    ``log_level``; :meth:`stop` sends SIGTERM, then SIGKILL after
     ``stop_grace`` seconds. A context manager.
     """
 
@@ -245,26 +246,25 @@ class ToxiproxyServer:
     def _wait_ready(self) -> None:
         assert self._process is not None and self._url is not None
         deadline = time.monotonic() + self.start_timeout
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                raise self._failure(f"exited with code {code} before answering")
-            # 2.12 does not exit when its API cannot listen: it logs the error and idles.
-            if self._listen_failed():
-                raise self._failure("could not listen")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._failure(f"did not answer within {self.start_timeout:g} s")
-            with ToxiproxyClient(self._url, timeout=min(1.0, remaining)) as client:
+        with ToxiproxyClient(self._url, timeout=min(1.0, self.start_timeout)) as client:
+            while True:
+                code = self._process.poll()
+                if code is not None:
+                    raise self._failure(f"exited with code {code} before answering")
+                # 2.12 does not exit when its API cannot listen: it logs the error and idles.
+                if self._listen_failed():
+                    raise self._failure("could not listen")
+                if time.monotonic() >= deadline:
+                    raise self._failure(f"did not answer within {self.start_timeout:g} s")
                 try:
                     self.version = client.version()
                 except ToxiproxyError:
                     time.sleep(0.05)
                     continue
-            # Whoever answered, make sure it was not another server holding the port.
-            if self._listen_failed():
-                raise self._failure("could not listen")
-            return
+                break
+        # Whoever answered, make sure it was not another server holding the port.
+        if self._listen_failed():
+            raise self._failure("could not listen")
 
     # --- stop -----------------------------------------------------------------------------
 

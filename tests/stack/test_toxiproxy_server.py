@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,9 +79,13 @@ def test_starts_answers_and_stops_leaving_no_process(server: ToxiproxyServer) ->
         _ = server.url
 
 
-def test_default_log_goes_to_a_temporary_directory() -> None:
+def test_default_log_goes_to_a_temporary_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # so the test leaves nothing in /tmp
     with ToxiproxyServer(environ=no_url_environ()) as server:
         assert server.log_path is not None and server.log_path.exists()
+        assert server.log_path.parent.parent == tmp_path
         pid = server.pid
     assert pid is not None and gone(pid)
 

@@ -12,6 +12,7 @@ gates refer to probes that exist. Every problem names the file and line.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from harness.scenario.model import (
     DownFault,
     Fault,
     Scenario,
+    ToxiproxyProbe,
     entry_ids,
     fault_label,
     resolve_paths,
@@ -267,6 +269,15 @@ def _check_probes_and_gates(report: LintReport, doc: YamlDocument, scenario: Sce
                 )
             )
         seen.setdefault(probe.name, i)
+        if isinstance(probe, ToxiproxyProbe) and os.environ.get("TOXIPROXY_URL"):
+            report.problems.append(
+                Problem(
+                    "warning",
+                    doc.where(("probes", i, "toxiproxy")),
+                    "TOXIPROXY_URL is set: an external toxiproxy's log cannot be read, so "
+                    "this probe will record nothing",
+                )
+            )
     retry = scenario.gates.retry_amplification
     if retry is not None and retry.probe not in seen:
         report.problems.append(

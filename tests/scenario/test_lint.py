@@ -181,3 +181,14 @@ def test_bundled_scenarios_only_lack_the_capture() -> None:
         assert report.scenario is not None, path
         real = [p for p in report.errors if "capture: no such file" not in p.message]
         assert real == [], path
+
+
+def test_toxiproxy_probe_with_external_server_warns(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOXIPROXY_URL", "http://127.0.0.1:8474")
+    path = folder / "s.yaml"
+    path.write_text(HEAD + "probes:\n  - {name: accepts, toxiproxy: accepted_connections}\n")
+    report = lint(path)
+    assert report.ok
+    assert ":5: warning: TOXIPROXY_URL is set" in str(report.problems[0])

@@ -128,10 +128,12 @@ def import_capture(
     writer = CaptureWriter(out)
     read = 0
     first_read: int | None = None
-    # the loop makes millions of short-lived, acyclic objects: cyclic GC passes over them
-    # cost a fifth of the run and free nothing, so they are paused (and restored in finally)
+    # GoReplay and HAR records are short-lived, acyclic objects: cyclic GC passes over them
+    # cost a fifth of the run and free nothing, so they are paused (restored in finally).
+    # mitmproxy flows do hold reference cycles: with them in the input, GC must keep running.
     gc_was_enabled = gc.isenabled()
-    gc.disable()
+    if "mitm" not in formats:
+        gc.disable()
     # bound methods looked up once: this loop runs once per request
     session_of, route_of, keep, transform, add = (
         keyer.key, templater.route, filters.keep, filters.transform, writer.add

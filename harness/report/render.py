@@ -69,6 +69,8 @@ def compare_run(
     """Judge ``candidate`` (default: every target with role candidate) and write its reports."""
     run = load_run(run_dir)
     names = [candidate] if candidate else run.manifest.names_with_role(ROLE_CANDIDATE)
+    # A baseline named on the command line is never its own candidate (roles may be null).
+    names = [name for name in names if name != baseline]
     if not names:
         raise UsageError(f"{run_dir}: no target with role candidate; name one with --candidate")
     results = []

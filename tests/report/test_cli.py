@@ -75,3 +75,14 @@ def test_report_renders_again(three_targets: Path, capsys: pytest.CaptureFixture
 
 def test_report_without_verdict(tmp_path: Path) -> None:
     assert main(["report", str(tmp_path)]) == 3
+
+
+def test_roles_left_null_by_a_bare_replay(three_targets: Path) -> None:
+    manifest = json.loads((three_targets / "manifest.json").read_text())
+    for info in manifest["targets"].values():
+        info["role"] = None
+    (three_targets / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["compare", str(three_targets), "--baseline", "v2.3.1"]) == 1
+    assert not (three_targets / "compare-v2.3.1").exists()
+    verdict = json.loads((three_targets / "compare-hotfix-safe" / "verdict.json").read_text())
+    assert (verdict["baseline"], verdict["status"]) == ("v2.3.1", "pass")

@@ -1,0 +1,197 @@
+"""``harness stack up|status|down``: run the staging stack of a stack file as local processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.stack.runtime import StackRuntime
+
+DEFAULT_WORK_DIR = Path(".harness") / "stack"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "stack",
+        help="bring a staging stack up or down, or show its status",
+        description="Run the stack of a stack file (toxiproxy, PostgreSQL, targets) locally.",
+    )
+    commands = parser.add_subparsers(dest="stack_command", metavar="ACTION", required=True)
+
+    up = commands.add_parser(
+        "up",
+        help="bring the stack up and stay in the foreground until Ctrl-C or SIGTERM",
+        description=(
+            "Start toxiproxy, PostgreSQL (embedded unless the stack file names a DSN), one "
+            "database and one proxy per target, and the targets; print their URLs and proxies; "
+            "tear everything down on Ctrl-C or SIGTERM (exit 0)."
+        ),
+    )
+    up.add_argument("stack_file", type=Path, metavar="STACK", help="the stack file (YAML)")
+    up.add_argument(
+        "--build",
+        action="append",
+        default=[],
+        metavar="TARGET=BUILD",
+        help="run BUILD (a name under `builds:`) as TARGET, e.g. candidate=hotfix-naive",
+    )
+    _work_dir_option(up)
+    up.set_defaults(handler=_up)
+
+    status = commands.add_parser("status", help="show the targets and proxies of a running stack")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    _work_dir_option(status)
+    status.set_defaults(handler=_status)
+
+    down = commands.add_parser("down", help="stop a stack started by `harness stack up`")
+    _work_dir_option(down)
+    down.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
+    down.set_defaults(handler=_down)
+
+
+def _work_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=DEFAULT_WORK_DIR,
+        help=f"where logs, the database and the state file live (default {DEFAULT_WORK_DIR})",
+    )
+
+
+def parse_builds(values: list[str]) -> dict[str, str]:
+    builds: dict[str, str] = {}
+    for value in values:
+        name, sep, build = value.partition("=")
+        if not sep or not name or not build:
+            raise UsageError(f"--build takes TARGET=BUILD, got {value!r}")
+        builds[name] = build
+    return builds
+
+
+def _up(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness.scenario.stackfile import load_stack
+    from harness.stack.runtime import StackRuntime
+
+    console = Console(stderr=True)
+    stack = load_stack(args.stack_file, parse_builds(args.build))
+    runtime = StackRuntime(
+        stack, args.work_dir, on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]")
+    )
+    try:
+        runtime.up()
+        _print_up(runtime, console)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping the stack (Ctrl-C)…")
+    except BaseException as exc:
+        from harness.errors import Interrupted
+
+        if not isinstance(exc, Interrupted):
+            raise
+        console.print("stopping the stack (SIGTERM)…")
+    finally:
+        runtime.down()
+    console.print("stack is down: no process and no proxy left behind")
+    return 0
+
+
+def _print_up(runtime: StackRuntime, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"stack {runtime.stack.file.name} is up (Ctrl-C to stop)")
+    for column in ("target", "role", "build", "url", "database proxy"):
+        table.add_column(column)
+    for t in runtime.targets.values():
+        table.add_row(t.name, t.role, t.build or "-", t.url, f"{t.proxy} @ {t.proxy_listen}")
+    console.print(table)
+    if runtime.toxiproxy is not None:
+        console.print(f"toxiproxy API: {runtime.toxiproxy.url}")
+    console.print(f"state: {runtime.work_dir / 'stack.json'}")
+
+
+def _read_state(work_dir: Path) -> dict[str, object]:
+    from harness.errors import StackFileError
+    from harness.stack.runtime import STATE_FILE
+
+    path = work_dir / STATE_FILE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StackFileError(
+            f"no running stack: {path} does not exist (start one with `harness stack up STACK`)"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StackFileError(f"{path}: unreadable stack state: {exc}") from None
+    if not isinstance(state, dict):
+        raise StackFileError(f"{path}: unreadable stack state")
+    return state
+
+
+def _status(args: argparse.Namespace) -> int:
+    from harness.stack.status import stack_status
+
+    report = stack_status(_read_state(args.work_dir))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"stack {report['stack']}")
+    for column in ("target", "url", "healthy"):
+        table.add_column(column)
+    targets = report["targets"]
+    assert isinstance(targets, dict)
+    for name, info in targets.items():
+        table.add_row(name, info["url"], "yes" if info["healthy"] else "NO")
+    proxies = Table(title="proxies")
+    for column in ("proxy", "listen", "upstream", "enabled", "toxics"):
+        proxies.add_column(column)
+    proxy_map = report["proxies"]
+    assert isinstance(proxy_map, dict)
+    for name, info in proxy_map.items():
+        proxies.add_row(
+            name, info["listen"], info["upstream"], str(info["enabled"]), str(len(info["toxics"]))
+        )
+    console = Console()
+    console.print(table)
+    console.print(proxies)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    from harness.errors import StackFileError
+
+    state = _read_state(args.work_dir)
+    pid = state.get("pid")
+    if not isinstance(pid, int):
+        raise StackFileError("stack state has no pid")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        print(f"the stack process {pid} is gone already")
+        return 0
+    from harness.stack.pg_embedded import pid_alive
+
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            print("stack is down")
+            return 0
+        time.sleep(0.2)
+    from harness.errors import InfrastructureError
+
+    raise InfrastructureError(f"the stack process {pid} did not stop within {args.timeout:g}s")

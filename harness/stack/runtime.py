@@ -1,0 +1,326 @@
+"""Bring a stack up and down: toxiproxy, PostgreSQL, per-target databases, proxies, targets.
+
+::
+
+    with StackRuntime(load_stack(Path("examples/payments/stack.yaml")), Path(".harness")) as rt:
+        print(rt.targets["baseline"].url)
+
+``up()`` starts (or joins) toxiproxy, starts the database, loads the template from the stack's
+``init_sql``, clones one database per started target, puts one proxy in front of each target's
+database, starts the targets with the placeholders filled in, and waits until they are healthy.
+``down()`` undoes all of it in reverse, each step attempted even when an earlier one fails,
+so no process and no proxy outlives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from harness.errors import HarnessError, StackFileError
+from harness.scenario.stackfile import POSTGRES, FromEnv, Stack, TargetSpec, expand_vars
+from harness.stack.ports import free_port
+from harness.stack.postgres import Postgres, open_postgres
+from harness.stack.targets import TargetProcess
+from harness.stack.toxiproxy import ToxiproxyClient
+from harness.stack.toxiproxy_server import ToxiproxyServer
+
+STATE_FILE = "stack.json"
+
+
+@dataclass
+class RunningTarget:
+    """A target of a stack that is up: where it answers and what sits in front of its database."""
+
+    name: str
+    url: str
+    role: str
+    headers: dict[str, str]
+    database: str | None = None
+    proxy: str | None = None
+    proxy_listen: str | None = None
+    process: TargetProcess | None = None
+    build: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "url": self.url,
+            "role": self.role,
+            "build": self.build,
+            "database": self.database,
+            "proxy": self.proxy,
+            "pid": self.process.pid if self.process is not None else None,
+            "log": str(self.process.log_path) if self.process is not None else None,
+        }
+
+
+@dataclass
+class StackRuntime:
+    """A stack brought up as local processes (or joined, for targets given by URL)."""
+
+    stack: Stack
+    work_dir: Path
+    on_step: Callable[[str], None] = field(default=lambda _msg: None)
+    builds: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, RunningTarget] = field(default_factory=dict, init=False)
+    toxiproxy: ToxiproxyServer | None = field(default=None, init=False)
+    postgres: Postgres | None = field(default=None, init=False)
+    _proxies: list[str] = field(default_factory=list, init=False)
+    _client: ToxiproxyClient | None = field(default=None, init=False)
+
+    # -- naming -------------------------------------------------------------------------------
+    def proxy_name(self, target: str, dependency: str = POSTGRES) -> str:
+        """The proxy this stack owns in front of ``target``'s ``dependency``."""
+        spec = self.stack.file.targets[target]
+        if spec.url is not None and spec.postgres_proxy:
+            return spec.postgres_proxy
+        return f"{self.stack.file.name}-{target}-{dependency}"
+
+    def database_name(self, target: str) -> str:
+        raw = f"{self.stack.file.name}_{target}".lower()
+        return re.sub(r"[^a-z0-9_]", "_", raw)[:63]
+
+    def owned_proxies(self) -> list[str]:
+        """Names of every proxy this stack owns (created by it or named by a URL target)."""
+        return [self.proxy_name(name) for name in self.stack.file.targets]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def up(self) -> None:
+        """Bring everything up; on any failure, tear down what was started and re-raise."""
+        try:
+            self._up()
+        except BaseException:
+            # The first error is the one to report; teardown problems must not hide it.
+            with contextlib.suppress(Exception):
+                self.down()
+            raise
+
+    def _up(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.on_step("starting toxiproxy")
+        self.toxiproxy = ToxiproxyServer(log_path=self.work_dir / "toxiproxy.log").start()
+        client = self.client()
+        self._reset_owned(client)
+        started = {n: t for n, t in self.stack.file.targets.items() if t.url is None}
+        if started:
+            self._start_database()
+        for name, spec in self.stack.file.targets.items():
+            self.targets[name] = (
+                self._join(name, spec) if spec.url is not None else self._launch(name, spec)
+            )
+        for target in self.targets.values():
+            if target.process is not None:
+                self.on_step(f"waiting for {target.name} to become healthy")
+                target.process.wait_healthy()
+        self.write_state()
+
+    def _reset_owned(self, client: ToxiproxyClient) -> None:
+        """Delete proxies a previous (perhaps killed) run of this stack left behind."""
+        existing = client.list_proxies()
+        for name in self.owned_proxies():
+            spec_is_url = any(
+                self.proxy_name(t) == name and s.url is not None
+                for t, s in self.stack.file.targets.items()
+            )
+            if name in existing:
+                if spec_is_url:
+                    client.reset_proxy(name)
+                else:
+                    client.delete_proxy(name)
+
+    def _start_database(self) -> None:
+        pg_spec = self.stack.file.postgres
+        self.on_step("starting PostgreSQL")
+        self.postgres = open_postgres(pg_spec.resolved_dsn(), self.work_dir)
+        self.postgres.start()
+        sql = ""
+        if pg_spec.init_sql is not None:
+            sql = self.stack.resolve_path(pg_spec.init_sql).read_text(encoding="utf-8")
+        self.on_step(f"loading template database {pg_spec.template}")
+        self.postgres.create_template(pg_spec.template, sql)
+
+    def _launch(self, name: str, spec: TargetSpec) -> RunningTarget:
+        assert self.postgres is not None and self.toxiproxy is not None
+        defaults = self.stack.file.defaults
+        database = self.database_name(name)
+        self.on_step(f"cloning database {database}")
+        self.postgres.clone(self.stack.file.postgres.template, database)
+        proxy = self.proxy_name(name)
+        listen_port = free_port()
+        self.client().create_proxy(
+            proxy,
+            listen=f"127.0.0.1:{listen_port}",
+            upstream=f"{self.postgres.host}:{self.postgres.port}",
+        )
+        self._proxies.append(proxy)
+        port = free_port()
+        build = self.builds.get(name) or spec.build
+        command = spec.command if build is None else self.stack.file.builds[build]
+        assert command is not None
+        values = {
+            "port": str(port),
+            "python": sys.executable,
+            "name": name,
+            "stack_dir": str(self.stack.dir),
+            "postgres.url": self.postgres.dsn(database, host="127.0.0.1", port=listen_port),
+            "postgres.host": "127.0.0.1",
+            "postgres.port": str(listen_port),
+            "postgres.dbname": database,
+        }
+        argv = [fill_placeholders(part, values) for part in shlex.split(command)]
+        cwd = spec.cwd or defaults.cwd
+        process = TargetProcess(
+            name=name,
+            argv=argv,
+            url=f"http://127.0.0.1:{port}",
+            log_path=self.work_dir / "logs" / f"{name}.log",
+            health=spec.health or defaults.health,
+            cwd=self.stack.resolve_path(cwd) if cwd else self.stack.dir,
+            env=resolve_env({**defaults.env, **spec.env}),
+            startup_timeout=spec.startup_timeout or defaults.startup_timeout,
+            stop_grace=spec.stop_grace or defaults.stop_grace,
+        )
+        self.on_step(f"starting {name} ({build or 'command'}) on port {port}")
+        process.start()
+        return RunningTarget(
+            name=name,
+            url=process.url,
+            role=spec.role or _default_role(name),
+            headers=resolve_env({**defaults.headers, **spec.headers}),
+            database=database,
+            proxy=proxy,
+            proxy_listen=f"127.0.0.1:{listen_port}",
+            process=process,
+            build=build,
+        )
+
+    def _join(self, name: str, spec: TargetSpec) -> RunningTarget:
+        assert spec.url is not None
+        defaults = self.stack.file.defaults
+        return RunningTarget(
+            name=name,
+            url=expand_vars(spec.url).rstrip("/"),
+            role=spec.role or _default_role(name),
+            headers=resolve_env({**defaults.headers, **spec.headers}),
+            proxy=spec.postgres_proxy,
+        )
+
+    def client(self) -> ToxiproxyClient:
+        """The toxiproxy client of this stack (one, closed by :meth:`down`)."""
+        if self.toxiproxy is None:
+            raise HarnessError("the stack is not up")
+        if self._client is None:
+            self._client = self.toxiproxy.client()
+        return self._client
+
+    def down(self) -> None:
+        """Stop targets, delete the proxies, stop the database and toxiproxy (all attempted)."""
+        errors: list[BaseException] = []
+        for target in reversed(list(self.targets.values())):
+            if target.process is not None:
+                with _collect(errors):
+                    target.process.stop()
+        if self.toxiproxy is not None:
+            with _collect(errors):
+                client = self.client()
+                for proxy in self._proxies:
+                    client.delete_proxy(proxy)
+                for name in self.owned_proxies():
+                    if name not in self._proxies and name in client.list_proxies():
+                        client.reset_proxy(name)
+            self._proxies.clear()
+        if self.postgres is not None:
+            with _collect(errors):
+                self.postgres.stop()
+            self.postgres = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.toxiproxy is not None:
+            with _collect(errors):
+                self.toxiproxy.stop()
+            self.toxiproxy = None
+        with contextlib.suppress(OSError):
+            (self.work_dir / STATE_FILE).unlink()
+        if errors:
+            raise errors[0]
+
+    # -- state --------------------------------------------------------------------------------
+    def state(self) -> dict[str, object]:
+        """What ``harness stack status`` reads: targets, proxies, toxiproxy, database."""
+        proxies: dict[str, object] = {}
+        for target in self.targets.values():
+            if target.proxy is not None:
+                proxies[target.proxy] = {"target": target.name, "dependency": POSTGRES}
+        return {
+            "stack": self.stack.file.name,
+            "stack_file": str(self.stack.path),
+            "toxiproxy": self.toxiproxy.url if self.toxiproxy else None,
+            "postgres": (
+                {"host": self.postgres.host, "port": self.postgres.port} if self.postgres else None
+            ),
+            "targets": {name: t.as_json() for name, t in self.targets.items()},
+            "proxies": proxies,
+            "pid": _own_pid(),
+            "started_at": time.time(),
+        }
+
+    def write_state(self) -> Path:
+        path = self.work_dir / STATE_FILE
+        path.write_text(json.dumps(self.state(), indent=2), encoding="utf-8")
+        return path
+
+    def __enter__(self) -> StackRuntime:
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """Replace ``{name}`` placeholders; an unknown one is a stack-file error naming it."""
+
+    def sub(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            known = ", ".join("{" + k + "}" for k in sorted(values))
+            raise StackFileError(f"unknown placeholder {{{key}}} in command (known: {known})")
+        return values[key]
+
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}", sub, text)
+
+
+def resolve_env(values: dict[str, str | FromEnv]) -> dict[str, str]:
+    """Environment/header values with ``{from_env: NAME}`` read from the environment."""
+    return {k: v.resolve() if isinstance(v, FromEnv) else v for k, v in values.items()}
+
+
+def _default_role(name: str) -> str:
+    return "baseline" if name == "baseline" else "candidate"
+
+
+def _own_pid() -> int:
+    return os.getpid()
+
+
+@contextlib.contextmanager
+def _collect(errors: list[BaseException]) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        errors.append(exc)

@@ -25,6 +25,7 @@ lint: setup
 	$(BIN)/mypy harness
 
 test: lint
+	bash scripts/install-test-deps.sh
 	$(BIN)/pytest
 
 demo: setup

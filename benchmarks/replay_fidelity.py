@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--flush-rows", type=int, default=ReplayOptions.flush_rows)
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directory here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, fast_server() as url:
@@ -32,7 +33,7 @@ def main() -> None:
             capture,
             [ReplayTarget("server", url)],
             args.keep or Path(tmp) / "run",
-            ReplayOptions(processes=args.processes),
+            ReplayOptions(processes=args.processes, flush_rows=args.flush_rows),
         )
     counts = result.targets["server"]
     figures = {

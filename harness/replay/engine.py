@@ -112,25 +112,25 @@ def replay(
     )
     group = WorkerGroup([t.name for t in targets], plan.total, on_t0=on_t0)
     manifest_t0 = t0_ns or 0
+    stopped = False
     try:
         if options.master is None:
             t0_ns = _start_local(
                 group, template, t0_ns, work, start_delay_s=options.start_delay_s, stop=stop
             )
-            if t0_ns is None:
+            if t0_ns is None and not (stop is not None and stop.is_set()):
                 group.close()
                 failed = group.failures() or ["workers were not ready in time"]
-                if stop is not None and stop.is_set():
-                    failed = ["interrupted before the workers started"]
                 raise ReplayError(f"replay to {run_dir} did not start: {failed[0]}")
-            if on_t0 is not None:
+            if t0_ns is not None and on_t0 is not None:
                 on_t0(t0_ns)
-            deadline_s = (t0_ns - time.time_ns()) / 1e9
+            deadline_s = (t0_ns - time.time_ns()) / 1e9 if t0_ns is not None else 0.0
         else:
             _start_master(group, template, options, t0_ns, work)
             deadline_s = options.master.wait_s + options.start_delay_s
         deadline_s += plan.span_ns / 1e9 + options.timeout_s + _GRACE_S
-        stopped = _watch(group, deadline_s, on_progress, stop)
+        # stopped before the start: nothing was sent, the (empty) results are still written
+        stopped = _watch(group, deadline_s, on_progress, stop) or t0_ns is None
         manifest_t0 = t0_ns if t0_ns is not None else (group.state.t0_ns or 0)
     finally:
         group.close()

@@ -55,6 +55,7 @@ class WorkerGroup:
         self._started = time.monotonic()
         self._last_done: dict[str, int] = {}
         self._last_at = self._started
+        self._signalled = False
 
     def start(self, name: str, args: Sequence[str], log: Path, stdin: bool = False) -> None:
         """Start ``python -m <args>`` with stdout read by a thread, stderr into ``log``
@@ -128,6 +129,7 @@ class WorkerGroup:
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         """Send ``signum`` to every worker still running (they stop and write their rows)."""
+        self._signalled = True
         for child in self.children:
             if child.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -158,6 +160,8 @@ class WorkerGroup:
             lines = list(self.state.errors)
         for child in self.children:
             code = child.process.poll()
+            if self._signalled and code == -signal.SIGTERM:
+                continue  # we stopped it before it could install its own handler
             if code not in (0, None) and not lines:
                 tail = [ln for ln in child.log.read_text(errors="replace").splitlines() if ln]
                 last = tail[-1] if tail else "no output"

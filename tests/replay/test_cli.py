@@ -44,6 +44,7 @@ def test_replay_prints_the_run_dir_and_a_summary(
     done = _harness(
         "replay", str(capture), "--target", f"a={http_server.url}", "--speed", "2",
         "--duration", "100ms", "--processes", "1", "--start-delay", "300ms", "-o", str(out), "-q",
+        "--lag-bound-ms", "1000",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -162,7 +163,7 @@ def test_distributed_master_and_two_workers_on_loopback(
     master = spawn(
         "replay", str(capture), "-t", f"a={http_server.url}", "-o", str(out), "-q",
         "--master", "--expect-workers", "2", "--master-port", port,
-        "--expect-workers-timeout", "30s", "--start-delay", "1s",
+        "--expect-workers-timeout", "30s", "--start-delay", "1s", "--lag-bound-ms", "1000",
     )  # fmt: skip
     workers = [
         spawn("worker", "--master-host", "127.0.0.1", "--master-port", port, "--wait", "30")
@@ -188,7 +189,7 @@ def test_live_progress_is_drawn_without_quiet(
 ) -> None:
     done = _harness(
         "replay", str(capture), "-t", f"a={http_server.url}", "--processes", "1",
-        "--start-delay", "300ms", "-o", str(tmp_path / "run"),
+        "--start-delay", "300ms", "-o", str(tmp_path / "run"), "--lag-bound-ms", "1000",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "sent/total" in done.stderr and "20/20" in done.stderr

@@ -76,6 +76,13 @@ class StackRuntime:
     postgres: Postgres | None = field(default=None, init=False)
     _proxies: list[str] = field(default_factory=list, init=False)
     _client: ToxiproxyClient | None = field(default=None, init=False)
+    #: Versions of the components, recorded at start for the run manifest.
+    toxiproxy_version: str | None = field(default=None, init=False)
+    postgres_version: str | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        # Absolute: PostgreSQL and the targets run with other working directories (and users).
+        self.work_dir = self.work_dir.resolve()
 
     # -- naming -------------------------------------------------------------------------------
     def proxy_name(self, target: str, dependency: str = POSTGRES) -> str:
@@ -108,6 +115,7 @@ class StackRuntime:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.on_step("starting toxiproxy")
         self.toxiproxy = ToxiproxyServer(log_path=self.work_dir / "toxiproxy.log").start()
+        self.toxiproxy_version = self.toxiproxy.version
         client = self.client()
         self._reset_owned(client)
         started = {n: t for n, t in self.stack.file.targets.items() if t.url is None}
@@ -142,6 +150,7 @@ class StackRuntime:
         self.on_step("starting PostgreSQL")
         self.postgres = open_postgres(pg_spec.resolved_dsn(), self.work_dir)
         self.postgres.start()
+        self.postgres_version = self.postgres.version()
         sql = ""
         if pg_spec.init_sql is not None:
             sql = self.stack.resolve_path(pg_spec.init_sql).read_text(encoding="utf-8")

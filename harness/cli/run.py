@@ -1,0 +1,102 @@
+"""``harness run SCENARIO -o RUN_DIR``: bring up the stack, replay with faults and probes, judge."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from harness.cli.stack import parse_builds
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``run`` command."""
+    parser = sub.add_parser(
+        "run",
+        help="run a scenario: stack up, replay with faults and probes, verdict",
+        description=(
+            "Lint the scenario, bring up its stack (fresh per-target databases cloned from the "
+            "template, one toxiproxy proxy per target), replay the capture with the fault "
+            "timeline and probes on one clock, tear everything down, then judge each candidate "
+            "against the baseline and write verdict.json, junit.xml, summary.md and "
+            "report.html into the run directory. Faults are reverted on every exit path; "
+            "Ctrl-C or SIGTERM stops early with partial results (exit 130/143)."
+        ),
+    )
+    parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="the scenario file")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run directory to write (default runs/<scenario>-<time>)",
+    )
+    parser.add_argument(
+        "--build",
+        action="append",
+        default=[],
+        metavar="TARGET=BUILD",
+        help="run BUILD of the stack file as TARGET, e.g. candidate=hotfix-naive",
+    )
+    parser.add_argument("--processes", type=int, help="replay worker processes (default: cores)")
+    parser.add_argument("--speed", type=float, help="override the scenario's speed factor")
+    parser.add_argument(
+        "--no-judge", action="store_true", help="write the run directory only, no verdict"
+    )
+    parser.add_argument(
+        "--allow-inconclusive",
+        action="store_true",
+        help="exit 0 when the verdict is inconclusive",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no live display (for CI)")
+    parser.set_defaults(handler=_run)
+
+
+def default_run_dir(scenario: Path) -> Path:
+    return Path("runs") / f"{scenario.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness.cli.progress import ReplayDisplay
+    from harness.cli.replay import summary_line
+    from harness.errors import UsageError
+    from harness.report.render import worst_exit_code
+    from harness.report.terminal import print_summary
+    from harness.workflows.run import RunRequest, raise_if_interrupted, run_scenario
+
+    if args.processes is not None and args.processes < 1:
+        raise UsageError(f"--processes must be >= 1, got {args.processes}")
+    if args.speed is not None and not args.speed > 0:
+        raise UsageError(f"--speed must be > 0, got {args.speed}")
+    console = Console(stderr=True, quiet=args.quiet)
+    request = RunRequest(
+        scenario=args.scenario,
+        run_dir=args.output or default_run_dir(args.scenario),
+        builds=parse_builds(args.build),
+        processes=args.processes,
+        speed=args.speed,
+        judge=not args.no_judge,
+    )
+    display = None if args.quiet else ReplayDisplay()
+    try:
+        outcome = run_scenario(
+            request,
+            on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]"),
+            on_progress=display.update if display is not None else None,
+        )
+    finally:
+        if display is not None:
+            display.stop()
+    print(outcome.run_dir)
+    if outcome.replay is not None:
+        print(summary_line(outcome.replay))
+    for problem in outcome.unverified:
+        console.print(f"[yellow]warning: fault not verified: {problem}[/yellow]")
+    raise_if_interrupted(outcome)
+    out = Console()
+    for comparison in outcome.comparisons:
+        print_summary(comparison.verdict, out)
+        out.print(f"reports: {comparison.out}")
+    return worst_exit_code(outcome.comparisons, args.allow_inconclusive)

@@ -1,0 +1,346 @@
+"""``harness run``: one scenario end to end, from lint to verdict.
+
+lint -> bring the stack up (fresh databases cloned from the template, fresh proxies) -> reset
+the proxies the run owns -> fix t0 -> start the probe sampler and the fault timeline on that
+clock -> replay -> revert every fault (always) -> stop probes -> tear the stack down -> write
+the manifest -> judge each candidate against the baseline and write the reports.
+
+SIGINT and SIGTERM during the replay stop it early; faults are reverted, partial results are
+kept, the run is marked interrupted and the caller exits 130 or 143.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from harness.errors import FaultError, HarnessError, Interrupted
+from harness.rundir import RunDir
+from harness.scenario.model import Scenario
+from harness.scenario.stackfile import POSTGRES, Stack, load_stack
+
+if TYPE_CHECKING:
+    from harness.faults.actions import ActionContext
+    from harness.faults.events import EventLog
+    from harness.faults.timeline import FaultTarget
+    from harness.probes.sampler import ProbeTarget
+    from harness.replay.model import ReplayProgress, ReplayResult, ReplayTarget
+    from harness.report.render import Comparison
+    from harness.stack.runtime import RunningTarget, StackRuntime
+
+
+@dataclass
+class RunRequest:
+    """What to run: a scenario, where to write, and how to run its stack."""
+
+    scenario: Path
+    run_dir: Path
+    builds: dict[str, str] = field(default_factory=dict)
+    processes: int | None = None
+    speed: float | None = None
+    start_delay_s: float = 2.0
+    judge: bool = True
+    baseline: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: the replay result, whether it was interrupted, the verdicts."""
+
+    run_dir: Path
+    replay: ReplayResult | None
+    interrupted_by: int | None
+    comparisons: list[Comparison] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+
+
+Progress = Callable[["ReplayProgress"], None]
+Step = Callable[[str], None]
+
+
+def load_checked(scenario_path: Path, builds: dict[str, str]) -> tuple[Scenario, Stack]:
+    """Lint the scenario (a broken one fails before any traffic) and load its stack."""
+    from harness.scenario.lint import lint
+
+    report = lint(scenario_path)
+    scenario = report.raise_for_errors()
+    return scenario, load_stack(scenario.stack, builds)
+
+
+def run_scenario(
+    request: RunRequest,
+    *,
+    on_step: Step = lambda _msg: None,
+    on_progress: Progress | None = None,
+) -> RunOutcome:
+    """Run ``request.scenario`` and, when ``request.judge``, judge it (see module docs)."""
+    from harness.stack.runtime import StackRuntime
+
+    scenario, stack = load_checked(request.scenario, request.builds)
+    run_dir = request.run_dir
+    if (run_dir / "requests.parquet").exists():
+        raise HarnessError(f"{run_dir} already holds a run; choose another -o/--output")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runtime = StackRuntime(stack, run_dir / "stack", on_step=on_step, builds={})
+    stack_started_ns = time.time_ns()
+    with _signals_to_stop() as (stop, received):
+        try:
+            runtime.up()
+            outcome = _replay_with_faults(
+                request,
+                scenario,
+                runtime,
+                stop=stop,
+                received=received,
+                stack_started_ns=stack_started_ns,
+                on_step=on_step,
+                on_progress=on_progress,
+            )
+        finally:
+            on_step("tearing the stack down")
+            runtime.down()
+    _write_manifest(request, scenario, runtime, outcome)
+    if outcome.interrupted_by is None and request.judge:
+        from harness.report.render import compare_run
+
+        on_step("judging")
+        outcome.comparisons = compare_run(run_dir, baseline=request.baseline)
+    return outcome
+
+
+def _replay_with_faults(
+    request: RunRequest,
+    scenario: Scenario,
+    runtime: StackRuntime,
+    *,
+    stop: threading.Event,
+    received: list[int],
+    stack_started_ns: int,
+    on_step: Step,
+    on_progress: Progress | None,
+) -> RunOutcome:
+    from harness.faults.cleanup import reset_owned
+    from harness.faults.events import EventLog
+    from harness.faults.timeline import FaultTimeline
+    from harness.probes.sampler import ProbeSampler
+    from harness.probes.toxiproxy import AcceptedConnections
+    from harness.replay import ReplayOptions, replay
+
+    run = RunDir(request.run_dir)
+    client = runtime.client()
+    owned = [t.proxy for t in runtime.targets.values() if t.proxy is not None]
+    reset_owned(client, owned)
+    t0_ns = time.time_ns() + int(request.start_delay_s * 1e9)
+    options = ReplayOptions(
+        speed=request.speed or scenario.speed,
+        duration_s=scenario.duration,
+        loop=scenario.loop,
+        processes=request.processes,
+        timeout_s=scenario.timeout or 10.0,
+        lag_bound_ms=scenario.lag_bound_ms or 10.0,
+        start_delay_s=request.start_delay_s,
+    )
+    with EventLog(run.events, t0_ns) as events:
+        _stack_events(events, runtime, stack_started_ns)
+        accepted = None
+        if runtime.toxiproxy is not None and not runtime.toxiproxy.external:
+            accepted = AcceptedConnections(runtime.toxiproxy.log_path)
+        sampler = ProbeSampler(
+            scenario.probes,
+            _probe_targets(runtime),
+            run.probes,
+            t0_ns=t0_ns,
+            interval_s=scenario.probe_interval,
+            events=events,
+            accepted_connections=accepted,
+        )
+        timeline = FaultTimeline(
+            scenario.faults,
+            client,
+            _fault_targets(runtime),
+            events,
+            t0_ns=t0_ns,
+            actions=_action_context(request, scenario, runtime),
+        )
+        events.emit("run_started", t_ns=0, scenario=scenario.name)
+        sampler.start()
+        result = None
+        try:
+            with timeline, _forward(timeline.failed, stop):
+                on_step("replaying")
+                result = replay(
+                    scenario.capture,
+                    [_replay_target(t) for t in runtime.targets.values()],
+                    request.run_dir,
+                    options,
+                    t0_ns=t0_ns,
+                    on_progress=on_progress,
+                    stop=stop,
+                )
+                if received:
+                    signum = received[0]
+                    events.emit("interrupted", signal=signal.Signals(signum).name, signum=signum)
+        finally:
+            sampler.stop()
+            events.emit("run_finished", interrupted=bool(received))
+    if timeline.failure is not None:
+        raise FaultError(str(timeline.failure))
+    return RunOutcome(
+        run_dir=request.run_dir,
+        replay=result,
+        interrupted_by=received[0] if received else None,
+        unverified=list(timeline.unverified),
+    )
+
+
+def _stack_events(events: EventLog, runtime: StackRuntime, started_ns: int) -> None:
+    for target in runtime.targets.values():
+        events.emit(
+            "target_started",
+            t_ns=started_ns - events.t0_ns,
+            target=target.name,
+            url=target.url,
+            build=target.build,
+            pid=target.process.pid if target.process else None,
+        )
+        events.emit("target_healthy", target=target.name)
+
+
+def _replay_target(target: RunningTarget) -> ReplayTarget:
+    from harness.replay import ReplayTarget
+
+    return ReplayTarget(target.name, target.url, dict(target.headers))
+
+
+def _probe_targets(runtime: StackRuntime) -> list[ProbeTarget]:
+    from harness.probes.sampler import ProbeTarget
+
+    out = []
+    for t in runtime.targets.values():
+        dsn = None
+        if runtime.postgres is not None and t.database is not None:
+            dsn = runtime.postgres.dsn(t.database)  # direct: probes work while the proxy is down
+        out.append(ProbeTarget(t.name, url=t.url, dsn=dsn, proxy=t.proxy))
+    return out
+
+
+def _fault_targets(runtime: StackRuntime) -> list[FaultTarget]:
+    from harness.faults.timeline import FaultTarget
+
+    return [
+        FaultTarget(t.name, {POSTGRES: t.proxy} if t.proxy else {})
+        for t in runtime.targets.values()
+    ]
+
+
+def _action_context(
+    request: RunRequest, scenario: Scenario, runtime: StackRuntime
+) -> ActionContext:
+    from harness.faults.actions import ActionContext, ActionTarget
+
+    targets = {}
+    pg = runtime.postgres
+    for t in runtime.targets.values():
+        targets[t.name] = ActionTarget(
+            name=t.name,
+            url=t.url,
+            dsn=pg.dsn(t.database) if pg is not None and t.database else None,
+            dbname=t.database,
+            db_host=pg.host if pg is not None else None,
+            db_port=pg.port if pg is not None else None,
+        )
+    scenario_dir = scenario.file.parent if scenario.file else request.scenario.parent
+    return ActionContext(run_dir=request.run_dir, scenario_dir=scenario_dir, targets=targets)
+
+
+def _write_manifest(
+    request: RunRequest, scenario: Scenario, runtime: StackRuntime, outcome: RunOutcome
+) -> None:
+    from harness.replay.manifest import read_manifest, update_manifest
+
+    manifest = read_manifest(request.run_dir)
+    versions = dict(manifest.get("versions") or {})  # type: ignore[call-overload]
+    versions.update(
+        toxiproxy=runtime.toxiproxy_version,
+        postgres=runtime.postgres_version,
+    )
+    status = "interrupted" if outcome.interrupted_by is not None else manifest.get("status")
+    update_manifest(
+        request.run_dir,
+        {
+            "scenario": scenario.to_manifest(),
+            "scenario_file": str(request.scenario),
+            "targets": {
+                t.name: {"url": t.url, "role": t.role, "build": t.build}
+                for t in runtime.targets.values()
+            },
+            "versions": versions,
+            "status": status,
+            "interrupted_by": (
+                signal.Signals(outcome.interrupted_by).name if outcome.interrupted_by else None
+            ),
+            "seed": scenario.seed,
+            "host": platform.node(),
+            "unverified_faults": outcome.unverified,
+        },
+    )
+
+
+@contextlib.contextmanager
+def _signals_to_stop() -> Iterator[tuple[threading.Event, list[int]]]:
+    """SIGINT/SIGTERM set ``stop`` (the replay ends early, partial results are kept)."""
+    stop = threading.Event()
+    received: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if not received:
+            received.append(signum)
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop, received
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop, received
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def _forward(source: threading.Event, target: threading.Event) -> Iterator[None]:
+    """Set ``target`` when ``source`` is set (a failed fault stops the replay)."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if source.wait(0.1):
+                target.set()
+                return
+
+    thread = threading.Thread(target=watch, name="fault-failure-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=1.0)
+
+
+def raise_if_interrupted(outcome: RunOutcome) -> None:
+    """Raise :class:`Interrupted` (exit 130/143) for a run stopped by a signal."""
+    if outcome.interrupted_by is not None:
+        name = signal.Signals(outcome.interrupted_by).name
+        raise Interrupted(
+            f"run interrupted by {name}; faults reverted, partial results in {outcome.run_dir}",
+            signum=outcome.interrupted_by,
+        )

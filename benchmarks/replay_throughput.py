@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,8 @@ from pathlib import Path
 from replay_common import ROOT, fast_server, steady_capture
 
 from harness.replay import ReplayOptions, ReplayTarget, replay
+
+LOCUSTFILE = ROOT / "benchmarks" / "replay_raw_locustfile.py"
 
 
 def harness_step(url: str, tmp: Path, rate: float, seconds: float, processes: int) -> dict:
@@ -40,26 +43,32 @@ def harness_step(url: str, tmp: Path, rate: float, seconds: float, processes: in
         "lag_p99_ms": round(result.lag_p99_ms, 3),
         "lag_max_ms": round(result.lag_max_ms, 3),
         "cpu_ratio": round(result.cpu_ratio_max, 3),
+        # CPU the worker spent per request: comparable even when the shared machine starves us
+        "cpu_ms_per_request": round(result.cpu_ratio_max * 1000 / rate, 4),
         "errors": result.targets["server"].errors,
         "valid": result.valid,
     }
 
 
-def raw_locust(url: str, tmp: Path, seconds: float, users: int) -> float:
+def raw_locust(url: str, tmp: Path, seconds: float, users: int) -> tuple[float, float]:
+    """Requests per second of raw FastHttpUser, and its CPU ms per request."""
     prefix = tmp / "raw"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [
-            sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks" / "replay_raw_locustfile.py"),
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
             "--headless", "-u", str(users), "-r", str(users), "-t", f"{int(seconds)}s",
             "-H", url, "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
         ],
         check=True,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with (tmp / "raw_stats.csv").open() as stats:
         for row in csv.DictReader(stats):
             if row["Name"] == "Aggregated":
-                return float(row["Requests/s"])
+                return float(row["Requests/s"]), cpu_s * 1000 / int(row["Request Count"])
     raise RuntimeError("no Aggregated row in locust stats")
 
 
@@ -81,12 +90,14 @@ def main() -> None:
             if step["lag_p99_ms"] > 10 or step["achieved_rate_per_s"] < 0.97 * rate:
                 break
             best = rate
-        raw = raw_locust(url, tmp, max(10.0, args.seconds), args.users)
+        raw, raw_cpu_ms = raw_locust(url, tmp, max(10.0, args.seconds), args.users)
         scaled = harness_step(url, tmp, 2 * best, args.seconds, 2) if args.scale and best else None
     summary = {
         "best_rate_one_process": best,
         "raw_fasthttpuser_rate": round(raw, 1),
         "ratio_to_raw": round(best / raw, 3) if raw else None,
+        "raw_cpu_ms_per_request": round(raw_cpu_ms, 4),
+        "harness_cpu_ms_per_request": steps[0]["cpu_ms_per_request"] if steps else None,
         "two_processes_at_twice_best": scaled,
     }
     print(json.dumps(summary, indent=2))

@@ -20,12 +20,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.stack.ports import free_port
 from harness.stack.postgres import EmbeddedPostgres
-from tests.examples._devstack import (
-    DevToxiproxy,
-    dev_toxiproxy,  # noqa: F401 (fixture)
-    free_port,
-)
+from harness.stack.toxiproxy import ToxiproxyClient
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "examples" / "payments" / "app.py"
@@ -42,7 +39,7 @@ class Service:
     url: str
     proc: subprocess.Popen[bytes]
     proxy: str
-    toxiproxy: DevToxiproxy
+    toxiproxy: ToxiproxyClient
     log: Path
     database: str
 
@@ -58,7 +55,7 @@ class Service:
         return total
 
     def kill_database(self) -> None:
-        self.toxiproxy.set_enabled(self.proxy, False)
+        self.toxiproxy.down(self.proxy)
 
     def partition_database(self) -> None:
         self.toxiproxy.partition(self.proxy)
@@ -67,7 +64,7 @@ class Service:
         self.toxiproxy.heal(self.proxy)
 
     def restore_database(self) -> None:
-        self.toxiproxy.set_enabled(self.proxy, True)
+        self.toxiproxy.up(self.proxy)
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +76,7 @@ def payments_template(postgres: EmbeddedPostgres) -> str:
 @pytest.fixture
 def start_service(
     postgres: EmbeddedPostgres,
-    dev_toxiproxy: DevToxiproxy,  # noqa: F811
+    toxiproxy: ToxiproxyClient,
     payments_template: str,
     tmp_path: Path,
 ) -> Iterator[Callable[..., Service]]:
@@ -91,14 +88,14 @@ def start_service(
         postgres.clone(payments_template, dbname)
         proxy = f"payments-db-{dbname}"
         proxy_port = free_port()
-        dev_toxiproxy.create(proxy, f"127.0.0.1:{proxy_port}", f"127.0.0.1:{postgres.port}")
+        toxiproxy.create_proxy(proxy, f"127.0.0.1:{proxy_port}", f"127.0.0.1:{postgres.port}")
         port = free_port()
         log = tmp_path / f"service-{n}.log"
         cmd = [sys.executable, str(APP), "--port", str(port), "--variant", variant]
         cmd += ["--dsn", postgres.dsn(dbname, port=proxy_port), *extra]
         with log.open("wb") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        service = Service(f"http://127.0.0.1:{port}", proc, proxy, dev_toxiproxy, log, dbname)
+        service = Service(f"http://127.0.0.1:{port}", proc, proxy, toxiproxy, log, dbname)
         started.append(service)
         wait_until(lambda: _answers(service.url), 10, f"service did not start: {log.read_text()}")
         return service
@@ -106,7 +103,7 @@ def start_service(
     yield start
     for service in started:
         stop_process(service.proc)
-        service.toxiproxy.delete(service.proxy)
+        service.toxiproxy.delete_proxy(service.proxy)
         postgres.drop(service.database)
 
 

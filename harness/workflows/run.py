@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from harness.errors import FaultError, HarnessError, Interrupted
 from harness.rundir import RunDir
 from harness.scenario.model import Scenario
-from harness.scenario.stackfile import POSTGRES, Stack, load_stack
+from harness.scenario.stackfile import POSTGRES, Stack, TargetSpec, load_stack
 
 if TYPE_CHECKING:
     from harness.faults.actions import ActionContext
@@ -49,6 +49,8 @@ class RunRequest:
     start_delay_s: float = 2.0
     judge: bool = True
     baseline: str | None = None
+    #: Replaces the stack file's targets (``harness validate`` names the builds to compare).
+    targets: dict[str, TargetSpec] | None = None
 
 
 @dataclass
@@ -66,13 +68,23 @@ Progress = Callable[["ReplayProgress"], None]
 Step = Callable[[str], None]
 
 
-def load_checked(scenario_path: Path, builds: dict[str, str]) -> tuple[Scenario, Stack]:
-    """Lint the scenario (a broken one fails before any traffic) and load its stack."""
+def load_checked(
+    scenario_path: Path,
+    builds: dict[str, str],
+    targets: Callable[[Stack], dict[str, TargetSpec]] | None = None,
+) -> tuple[Scenario, Stack]:
+    """Lint the scenario (a broken one fails before any traffic) and load its stack.
+
+    ``targets``, given the loaded stack, returns targets that replace the stack file's.
+    """
     from harness.scenario.lint import lint
 
     report = lint(scenario_path)
     scenario = report.raise_for_errors()
-    return scenario, load_stack(scenario.stack, builds)
+    stack = load_stack(scenario.stack, builds)
+    if targets is not None:
+        stack.file.targets = targets(stack)
+    return scenario, stack
 
 
 def run_scenario(
@@ -84,7 +96,10 @@ def run_scenario(
     """Run ``request.scenario`` and, when ``request.judge``, judge it (see module docs)."""
     from harness.stack.runtime import StackRuntime
 
-    scenario, stack = load_checked(request.scenario, request.builds)
+    chosen = request.targets
+    scenario, stack = load_checked(
+        request.scenario, request.builds, (lambda _stack: chosen) if chosen else None
+    )
     run_dir = request.run_dir
     if (run_dir / "requests.parquet").exists():
         raise HarnessError(f"{run_dir} already holds a run; choose another -o/--output")

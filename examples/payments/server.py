@@ -34,6 +34,7 @@ Answer = Callable[[bytes, tuple[str, int], float], tuple[bytes, bool]]
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 1024 * 1024
 _WRITE_TIMEOUT = 5.0
+_IDLE_TIMEOUT = 75.0  # an idle keep-alive connection is closed after this many seconds
 
 
 @dataclass(eq=False)
@@ -42,6 +43,7 @@ class _Client:
     address: tuple[str, int]
     buffer: bytearray = field(default_factory=bytearray)
     busy: bool = False
+    last_active: float = field(default_factory=time.monotonic)
 
 
 class FramingError(Exception):
@@ -132,6 +134,7 @@ class WorkerPoolServer:
         sel = self._selector
         sel.register(self._listener, selectors.EVENT_READ, "accept")
         sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        next_sweep = time.monotonic() + 1.0
         while not self._stopping.is_set():
             for key, _ in sel.select(timeout=0.5):
                 if key.data == "accept":
@@ -140,10 +143,19 @@ class WorkerPoolServer:
                     self._take_back()
                 else:
                     self._read(key.data)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + 1.0
+                self._close_idle()
         sel.close()
         self._listener.close()
         for client in list(self._clients):
             if not client.busy:
+                self._close(client)
+
+    def _close_idle(self) -> None:
+        cutoff = time.monotonic() - _IDLE_TIMEOUT
+        for client in list(self._clients):
+            if not client.busy and client.last_active < cutoff:
                 self._close(client)
 
     def _accept(self) -> None:
@@ -172,6 +184,7 @@ class WorkerPoolServer:
             self._close(client)
             return
         client.buffer += data
+        client.last_active = time.monotonic()
         self._dispatch(client)
 
     def _dispatch(self, client: _Client) -> None:
@@ -208,6 +221,7 @@ class WorkerPoolServer:
                 self._close(client)
                 continue
             client.busy = False
+            client.last_active = time.monotonic()
             try:
                 client.sock.setblocking(False)
                 self._selector.register(client.sock, selectors.EVENT_READ, client)

@@ -365,6 +365,8 @@ class Scenario(_Strict):
     timeout: Duration | None = Field(default=None, gt=0)
     loop: bool = False
     seed: int = 0
+    #: replay even to a target on the capture's original host (a capture recorded on loopback)
+    allow_original_host: bool = False
     _file: Path | None = PrivateAttr(default=None)
 
     @field_validator("gates", mode="before")

@@ -39,6 +39,8 @@ class Exchange:
     name/value pairs a whole batch at a time.
     ``path`` includes the query string; ``client`` is the client address when the format has one;
     ``conn`` is a connection or record key the format offers (GoReplay id) for session fallback.
+    ``orig_body_sha256`` hashes the response body as recorded: the bytes on the wire for GoReplay
+    and mitmproxy (still content-encoded), the text a HAR exporter stored (usually decoded).
     """
 
     ts_ns: int

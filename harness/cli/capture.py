@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="keep secrets and personal data (noted in the metadata)")  # fmt: skip
     imp.add_argument("--config", type=Path, metavar="FILE",
                      help="YAML/JSON config: session, routes, redaction, filters")  # fmt: skip
+    imp.add_argument("--reorder-window", type=int, default=10_000, metavar="N",
+                     help="records held to fix out-of-order input (default 10000)")  # fmt: skip
     group = imp.add_argument_group("filters and transforms (added to those of --config)")
     group.add_argument("--method", action="append", default=[], help="keep only this method")
     group.add_argument("--deny-method", action="append", default=[], help="drop this method")
@@ -117,6 +119,8 @@ def _import(args: argparse.Namespace) -> int:
 
     from harness.capture.ingest import import_capture, resolve_sources
 
+    if args.reorder_window < 1:
+        raise UsageError("--reorder-window must be at least 1")
     sources = resolve_sources(args.sources)
     config = _config(args)
     console = Console(stderr=True)
@@ -139,6 +143,7 @@ def _import(args: argparse.Namespace) -> int:
             redact=not args.no_redact,
             config=config,
             progress=lambda done, _total: bar.update(task, completed=done),
+            reorder_window=args.reorder_window,
         )
     c = meta.counts
     span = ((meta.last_ts_ns or 0) - (meta.first_ts_ns or 0)) / 1e9

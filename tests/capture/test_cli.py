@@ -43,6 +43,8 @@ def test_filters_and_config_options(tmp_path: Path, capsys: pytest.CaptureFixtur
         [
             "capture",
             "import",
+            "--reorder-window",
+            "50",
             str(DATADOG),
             "-o",
             str(out),
@@ -119,6 +121,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert (
         main(["capture", "import", str(DATADOG), "-o", str(tmp_path / "x"), "--sample", "3"]) == 2
     )
+    assert main(["capture", "import", str(DATADOG), "-o", "x", "--reorder-window", "0"]) == 2
     assert (
         main(["capture", "import", str(DATADOG), "-o", str(tmp_path / "x"), "--set-header", "bad"])
         == 2

@@ -28,7 +28,13 @@ from geventhttpclient import HTTPClient
 from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
-from harness.replay.plan import PLAN_COLUMNS, REQUEST_COLUMNS, plan_replay, read_capture
+from harness.replay.plan import (
+    PLAN_COLUMNS,
+    REQUEST_COLUMNS,
+    plan_replay,
+    read_capture,
+    read_rows,
+)
 from harness.replay.rebuild import rebuild_headers, target_host_header
 from harness.replay.results import BATCH_ROWS, PartWriter, RowBuffer
 from harness.replay.spec import ShardSpec
@@ -85,11 +91,12 @@ class ShardRun:
         self.spec = spec
         self.report = report
         self.worker = worker
-        table = read_capture(Path(spec.capture), [*PLAN_COLUMNS, *REQUEST_COLUMNS])
+        table = read_capture(Path(spec.capture), PLAN_COLUMNS)
         plan = plan_replay(table, spec.shards, spec.speed, spec.duration_s, spec.loop)
+        del table
         self.schedule = plan.shards[spec.shard]
         self.names = [t.name for t in spec.targets]
-        self.prepared = self._prepare(table)
+        self.prepared = self._prepare(Path(spec.capture))
         pool = max(8, math.ceil(self.schedule.peak_rate_per_s * spec.pool_latency_s * 1.2))
         pool = min(pool, _fd_budget() // max(1, len(spec.targets)))
         self.clients = [
@@ -122,10 +129,10 @@ class ShardRun:
         # the shared t0 is epoch ns; convert once and use the monotonic clock from then on
         self.t0_mono = spec.t0_ns - (time.time_ns() - time.monotonic_ns())
 
-    def _prepare(self, table: Any) -> dict[int, _Prepared]:
+    def _prepare(self, capture: Path) -> dict[int, _Prepared]:
         wanted = sorted(set(self.schedule.rows.tolist()))
         hosts = [target_host_header(t.url) for t in self.spec.targets]
-        sub = table.take(wanted).to_pylist() if wanted else []
+        sub = read_rows(capture, wanted, ["idx", *REQUEST_COLUMNS]).to_pylist() if wanted else []
         prepared: dict[int, _Prepared] = {}
         for row, rec in zip(wanted, sub, strict=True):
             captured = [(h["name"], h["value"]) for h in rec["headers"] or []]

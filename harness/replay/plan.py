@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,27 @@ def read_capture(path: Path, columns: Sequence[str]) -> pa.Table:
     if table.num_rows == 0:
         raise CaptureError(f"{path}: capture holds no requests")
     return table
+
+
+def read_rows(path: Path, rows: Sequence[int], columns: Sequence[str]) -> pa.Table:
+    """``columns`` of the capture rows at positions ``rows`` (sorted, file order), reading one
+    row group at a time, so a worker holds only its own shard's bodies and headers."""
+    try:
+        capture = pq.ParquetFile(path)
+        parts = []
+        start, i = 0, 0
+        for group in range(capture.num_row_groups):
+            end = start + capture.metadata.row_group(group).num_rows
+            j = bisect.bisect_left(rows, end, lo=i)
+            if j > i:
+                table = capture.read_row_group(group, columns=list(columns))
+                parts.append(table.take([r - start for r in rows[i:j]]))
+            start, i = end, j
+    except (OSError, pa.ArrowException) as exc:
+        raise CaptureError(f"{path}: cannot read capture: {exc}") from None
+    if not parts:
+        return pq.read_schema(path).empty_table().select(list(columns))
+    return pa.concat_tables(parts)
 
 
 def shard_of(session: str | None, idx: int, shards: int) -> int:

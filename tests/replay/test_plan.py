@@ -6,7 +6,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.errors import CaptureError, UsageError
-from harness.replay.plan import PLAN_COLUMNS, original_hosts, plan_replay, read_capture, shard_of
+from harness.replay.plan import (
+    PLAN_COLUMNS,
+    original_hosts,
+    plan_replay,
+    read_capture,
+    read_rows,
+    shard_of,
+)
 from tests.replay.captures import Req, steady, write_capture
 
 
@@ -98,3 +105,15 @@ def test_missing_empty_or_foreign_files_are_capture_errors(tmp_path: Path) -> No
 def test_original_hosts_drop_the_port(tmp_path: Path) -> None:
     path = write_capture(tmp_path / "c.parquet", [Req(0, host="API.example.com:443"), Req(1)])
     assert original_hosts(path) == {"api.example.com"}
+
+
+def test_read_rows_reads_only_the_wanted_rows_across_row_groups(tmp_path: Path) -> None:
+    path = write_capture(tmp_path / "c.parquet", steady(50, 10.0))
+    table = pq.read_table(path)
+    pq.write_table(table, path, row_group_size=7)  # 8 row groups
+    assert pq.ParquetFile(path).num_row_groups == 8
+    rows = [0, 6, 7, 20, 49]
+    got = read_rows(path, rows, ["idx", "path"])
+    assert got.column("idx").to_pylist() == rows
+    assert got.column("path").to_pylist() == [f"/r/{i}?n={i}" for i in rows]
+    assert read_rows(path, [], ["idx"]).num_rows == 0

@@ -188,7 +188,9 @@ def _headers(heads: list[str]) -> pa.Array:
         )
         parts = pc.split_pattern(fixed, ":", max_splits=1)
     names = pc.list_element(parts, 0)
-    values = pc.utf8_trim(pc.list_element(parts, 1), " \t\r")
+    # ascii_trim is safe on UTF-8: the bytes of space, tab and CR never occur inside a multibyte
+    # character, and it is three times faster than utf8_trim
+    values = pc.ascii_trim(pc.list_element(parts, 1), " \t\r")
     pairs = pa.StructArray.from_arrays([names, values], fields=list(HEADER_TYPE.value_type))
     return pa.ListArray.from_arrays(lines.offsets, pairs, type=HEADER_TYPE)
 

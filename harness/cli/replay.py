@@ -109,6 +109,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="time between starting the workers and t0 (default 2s)",
     )
     parser.add_argument(
+        "--inject-header",
+        action="append",
+        default=[],
+        metavar="[TARGET:]HEADER=ENV_VAR",
+        help="add HEADER, valued from the environment variable ENV_VAR, to every request (of "
+        "TARGET only, when given), replacing a captured header of that name: staging "
+        "credentials stay out of the command line",
+    )
+    parser.add_argument(
         "--allow-original-host",
         action="store_true",
         help="allow a target whose host is the capture's original (production) host",
@@ -142,7 +151,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--processes must be >= 1, got {args.processes}")
     if args.expect_workers < 1:
         raise UsageError(f"--expect-workers must be >= 1, got {args.expect_workers}")
-    targets = [ReplayTarget(name, url) for name, url in args.target]
+    injected = _injected_headers(args.inject_header, [name for name, _ in args.target])
+    targets = [ReplayTarget(name, url, injected.get(name, {})) for name, url in args.target]
     master = None
     if args.master:
         master = MasterOptions(
@@ -188,6 +198,31 @@ def _run(args: argparse.Namespace) -> int:
     print(result.run_dir)
     print(summary_line(result))
     return _exit(result, received)
+
+
+def _injected_headers(specs: list[str], names: list[str]) -> dict[str, dict[str, str]]:
+    """``[TARGET:]HEADER=ENV_VAR`` options -> headers per target, read from the environment."""
+    import os
+
+    from harness.errors import UsageError
+
+    out: dict[str, dict[str, str]] = {name: {} for name in names}
+    for spec in specs:
+        head, sep, variable = spec.partition("=")
+        target, colon, header = head.rpartition(":")
+        if not sep or not header or not variable or (colon and target not in names):
+            raise UsageError(
+                f"--inject-header {spec!r}: write [TARGET:]HEADER=ENV_VAR with TARGET one of "
+                f"{', '.join(names)}"
+            )
+        value = os.environ.get(variable)
+        if value is None:
+            raise UsageError(
+                f"--inject-header {spec!r}: environment variable {variable} is not set"
+            )
+        for name in [target] if colon else names:
+            out[name][header] = value
+    return out
 
 
 def _exit(result: ReplayResult, received: list[int]) -> int:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -221,3 +221,33 @@ def test_sigint_stops_the_replay_writes_partial_results_and_exits_130(
     assert 10 <= rows < 300
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
     assert processes_mentioning(str(out)) == []
+
+
+def test_injected_headers_come_from_the_environment(
+    tmp_path: Path, capture: Path, make_http_server: Callable[[], RecordingServer]
+) -> None:
+    a, b = make_http_server(), make_http_server()
+    env = {**os.environ, "STAGING_TOKEN": "Bearer s3cret", "TENANT": "t-1"}
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "harness", "replay", str(capture), "-t", f"a={a.url}",
+            "-t", f"b={b.url}", "--inject-header", "Authorization=STAGING_TOKEN",
+            "--inject-header", "b:X-Tenant=TENANT", "--processes", "1", "--start-delay", "300ms",
+            "--lag-bound-ms", "1000", "-o", str(tmp_path / "run"), "-q",
+        ],
+        check=False, capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {x.header("Authorization") for x in a.arrivals + b.arrivals} == {"Bearer s3cret"}
+    assert {x.header("X-Tenant") for x in a.arrivals} == {None}
+    assert {x.header("X-Tenant") for x in b.arrivals} == {"t-1"}
+    assert "s3cret" not in (tmp_path / "run" / "manifest.json").read_text()
+
+
+def test_an_injected_header_needs_its_environment_variable(tmp_path: Path, capture: Path) -> None:
+    done = _harness(
+        "replay", str(capture), "-t", "a=http://127.0.0.1:9", "-o", str(tmp_path),
+        "--inject-header", "Authorization=NO_SUCH_VARIABLE_FOR_THIS_TEST",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "environment variable NO_SUCH_VARIABLE_FOR_THIS_TEST is not set" in done.stderr

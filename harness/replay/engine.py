@@ -236,10 +236,10 @@ def _watch(
     stopped = False
     next_report = time.monotonic() + 1.0
     while group.alive():
-        if stop is not None and stop.wait(0.1) and not stopped:
+        if stop is not None and not stopped and stop.wait(0.1):
             stopped = True
             group.signal()
-        elif stop is None:
+        else:
             time.sleep(0.1)
         now = time.monotonic()
         if on_progress is not None and now >= next_report:

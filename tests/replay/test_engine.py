@@ -266,3 +266,18 @@ def test_stop_before_the_start_writes_an_empty_interrupted_run(
     assert pq.read_table(tmp_path / "run" / "requests.parquet").num_rows == 0
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "interrupted"
     assert processes_mentioning(str(tmp_path / "run")) == []
+
+
+def test_loop_repeats_the_capture_until_the_duration(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    capture = write_capture(tmp_path / "c.parquet", [Req(0.0, "/a"), Req(0.25, "/b")])
+    result = replay(
+        capture,
+        [ReplayTarget("t", http_server.url)],
+        tmp_path / "run",
+        ReplayOptions(processes=1, start_delay_s=0.3, duration_s=1.5, loop=True),
+    )
+    # period 0.5 s: /a at 0, 0.5, 1.0 and /b at 0.25, 0.75, 1.25
+    assert [a.path for a in http_server.arrivals] == ["/a", "/b"] * 3
+    assert result.targets["t"].sent == 6

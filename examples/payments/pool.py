@@ -110,7 +110,7 @@ class ConnectionPool:
         min_size: int = 2,
         max_size: int = 10,
         connect_timeout: int = 2,
-        reconnect_interval: float = 0.1,
+        reconnect_interval: float = 0.05,
     ) -> None:
         self._dsn = dsn
         self._metrics = metrics
@@ -142,6 +142,11 @@ class ConnectionPool:
             conn.close()
         self._connector.join(timeout=self._connect_timeout + 1)
         self._watchdog.stop()
+
+    def has_idle_connection(self) -> bool:
+        """Whether a connection is waiting in the pool (it may still turn out dead)."""
+        with self._cond:
+            return bool(self._idle)
 
     @contextmanager
     def connection(self, timeout: float, query_timeout: float) -> Iterator[psycopg.Connection[Any]]:

@@ -105,12 +105,20 @@ class CircuitBreaker:
     """Closed -> open after N consecutive failures -> half-open after a cool-down -> closed.
 
     While open, :meth:`allow` refuses at once. Half-open lets exactly one probe through; its
-    success closes the breaker, its failure opens it again.
+    success closes the breaker, its failure opens it again. ``ready`` (the pool holds an idle
+    connection, i.e. its connector reached the database again) ends the cool-down early, so
+    the build does not keep refusing for a whole cool-down after the database is back.
     """
 
-    def __init__(self, settings: BreakerSettings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: BreakerSettings,
+        metrics: Metrics,
+        ready: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._settings = settings
         self._metrics = metrics
+        self._ready = ready
         self._lock = threading.Lock()
         self._state = BREAKER_CLOSED
         self._failures = 0
@@ -123,7 +131,8 @@ class CircuitBreaker:
             if self._state == BREAKER_CLOSED:
                 return True
             if self._state == BREAKER_OPEN:
-                if time.monotonic() - self._opened_at < self._settings.cool_down:
+                cooling = time.monotonic() - self._opened_at < self._settings.cool_down
+                if cooling and not self._ready():
                     return False
                 self._set(BREAKER_HALF_OPEN)
             if self._probe_out:
@@ -171,7 +180,11 @@ class DatabaseCaller:
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._budget = RetryBudget(policy.budget) if policy.budget else None
-        self._breaker = CircuitBreaker(policy.breaker, metrics) if policy.breaker else None
+        self._breaker = (
+            CircuitBreaker(policy.breaker, metrics, ready=pool.has_idle_connection)
+            if policy.breaker
+            else None
+        )
 
     def run(self, work: Callable[[psycopg.Connection[tuple[object, ...]]], T]) -> T:
         """Run ``work`` on a pooled connection; :class:`DatabaseUnavailable` when it cannot."""

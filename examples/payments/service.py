@@ -50,7 +50,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reconnect-interval",
         type=float,
-        default=0.1,
+        default=0.05,
         help="seconds between connection attempts while the database is unreachable",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the retry jitter")

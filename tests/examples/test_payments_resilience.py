@@ -88,3 +88,18 @@ def test_the_three_builds_differ_only_in_how_they_retry():
     assert safe.backoff_base > 0 and safe.jitter
     assert safe.deadline is not None and safe.budget is not None and safe.breaker is not None
     assert not safe.retry_writes_after_commit
+
+
+def test_breaker_probes_before_the_cool_down_once_the_pool_has_reconnected():
+    metrics = Metrics(variant="hotfix-safe", with_breaker=True)
+    pool_ready = [False]
+    breaker = CircuitBreaker(
+        BreakerSettings(failures=1, cool_down=60.0), metrics, ready=lambda: pool_ready[0]
+    )
+    breaker.record_failure()
+    assert not breaker.allow()
+    pool_ready[0] = True
+    assert breaker.allow()
+    assert breaker_state(metrics) == BREAKER_HALF_OPEN
+    breaker.record_success()
+    assert breaker_state(metrics) == BREAKER_CLOSED

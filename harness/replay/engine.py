@@ -51,11 +51,23 @@ def check_targets(capture: Path, targets: Sequence[ReplayTarget], options: Repla
     hosts = original_hosts(capture)
     for t in targets:
         host = (urlsplit(t.url).hostname or "").lower()
-        if host in hosts:
+        # a capture recorded on loopback (the demo, a local service) cannot be production
+        if host in hosts and not _is_loopback(host):
             raise UsageError(
                 f"target {t.name!r} ({t.url}) is the capture's original host {host}: refusing "
                 "to replay production traffic to it (pass --allow-original-host to override)"
             )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def replay(

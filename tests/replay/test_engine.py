@@ -281,3 +281,18 @@ def test_loop_repeats_the_capture_until_the_duration(
     # period 0.5 s: /a at 0, 0.5, 1.0 and /b at 0.25, 0.75, 1.25
     assert [a.path for a in http_server.arrivals] == ["/a", "/b"] * 3
     assert result.targets["t"].sent == 6
+
+
+def test_original_host_is_refused_unless_allowed_but_loopback_is_fine(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    from harness.errors import UsageError
+    from harness.replay import check_targets
+
+    prod = write_capture(tmp_path / "prod.parquet", [Req(0.0, host="api.example.com")])
+    target = [ReplayTarget("t", "https://API.example.com:8443")]
+    with pytest.raises(UsageError, match=r"original host api\.example\.com"):
+        check_targets(prod, target, ReplayOptions())
+    check_targets(prod, target, ReplayOptions(allow_original_host=True))
+    local = write_capture(tmp_path / "local.parquet", [Req(0.0, host="127.0.0.1:8001")])
+    check_targets(local, [ReplayTarget("t", http_server.url)], ReplayOptions())

@@ -51,6 +51,8 @@ from harness.stack.toxiproxy import ToxiproxyClient
 
 #: How long leaving the timeline waits for a step in progress (a toxiproxy call) to finish.
 JOIN_TIMEOUT_S = 15.0
+#: How long before a latency fault its 'before' round trip is measured.
+PREPARE_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class FaultTimeline:
         self._lock = threading.Lock()
         self._state = ProxyFaults()
         self._active: dict[str, _Applied] = {}
+        self._info: dict[str, Proxy] = {}
         self._commands: list[tuple[RunningCommand, threading.Thread]] = []
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -191,16 +194,27 @@ class FaultTimeline:
         return sorted(steps)
 
     def _run(self) -> None:
+        try:
+            self._prepare_all()
+        except HarnessError as exc:
+            self.failure = exc
+            self.failed.set()
+            return
         for at_s, order, index in self._steps():
-            wait_s = (self.t0_ns + int(at_s * 1e9) - time.time_ns()) / 1e9
-            if self._stop.wait(max(0.0, wait_s)):
-                return
             entry = self.entries[index]
+            before: dict[str, float] = {}
+            if order == 1 and isinstance(entry, LatencyFault) and self.verify:
+                # the 'before' round trip is measured just ahead, not on the fault's own time
+                if self._wait_until(at_s - PREPARE_S):
+                    return
+                before = self._round_trips(entry)
+            if self._wait_until(at_s):
+                return
             try:
                 if isinstance(entry, CommandAction):
                     self._start_action(entry, self.ids[index], at_s)
                 elif order == 1:
-                    self._apply(entry, self.ids[index])
+                    self._apply(entry, self.ids[index], before)
                 else:
                     with self._lock:
                         applied = self._active.get(self.ids[index])
@@ -214,6 +228,21 @@ class FaultTimeline:
                 self.failure = FaultError(f"fault timeline: {type(exc).__name__}: {exc}")
                 self.failed.set()
                 return
+
+    def _wait_until(self, at_s: float) -> bool:
+        """Sleep until ``t0 + at_s``; True when the timeline was stopped meanwhile."""
+        wait_s = (self.t0_ns + int(at_s * 1e9) - time.time_ns()) / 1e9
+        return self._stop.wait(max(0.0, wait_s))
+
+    def _prepare_all(self) -> None:
+        """Read every proxy the timeline will touch once, up front: applying a fault then costs
+        only the calls that change something, and a missing proxy fails before t0."""
+        for entry in self.entries:
+            if isinstance(entry, CommandAction):
+                continue
+            for _, proxy in self._proxies_of(entry):
+                if proxy not in self._info:
+                    self._info[proxy] = self.client.get_proxy(proxy)
 
     def _fault_json(self, fault: Fault, fault_id: str, targets: list[str]) -> dict[str, Any]:
         data = fault.model_dump(mode="json", by_alias=True, exclude={"at", "for_", "name"})
@@ -244,14 +273,13 @@ class FaultTimeline:
             out.append((name, proxy))
         return out
 
-    def _apply(self, fault: Fault, fault_id: str) -> None:
+    def _apply(self, fault: Fault, fault_id: str, before: dict[str, float]) -> None:
         pairs = self._proxies_of(fault)
         applied = _Applied(fault, fault_id)
         with self._lock:
             self._active[fault_id] = applied
         try:
-            info = {proxy: self.client.get_proxy(proxy) for _, proxy in pairs}
-            before = self._round_trips(fault, info) if self.verify else {}
+            info = {proxy: self._info_of(proxy) for _, proxy in pairs}
             started = time.time_ns()
             for target, proxy in pairs:
                 self._state.apply(self.client, proxy, fault, fault_id)
@@ -309,14 +337,18 @@ class FaultTimeline:
             raise FaultError(f"could not revert fault {errors[0]}")
         return errors
 
-    def _round_trips(self, fault: Fault, info: dict[str, Proxy]) -> dict[str, float]:
+    def _info_of(self, proxy: str) -> Proxy:
+        if proxy not in self._info:
+            self._info[proxy] = self.client.get_proxy(proxy)
+        return self._info[proxy]
+
+    def _round_trips(self, fault: Fault) -> dict[str, float]:
         """Round trips through each proxy before a latency fault (its 'before' figure)."""
-        if not isinstance(fault, LatencyFault):
-            return {}
         out = {}
-        for name, proxy in info.items():
-            with contextlib.suppress(OSError):
-                out[name] = round_trip_ms(parse_listen(proxy.listen, server_host(self.client)), 0.5)
+        for _, name in self._proxies_of(fault):
+            with contextlib.suppress(OSError, HarnessError):
+                address = parse_listen(self._info_of(name).listen, server_host(self.client))
+                out[name] = round_trip_ms(address, 0.5)
         return out
 
     def _emit_step(

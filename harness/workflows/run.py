@@ -153,7 +153,6 @@ def _replay_with_faults(
     client = runtime.client()
     owned = [t.proxy for t in runtime.targets.values() if t.proxy is not None]
     reset_owned(client, owned)
-    t0_ns = time.time_ns() + int(request.start_delay_s * 1e9)
     options = ReplayOptions(
         speed=request.speed or scenario.speed,
         duration_s=scenario.duration,
@@ -163,30 +162,41 @@ def _replay_with_faults(
         lag_bound_ms=scenario.lag_bound_ms or 10.0,
         start_delay_s=request.start_delay_s,
     )
-    with EventLog(run.events, t0_ns) as events:
-        _stack_events(events, runtime, stack_started_ns)
-        accepted = None
-        if runtime.toxiproxy is not None and not runtime.toxiproxy.external:
-            accepted = AcceptedConnections(runtime.toxiproxy.log_path)
-        sampler = ProbeSampler(
-            scenario.probes,
-            _probe_targets(runtime),
-            run.probes,
-            t0_ns=t0_ns,
-            interval_s=scenario.probe_interval,
-            events=events,
-            accepted_connections=accepted,
-        )
+    accepted = None
+    if runtime.toxiproxy is not None and not runtime.toxiproxy.external:
+        accepted = AcceptedConnections(runtime.toxiproxy.log_path)
+    # t0 is fixed by the replay once its workers are ready (a slow start is not send lag);
+    # events, probes and the fault timeline all start on that clock in on_t0.
+    with EventLog(run.events, time.time_ns()) as events:
         timeline = FaultTimeline(
             scenario.faults,
             client,
             _fault_targets(runtime),
             events,
-            t0_ns=t0_ns,
+            t0_ns=None,
             actions=_action_context(request, scenario, runtime),
         )
-        events.emit("run_started", t_ns=0, scenario=scenario.name)
-        sampler.start()
+        samplers: list[ProbeSampler] = []
+
+        def on_t0(t0_ns: int) -> None:
+            if samplers:  # called once per run; a second call changes nothing
+                return
+            events.t0_ns = t0_ns
+            _stack_events(events, runtime, stack_started_ns)
+            events.emit("run_started", t_ns=0, scenario=scenario.name)
+            sampler = ProbeSampler(
+                scenario.probes,
+                _probe_targets(runtime),
+                run.probes,
+                t0_ns=t0_ns,
+                interval_s=scenario.probe_interval,
+                events=events,
+                accepted_connections=accepted,
+            )
+            samplers.append(sampler)
+            sampler.start()
+            timeline.start(t0_ns)
+
         result = None
         try:
             with timeline, _forward(timeline.failed, stop):
@@ -196,7 +206,7 @@ def _replay_with_faults(
                     [_replay_target(t) for t in runtime.targets.values()],
                     request.run_dir,
                     options,
-                    t0_ns=t0_ns,
+                    on_t0=on_t0,
                     on_progress=on_progress,
                     stop=stop,
                 )
@@ -204,7 +214,8 @@ def _replay_with_faults(
                     signum = received[0]
                     events.emit("interrupted", signal=signal.Signals(signum).name, signum=signum)
         finally:
-            sampler.stop()
+            for sampler in samplers:
+                sampler.stop()
             events.emit("run_finished", interrupted=bool(received))
     if timeline.failure is not None:
         raise FaultError(str(timeline.failure))

@@ -122,7 +122,7 @@ def replay(
         pool_latency_s=options.pool_latency_s or options.timeout_s,
         flush_rows=options.flush_rows,
     )
-    group = WorkerGroup([t.name for t in targets], plan.total, on_t0=on_t0)
+    group = WorkerGroup([t.name for t in targets], plan.total)
     manifest_t0 = t0_ns or 0
     stopped = False
     try:
@@ -136,14 +136,15 @@ def replay(
                 raise ReplayError(f"replay to {run_dir} did not start: {failed[0]}")
             if t0_ns is not None and on_t0 is not None:
                 on_t0(t0_ns)
+                on_t0 = None
             deadline_s = (t0_ns - time.time_ns()) / 1e9 if t0_ns is not None else 0.0
         else:
             _start_master(group, template, options, t0_ns, work)
             deadline_s = options.master.wait_s + options.start_delay_s
         deadline_s += plan.span_ns / 1e9 + options.timeout_s + _GRACE_S
         # stopped before the start: nothing was sent, the (empty) results are still written
-        stopped = _watch(group, deadline_s, on_progress, stop) or t0_ns is None
-        manifest_t0 = t0_ns if t0_ns is not None else (group.state.t0_ns or 0)
+        stopped = _watch(group, deadline_s, on_progress, on_t0, stop) or t0_ns is None
+        manifest_t0 = t0_ns if t0_ns is not None else (group.t0_ns or 0)
     finally:
         group.close()
     failures = group.failures()
@@ -241,13 +242,18 @@ def _watch(
     group: WorkerGroup,
     deadline_s: float,
     on_progress: Callable[[ReplayProgress], None] | None,
+    on_t0: Callable[[int], None] | None,
     stop: threading.Event | None,
 ) -> bool:
-    """Wait for the workers; report progress once a second. True when stopped early."""
+    """Wait for the workers; report progress once a second and a master's t0 once, from the
+    calling thread. True when stopped early."""
     give_up = time.monotonic() + deadline_s
     stopped = False
     next_report = time.monotonic() + 1.0
     while group.alive():
+        if on_t0 is not None and group.t0_ns is not None:
+            on_t0(group.t0_ns)
+            on_t0 = None
         if stop is not None and not stopped and stop.wait(0.1):
             stopped = True
             group.signal()

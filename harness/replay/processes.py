@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -43,12 +43,9 @@ class _State:
 class WorkerGroup:
     """Worker subprocesses of one replay and what they reported."""
 
-    def __init__(
-        self, names: Sequence[str], total: int, on_t0: Callable[[int], None] | None = None
-    ) -> None:
+    def __init__(self, names: Sequence[str], total: int) -> None:
         self.names = list(names)
         self.total = total
-        self.on_t0 = on_t0
         self.children: list[_Child] = []
         self.state = _State()
         self._lock = threading.Lock()
@@ -87,7 +84,6 @@ class WorkerGroup:
             if data is None:
                 continue
             kind = data["kind"]
-            call_t0 = None
             with self._lock:
                 if kind == "ready":
                     self.state.ready.add(int(data["worker"]))
@@ -98,9 +94,7 @@ class WorkerGroup:
                 elif kind == "error":
                     self.state.errors.append(str(data.get("message", "worker error")))
                 elif kind == "t0":
-                    self.state.t0_ns = call_t0 = int(data["t0_ns"])
-            if call_t0 is not None and self.on_t0 is not None:
-                self.on_t0(call_t0)
+                    self.state.t0_ns = int(data["t0_ns"])
 
     def wait_ready(self, timeout_s: float, stop: threading.Event | None) -> bool:
         """Wait until every worker reported ``ready``; False on timeout, stop or a failure."""
@@ -123,6 +117,12 @@ class WorkerGroup:
                 with contextlib.suppress(BrokenPipeError):
                     child.process.stdin.write(f"t0 {t0_ns}\n")
                     child.process.stdin.close()
+
+    @property
+    def t0_ns(self) -> int | None:
+        """The t0 a master reported, once it did."""
+        with self._lock:
+            return self.state.t0_ns
 
     def alive(self) -> bool:
         return any(c.process.poll() is None for c in self.children)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.errors import ReplayError, UsageError
-from harness.replay.manifest import replay_manifest, update_manifest
+from harness.replay.manifest import read_manifest, replay_manifest, update_manifest
 from harness.replay.model import ReplayOptions, ReplayProgress, ReplayResult, ReplayTarget
 from harness.replay.plan import PLAN_COLUMNS, original_hosts, plan_replay, read_capture
 from harness.replay.processes import WorkerGroup
@@ -83,11 +83,14 @@ def replay(
 ) -> ReplayResult:
     """Replay ``capture`` to every target at the captured times divided by ``options.speed``.
 
-    ``t0_ns`` is the shared start (epoch ns; default now + ``start_delay_s``); ``on_t0`` is called
-    once it is fixed, so a fault timeline can run on the same clock. Setting ``stop`` ends the
-    replay early; what was sent is still written. Writes ``requests.parquet`` and
-    ``manifest.json`` into ``run_dir`` and returns counts, send lag and validity; raising is left
-    to the caller (the CLI raises :class:`~harness.errors.RunInvalid` when ``valid`` is false).
+    ``t0_ns`` is the shared start (epoch ns). By default it is fixed once every worker is ready,
+    at least ``start_delay_s`` after the call; ``on_t0`` is called (from the calling thread) as
+    soon as it is fixed, so a fault timeline can run on the same clock. Setting ``stop`` ends the
+    replay early; what was sent is still written. Fields of an existing ``manifest.json`` that a
+    replay does not own (``scenario``, ``seed``, ``versions``...) are kept. Writes
+    ``requests.parquet`` and ``manifest.json`` into ``run_dir`` and returns counts, send lag and
+    validity; raising is left to the caller (the CLI raises
+    :class:`~harness.errors.RunInvalid` when ``valid`` is false).
     """
     if not options.speed > 0:
         raise UsageError(f"speed must be > 0, got {options.speed}")
@@ -172,11 +175,33 @@ def replay(
     )
     status = "failed" if failures else ("interrupted" if stopped else "complete")
     manifest.update(status=status, validity=_validity_json(result), replay=_replay_json(result))
-    update_manifest(run_dir, manifest)
+    update_manifest(run_dir, _keep_callers_fields(read_manifest(run_dir), manifest))
     if failures:
         raise ReplayError(f"replay to {run_dir} failed: {failures[0]}")
     shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+#: manifest fields a replay always writes; the others are only filled in when missing, so a
+#: caller (``harness run``) that wrote its scenario, seed or versions first keeps them
+_REPLAY_FIELDS = frozenset(
+    {"format_version", "run_id", "t0_ns", "speed", "capture", "targets", "status", "validity"}
+    | {"replay"}
+)
+
+
+def _keep_callers_fields(existing: dict[str, object], ours: dict[str, object]) -> dict[str, object]:
+    merged = dict(ours)
+    for key, value in existing.items():
+        if key in _REPLAY_FIELDS or value is None:
+            continue
+        if isinstance(value, dict) and isinstance(ours.get(key), dict):
+            mine = ours[key]
+            assert isinstance(mine, dict)
+            merged[key] = {**mine, **{k: v for k, v in value.items() if v is not None}}
+        else:
+            merged[key] = value
+    return merged
 
 
 def _start_local(

@@ -296,3 +296,18 @@ def test_original_host_is_refused_unless_allowed_but_loopback_is_fine(
     check_targets(prod, target, ReplayOptions(allow_original_host=True))
     local = write_capture(tmp_path / "local.parquet", [Req(0.0, host="127.0.0.1:8001")])
     check_targets(local, [ReplayTarget("t", http_server.url)], ReplayOptions())
+
+
+def test_a_manifest_written_before_the_replay_keeps_the_callers_fields(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    run_dir = tmp_path / "run"
+    update_manifest(
+        run_dir, {"scenario": {"name": "db-kill"}, "seed": 7, "versions": {"toxiproxy": "2.12.0"}}
+    )
+    capture = write_capture(tmp_path / "c.parquet", steady(3, 20.0))
+    replay(capture, [ReplayTarget("t", http_server.url)], run_dir, ReplayOptions(processes=1))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["scenario"] == {"name": "db-kill"} and manifest["seed"] == 7
+    assert manifest["versions"]["toxiproxy"] == "2.12.0" and manifest["versions"]["locust"]
+    assert manifest["status"] == "complete" and manifest["capture"]["requests"] == 3

@@ -21,9 +21,10 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -281,10 +282,16 @@ class FaultTimeline:
         try:
             info = {proxy: self._info_of(proxy) for _, proxy in pairs}
             started = time.time_ns()
-            for target, proxy in pairs:
-                self._state.apply(self.client, proxy, fault, fault_id)
-                with self._lock:
-                    applied.proxies.append((target, info[proxy]))
+            failures = _at_once(
+                [partial(self._state.apply, self.client, p, fault, fault_id) for _, p in pairs]
+            )
+            with self._lock:
+                applied.proxies += [
+                    (t, info[p]) for (t, p), e in zip(pairs, failures, strict=True) if e is None
+                ]
+            first = next((e for e in failures if e is not None), None)
+            if first is not None:
+                raise first
         except HarnessError as exc:
             self.events.emit(
                 "fault_applied",
@@ -307,12 +314,17 @@ class FaultTimeline:
         errors: list[str] = []
         reverted: list[tuple[str, Proxy]] = []
         started = time.time_ns()
-        for target, proxy in applied.proxies:
-            try:
-                self._state.revert(self.client, proxy.name, fault, fault_id)
+        failures = _at_once(
+            [
+                partial(self._state.revert, self.client, p.name, fault, fault_id)
+                for _, p in applied.proxies
+            ]
+        )
+        for (target, proxy), error in zip(applied.proxies, failures, strict=True):
+            if error is None:
                 reverted.append((target, proxy))
-            except HarnessError as exc:
-                errors.append(f"{fault_id} on {proxy.name}: {exc}")
+            else:
+                errors.append(f"{fault_id} on {proxy.name}: {error}")
         done = time.time_ns()
         with self._lock:
             if errors:  # keep what is still applied: leaving the timeline tries again
@@ -421,6 +433,23 @@ class FaultTimeline:
             killed=command.killed and not command.timed_out,
             duration_s=round(command.duration_s, 3),
         )
+
+
+def _at_once(calls: list[Callable[[], None]]) -> list[HarnessError | None]:
+    """Run ``calls`` concurrently (every target's proxy changes at the same moment, not one
+    after the other); the error of each, or None."""
+    if len(calls) <= 1:
+        return [_error_of(call) for call in calls]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(_error_of, calls))
+
+
+def _error_of(call: Callable[[], None]) -> HarnessError | None:
+    try:
+        call()
+    except HarnessError as exc:
+        return exc
+    return None
 
 
 def _run_checks(checks: dict[str, Check]) -> dict[str, Verification]:

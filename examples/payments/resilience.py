@@ -27,10 +27,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class BreakerSettings:
-    """Open after ``failures`` consecutive failures; probe again after ``cool_down`` seconds."""
+    """Open after ``failures`` consecutive failures; probe again after ``cool_down`` seconds.
+
+    A request that finds the breaker open waits up to ``recovery_wait`` seconds (touching no
+    database) for the pool to reconnect before it answers 503: like the production build's
+    short checkout wait, this lets requests that arrive as the database returns succeed.
+    """
 
     failures: int = 5
     cool_down: float = 1.0
+    recovery_wait: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -195,7 +201,7 @@ class DatabaseCaller:
             self._budget.record_request()
         attempt = 0
         while True:
-            if self._breaker is not None and not self._breaker.allow():
+            if self._breaker is not None and not self._breaker_allows(deadline):
                 if self._metrics.breaker_rejections is not None:
                     self._metrics.breaker_rejections.inc()
                 raise DatabaseUnavailable("circuit_open")
@@ -227,6 +233,17 @@ class DatabaseCaller:
             if self._breaker is not None:
                 self._breaker.record_success()
             return result
+
+    def _breaker_allows(self, deadline: float | None) -> bool:
+        assert self._breaker is not None and self._policy.breaker is not None
+        until = time.monotonic() + self._policy.breaker.recovery_wait
+        if deadline is not None:
+            until = min(until, deadline)
+        while not self._breaker.allow():
+            if time.monotonic() >= until:
+                return False
+            time.sleep(0.01)  # a poll: the pool reconnecting is not an event the breaker hears
+        return True
 
     def _may_retry(self, exc: DatabaseUnavailable, attempt: int, deadline: float | None) -> bool:
         policy = self._policy

@@ -161,6 +161,7 @@ def _replay_with_faults(
         timeout_s=scenario.timeout or 10.0,
         lag_bound_ms=scenario.lag_bound_ms or 10.0,
         start_delay_s=request.start_delay_s,
+        allow_original_host=scenario.allow_original_host,
     )
     accepted = None
     if runtime.toxiproxy is not None and not runtime.toxiproxy.external:

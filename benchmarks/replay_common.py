@@ -25,11 +25,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def fast_server() -> Iterator[str]:
-    """Run replay_fastserver.py in its own process; yields its URL; stops it after."""
+def fast_server(arrivals: Path | None = None) -> Iterator[str]:
+    """Run replay_fastserver.py in its own process; yields its URL; stops it after (and then
+    ``arrivals``, when given, holds one ``epoch-ns<TAB>request-line`` per request)."""
     port = free_port()
+    extra = [str(arrivals)] if arrivals is not None else []
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "replay_fastserver.py"), str(port)],
+        [sys.executable, str(ROOT / "benchmarks" / "replay_fastserver.py"), str(port), *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -44,9 +46,20 @@ def fast_server() -> Iterator[str]:
             process.stdout.close()
 
 
-def steady_capture(path: Path, rate: float, seconds: float, sessions: int = 200) -> Path:
-    """A capture of GETs evenly spaced at ``rate`` per second for ``seconds``."""
+def steady_paths(count: int) -> list[str]:
+    """One distinct path per request, so arrivals can be matched to the schedule."""
+    return [f"/r/{i}" for i in range(count)]
+
+
+def steady_capture(
+    path: Path, rate: float, seconds: float, sessions: int = 200, unique: bool = False
+) -> Path:
+    """A capture of GETs evenly spaced at ``rate`` per second for ``seconds`` (``unique``: one
+    path per request, see :func:`steady_paths`)."""
     count = int(rate * seconds)
+    paths = (
+        steady_paths(count) if unique else [f"/items/{i % 1000}?page={i % 7}" for i in range(count)]
+    )
     offsets = [int(i * 1e9 / rate) for i in range(count)]
     table = pa.table(
         {
@@ -57,7 +70,7 @@ def steady_capture(path: Path, rate: float, seconds: float, sessions: int = 200)
             "method": ["GET"] * count,
             "scheme": ["https"] * count,
             "host": ["api.example.com"] * count,
-            "path": [f"/items/{i % 1000}?page={i % 7}" for i in range(count)],
+            "path": paths,
             "http_version": ["HTTP/1.1"] * count,
             "headers": [[{"name": "Accept", "value": "application/json"}]] * count,
             "body": [b""] * count,

@@ -118,7 +118,11 @@ class ConnectionPool:
         self._max_size = max_size
         self._connect_timeout = connect_timeout  # libpq's minimum is 2 s
         self._reconnect_interval = reconnect_interval
-        self._cond = threading.Condition()
+        # One lock, two conditions: checkouts wait for a connection, the connector for demand.
+        # (Waking everyone on one condition made waiting checkouts wake each other in a loop.)
+        self._lock = threading.Lock()
+        self._available = threading.Condition(self._lock)
+        self._demand = threading.Condition(self._lock)
         self._idle: list[psycopg.Connection[Any]] = []
         self._in_use = 0
         self._opening = 0
@@ -134,10 +138,11 @@ class ConnectionPool:
 
     def close(self) -> None:
         """Close every idle connection; connections in use are closed when returned."""
-        with self._cond:
+        with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-            self._cond.notify_all()
+            self._available.notify_all()
+            self._demand.notify_all()
         for conn in idle:
             conn.close()
         self._connector.join(timeout=self._connect_timeout + 1)
@@ -145,7 +150,7 @@ class ConnectionPool:
 
     def has_idle_connection(self) -> bool:
         """Whether a connection is waiting in the pool (it may still turn out dead)."""
-        with self._cond:
+        with self._lock:
             return bool(self._idle)
 
     @contextmanager
@@ -174,7 +179,7 @@ class ConnectionPool:
 
     def _checkout(self, timeout: float) -> psycopg.Connection[Any]:
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             self._waiting += 1
             try:
                 while True:
@@ -186,18 +191,20 @@ class ConnectionPool:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise DatabaseUnavailable("checkout_timeout")
-                    self._cond.notify_all()  # the connector may be waiting for demand
-                    self._cond.wait(remaining)
+                    self._demand.notify()  # the connector may be waiting for demand
+                    self._available.wait(remaining)
             finally:
                 self._waiting -= 1
 
     def _checkin(self, conn: psycopg.Connection[Any], *, broken: bool) -> None:
-        with self._cond:
+        with self._lock:
             self._in_use -= 1
             if not broken and not self._closed:
                 self._idle.append(conn)
+                self._available.notify_all()
+            else:
+                self._demand.notify()  # a slot is free: open a replacement if one is wanted
             self._metrics.pool_size.set(len(self._idle) + self._in_use)
-            self._cond.notify_all()
         if broken or self._closed:
             conn.close()
 
@@ -207,14 +214,14 @@ class ConnectionPool:
 
     def _connect_loop(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._closed and not self._wants_connection():
-                    self._cond.wait(0.5)
+                    self._demand.wait(0.5)
                 if self._closed:
                     return
                 self._opening += 1
             conn = self._open()
-            with self._cond:
+            with self._lock:
                 self._opening -= 1
                 if conn is not None:
                     if self._closed:
@@ -222,10 +229,10 @@ class ConnectionPool:
                         return
                     self._idle.append(conn)
                     self._metrics.pool_size.set(len(self._idle) + self._in_use)
-                    self._cond.notify_all()
+                    self._available.notify_all()
             if conn is None:
-                with self._cond:
-                    self._cond.wait_for(lambda: self._closed, timeout=self._reconnect_interval)
+                with self._lock:
+                    self._demand.wait_for(lambda: self._closed, timeout=self._reconnect_interval)
 
     def _open(self) -> psycopg.Connection[Any] | None:
         try:

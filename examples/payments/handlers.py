@@ -53,7 +53,9 @@ class PaymentsHandler(BaseHTTPRequestHandler):
     server_version = "payments"
     sys_version = ""
 
-    def __init__(self, raw: bytes, client_address: tuple[str, int], app: App) -> None:
+    def __init__(
+        self, raw: bytes, client_address: tuple[str, int], app: App, *, overloaded: bool = False
+    ) -> None:
         # Not calling the base __init__ on purpose: it would read from a socket and loop over
         # keep-alive requests, while the server hands us exactly one framed request.
         self.app = app
@@ -64,6 +66,7 @@ class PaymentsHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.route = "other"
         self.status = 0
+        self.overloaded = overloaded
 
     def answer(self) -> tuple[bytes, bool]:
         """Handle the request: the response bytes, and whether to close the connection."""
@@ -74,32 +77,44 @@ class PaymentsHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/health":
-            self.route = "/health"
-            self._send(200, b"ok\n", "text/plain; charset=utf-8")
+            self._route("/health", lambda: self._send(200, b"ok\n", "text/plain; charset=utf-8"))
         elif path == "/catalog":
-            self.route = "/catalog"
-            self._send(200, self.app.catalog, "application/json", cache="public, max-age=60")
+            self._route("/catalog", self._get_catalog)
         elif path == "/metrics":
-            self.route = "/metrics"
-            self._send(200, self.app.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+            self._route("/metrics", self._get_metrics)
         elif match := _PAYMENT.fullmatch(path):
-            self.route = "/payments/{id}"
             payment_id = match.group(1)
-            self._guarded(lambda: self._get_payment(payment_id))
+            self._route("/payments/{id}", lambda: self._get_payment(payment_id))
         elif match := _BALANCE.fullmatch(path):
-            self.route = "/accounts/{id}/balance"
             account_id = match.group(1)
-            self._guarded(lambda: self._get_balance(account_id))
+            self._route("/accounts/{id}/balance", lambda: self._get_balance(account_id))
         else:
             self._json(404, {"error": f"no route for GET {path}"})
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/payments":
-            self.route = "/payments"
-            self._guarded(self._post_payment)
+            self._route("/payments", self._post_payment)
         else:
             self._json(404, {"error": f"no route for POST {path}"})
+
+    def _route(self, route: str, serve: Callable[[], None]) -> None:
+        self.route = route
+        if self.overloaded:
+            self._json(503, {"error": "server overloaded", "reason": "queue_full"}, retry=True)
+            return
+        try:
+            serve()
+        except BadInput as exc:
+            self._json(400, {"error": str(exc)})
+        except DatabaseUnavailable as exc:
+            self._json(503, {"error": "database unavailable", "reason": exc.reason}, retry=True)
+
+    def _get_catalog(self) -> None:
+        self._send(200, self.app.catalog, "application/json", cache="public, max-age=60")
+
+    def _get_metrics(self) -> None:
+        self._send(200, self.app.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
 
     def _get_payment(self, raw_id: str) -> None:
         payment_id = _parse_id(raw_id, "payment")
@@ -126,14 +141,6 @@ class PaymentsHandler(BaseHTTPRequestHandler):
             self._json(201, result.to_json(), location=f"/payments/{result.id}")
 
     # --- helpers ------------------------------------------------------------------------
-    def _guarded(self, serve: Callable[[], None]) -> None:
-        try:
-            serve()
-        except BadInput as exc:
-            self._json(400, {"error": str(exc)})
-        except DatabaseUnavailable as exc:
-            self._json(503, {"error": "database unavailable", "reason": exc.reason}, retry=True)
-
     def _db(self, work: Callable[[Any], T]) -> T:
         return self.app.caller.run(work)
 
@@ -205,10 +212,13 @@ def _parse_payment(body: bytes) -> tuple[int, int, str]:
 
 
 def timed_answer(
-    raw: bytes, client: tuple[str, int], app: App, received: float
+    raw: bytes, client: tuple[str, int], app: App, received: float, *, overloaded: bool = False
 ) -> tuple[bytes, bool]:
-    """Answer one request and record it in the metrics (latency counted from ``received``)."""
-    handler = PaymentsHandler(raw, client, app)
+    """Answer one request and record it in the metrics (latency counted from ``received``).
+
+    ``overloaded``: the worker queue is full; the request is answered 503 at once.
+    """
+    handler = PaymentsHandler(raw, client, app, overloaded=overloaded)
     data, close = handler.answer()
     app.metrics.requests.labels(route=handler.route, status=str(handler.status)).inc()
     app.metrics.latency.labels(route=handler.route).observe(time.monotonic() - received)

@@ -5,6 +5,8 @@ number of worker threads, and requests wait in that queue when every worker is b
 request therefore delays every request behind it, including ones that never touch the
 database: that bound is what lets a retry storm cascade into ``/health``.
 
+When ``queue_limit`` requests already wait, a new one is answered 503 at once by the I/O thread
+(like a servlet container's accept queue): overload then shows as errors, not only as waiting.
 Paths in ``inline_paths`` (``/metrics``) are answered by the I/O thread itself, the way many
 services serve metrics on an admin listener, so the harness can still read the counters while
 the workers are saturated. While a worker handles a request, its connection is not read; the
@@ -28,8 +30,9 @@ from .metrics import Metrics
 
 log = logging.getLogger("payments.server")
 
-#: answer(raw request bytes, client address, monotonic time the request was read)
-Answer = Callable[[bytes, tuple[str, int], float], tuple[bytes, bool]]
+#: answer(raw request, client address, monotonic time it was read, whether to shed it)
+#: -> (response bytes, close the connection)
+Answer = Callable[[bytes, tuple[str, int], float, bool], tuple[bytes, bool]]
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 1024 * 1024
@@ -87,11 +90,13 @@ class WorkerPoolServer:
         port: int,
         *,
         workers: int,
+        queue_limit: int,
         answer: Answer,
         metrics: Metrics,
         inline_paths: frozenset[str] = frozenset({"/metrics"}),
     ) -> None:
         self._answer = answer
+        self._queue_limit = queue_limit
         self._metrics = metrics
         self._inline = {b"GET " + p.encode() + b" " for p in inline_paths}
         self._listener = socket.create_server((host, port), backlog=1024, reuse_port=False)
@@ -207,6 +212,8 @@ class WorkerPoolServer:
         received = time.monotonic()
         if any(raw.startswith(prefix) for prefix in self._inline):
             self._serve(client, raw, received)
+        elif self._queue.qsize() >= self._queue_limit:
+            self._serve(client, raw, received, overloaded=True)
         else:
             self._metrics.queued.inc()
             self._queue.put((client, raw, received))
@@ -250,9 +257,11 @@ class WorkerPoolServer:
             self._metrics.queued.dec()
             self._serve(*item)
 
-    def _serve(self, client: _Client, raw: bytes, received: float) -> None:
+    def _serve(
+        self, client: _Client, raw: bytes, received: float, *, overloaded: bool = False
+    ) -> None:
         try:
-            data, close = self._answer(raw, client.address, received)
+            data, close = self._answer(raw, client.address, received, overloaded)
         except Exception:
             log.exception("request failed")
             body = b'{"error":"internal error"}\n'

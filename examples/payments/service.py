@@ -45,6 +45,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="which build to run (default: $PAYMENTS_VARIANT or v2.3.1)",
     )
     parser.add_argument("--workers", type=int, default=32, help="worker threads (default 32)")
+    parser.add_argument(
+        "--queue-limit",
+        type=int,
+        default=64,
+        help="requests that may wait for a worker; more are answered 503 (default 64)",
+    )
     parser.add_argument("--pool-min", type=int, default=2, help="connections kept open")
     parser.add_argument("--pool-max", type=int, default=10, help="most connections at once")
     parser.add_argument(
@@ -98,7 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.host,
             args.port,
             workers=args.workers,
-            answer=lambda raw, client, received: timed_answer(raw, client, app, received),
+            queue_limit=args.queue_limit,
+            answer=lambda raw, client, received, shed: timed_answer(
+                raw, client, app, received, overloaded=shed
+            ),
             metrics=metrics,
         )
     except OSError as exc:
@@ -117,11 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.start()
     host, port = server.address
     log.info(
-        "payments %s listening on http://%s:%d (%d workers, pool %d-%d)",
+        "payments %s listening on http://%s:%d (%d workers, queue %d, pool %d-%d)",
         args.variant,
         host,
         port,
         args.workers,
+        args.queue_limit,
         args.pool_min,
         args.pool_max,
     )

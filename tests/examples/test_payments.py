@@ -287,6 +287,19 @@ def test_naive_hotfix_retries_and_health_degrades(start_service):
     wait_until(lambda: serves_balance(service.url), 10, "hotfix-naive did not recover")
 
 
+def test_a_full_worker_queue_is_answered_503_at_once(start_service):
+    service = start_service("hotfix-naive", "--workers", "2", "--queue-limit", "2")
+    service.kill_database()
+    with concurrent.futures.ThreadPoolExecutor(1) as runner:
+        storm = runner.submit(_storm, service.url, 8, 8)
+        time.sleep(0.5)  # 2 requests retrying, 2 waiting, the rest shed
+        health = httpx.get(f"{service.url}/health", timeout=5)
+        statuses = storm.result(timeout=60)
+    assert (health.status_code, health.json()["reason"]) == (503, "queue_full")
+    assert statuses.count(503) == 8
+    assert service.metric("payments_requests_total", {"route": "/health", "status": "503"}) == 1
+
+
 def test_safe_hotfix_opens_its_breaker_and_answers_fast(start_service):
     service = start_service("hotfix-safe", "--workers", "16")
     assert serves_balance(service.url)

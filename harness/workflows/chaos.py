@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import HarnessError, UsageError, exit_code_for
+from harness.errors import HarnessError, Interrupted, UsageError, exit_code_for
 from harness.rundir import RunDir
 from harness.workflows.chaos_model import (
     SUMMARY_FILE,
@@ -166,6 +166,15 @@ def run_one(
     begun = time.monotonic()
     try:
         result = _run_and_judge(request, path, run_dir, on_step, on_progress)
+    except Interrupted as exc:  # SIGTERM outside the replay: stop the night here as well
+        result = ScenarioResult(
+            name=name,
+            file=str(path),
+            status="interrupted",
+            exit_code=exc.exit_code,
+            reason=str(exc),
+            run_dir=name if run_dir.exists() else None,
+        )
     except Exception as exc:  # one scenario's crash must not stop the night
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if not isinstance(exc, HarnessError):
@@ -178,8 +187,21 @@ def run_one(
             reason=message,
             run_dir=name if run_dir.exists() else None,
         )
+    finally:
+        drop_stack_database(run_dir)
     result.seconds = round(time.monotonic() - begun, 1)
     return result
+
+
+def drop_stack_database(run_dir: Path) -> None:
+    """Delete the stopped stack's throwaway database cluster (~80 MB a run); logs stay.
+
+    Every run clones fresh databases from the template, so nothing reads it again, and a
+    suite that runs every night would otherwise fill the disk.
+    """
+    data = run_dir / "stack" / "postgres" / "data"
+    if data.is_dir():
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def _run_and_judge(
@@ -273,7 +295,7 @@ def _known_good_label(folder: Path) -> str:
         except (OSError, ValueError, AttributeError):
             night = None
     run_id = read_manifest_dict(folder).get("run_id") or folder.name
-    return f"night {night} (run {run_id})" if night else f"run {run_id}"
+    return f"night {night}" if night else f"run {run_id}"
 
 
 def promote(run_dir: Path, known_good: Path, *, night: str) -> None:

@@ -50,7 +50,8 @@ def _verdict_file(folder: Path) -> Path | None:
 
 
 def read_night(folder: Path) -> list[TrendPoint]:
-    """The scenarios of one night folder with a readable ``verdict.json`` (others skipped)."""
+    """The scenarios of one night folder with a readable ``verdict.json``, plus the ones its
+    ``summary.json`` lists as errors (no figures)."""
     points = []
     for scenario in sorted(p for p in folder.iterdir() if p.is_dir()):
         path = _verdict_file(scenario)
@@ -61,7 +62,21 @@ def read_night(folder: Path) -> list[TrendPoint]:
         except (OSError, ValueError):
             continue  # a damaged old night must not break tonight's index
         points.append(TrendPoint(folder.name, scenario.name, verdict.status, figures_of(verdict)))
+    judged = {p.scenario for p in points}
+    for result in _summary_results(folder):
+        if result.status == "error" and result.name not in judged:
+            points.append(TrendPoint(folder.name, result.name, "error", Figures()))
     return points
+
+
+def _summary_results(folder: Path) -> list[ScenarioResult]:
+    path = folder / SUMMARY_FILE
+    if not path.is_file():
+        return []
+    try:
+        return NightSummary.model_validate_json(path.read_text(encoding="utf-8")).scenarios
+    except (OSError, ValueError):
+        return []
 
 
 def read_trend(results: Path, limit: int = TREND_NIGHTS) -> tuple[list[str], list[TrendPoint]]:
@@ -78,16 +93,23 @@ class Figure:
     """A key figure: its title, how to read it from :class:`Figures`, unit and scale."""
 
     key: str
+    column: str
     title: str
     unit: str
     scale: float
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("error_rate_during", "worst error rate during faults", "%", 100.0),
-    Figure("amplification", "retry amplification during faults (attempts/request)", "", 1.0),
-    Figure("recovery_s", "recovery time after faults", "s", 1.0),
-    Figure("p99_ratio", "latency p99 ratio to the baseline during faults", "x", 1.0),
+    Figure("error_rate_during", "error rate", "worst error rate during faults", "%", 100.0),
+    Figure(
+        "amplification",
+        "retry amplification",
+        "retry amplification during faults (attempts/request)",
+        "",
+        1.0,
+    ),
+    Figure("recovery_s", "recovery", "recovery time after faults", "s", 1.0),
+    Figure("p99_ratio", "p99 ratio", "latency p99 vs the baseline during faults", "x", 1.0),
 )
 
 
@@ -108,8 +130,8 @@ def figure_text(figure: Figure, figures: Figures) -> str:
 
 
 def trend_charts(nights: list[str], points: list[TrendPoint]) -> list[str]:
-    """One small SVG chart per key figure, one line per scenario, x = night (oldest first)."""
-    position = {night: i + 1 for i, night in enumerate(nights)}
+    """One small SVG chart per key figure, one line per scenario, x = night (oldest left)."""
+    position = {night: i for i, night in enumerate(nights)}
     scenarios = sorted({p.scenario for p in points})
     charts = []
     for figure in FIGURES:
@@ -196,7 +218,7 @@ def _history(nights: list[str], points: list[TrendPoint]) -> str:
 def render_index(summary: NightSummary, nights: list[str], points: list[TrendPoint]) -> str:
     """The night's index page."""
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts().items()))
-    heads = "".join(f"<th>{escape(f.title)}</th>" for f in FIGURES)
+    heads = "".join(f'<th title="{escape(f.title)}">{escape(f.column)}</th>' for f in FIGURES)
     rows = "".join(_row(r) for r in summary.scenarios)
     builds = ", ".join(f"{k}={v}" for k, v in summary.builds.items()) or "as in the stack files"
     charts = trend_charts(nights, points)
@@ -204,7 +226,7 @@ def render_index(summary: NightSummary, nights: list[str], points: list[TrendPoi
         trend = "<p class='muted'>the trend appears from the second night on.</p>"
     else:
         trend = "".join(charts)
-    order = " · ".join(f"{i + 1}: {escape(n)}" for i, n in enumerate(nights))
+    order = " · ".join(escape(n) for n in nights)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>chaos suite, night {escape(summary.night)}</title><style>{CSS}
@@ -220,7 +242,8 @@ same run. Figures are the candidate's, in fault phases (the whole run when it ha
 <table><tr><th>scenario</th><th>status</th><th>compared with</th>{heads}<th>report</th>
 <th>exit</th><th>reason</th></tr>{rows}</table>
 <h2>Trend</h2>
-<p class="muted">x: nights, oldest first ({order})</p>
+<p class="muted">one line per scenario; nights from the oldest (left) to tonight (right):
+{order}</p>
 {trend}
 <h2>Status by night</h2>
 {_history(nights, points)}

@@ -1,0 +1,155 @@
+"""`harness validate`, `harness ci` and `harness demo` end to end on the embedded stack."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+SHORT_KILL = """\
+name: short-kill
+capture: {capture}
+speed: 5.0
+loop: true
+duration: 22s
+timeout: 2s
+stack: {stack}
+faults:
+  - {{at: 7s, for: 7s, dependency: postgres, kind: down}}
+probes:
+  - {{name: db_attempts, prometheus: {{path: /metrics, metric: payments_db_attempts_total}}}}
+independent_routes: [/health, /catalog]
+gates:
+  error_rate: {{max_increase_pp: 1.0}}
+  latency_p99: {{max_ratio: 1.25}}
+  retry_amplification: {{max_ratio: 1.5, probe: db_attempts}}
+  recovery_time: {{max: 10s}}
+  cascade: {{max_error_rate: 0.01}}
+"""
+
+
+@pytest.fixture(scope="module")
+def work() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="harness-test-validate-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def scenario(work: Path) -> Path:
+    path = work / "short-kill.yaml"
+    path.write_text(
+        SHORT_KILL.format(
+            capture=REPO / "captures" / "payments-demo-mitm.capture.parquet",
+            stack=REPO / "examples" / "payments" / "stack.yaml",
+        )
+    )
+    return path
+
+
+def test_validate_passes_the_safe_hotfix(
+    scenario: Path, work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = work / "safe"
+    args = ["validate", str(scenario), "--baseline", "v2.3.1", "--candidate", "hotfix-safe"]
+    code = main([*args, "-o", str(run_dir), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert verdict["status"] == "pass"
+    assert verdict["candidate"] == "candidate"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["targets"]["candidate"]["build"] == "hotfix-safe"
+    assert manifest["targets"]["baseline"]["build"] == "v2.3.1"
+    for name in ("junit.xml", "summary.md", "report.html"):
+        assert (run_dir / name).stat().st_size > 0
+
+
+def test_ci_fails_the_naive_hotfix_with_junit_summary_and_annotations(
+    scenario: Path, work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = work / "step-summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    junit = work / "reports" / "junit.xml"
+    code = main(
+        [
+            "ci",
+            str(scenario),
+            "--baseline",
+            "v2.3.1",
+            "--candidate",
+            "hotfix-naive",
+            "-o",
+            str(work / "naive"),
+            "--junit",
+            str(junit),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1, out
+    suite = ET.parse(junit).getroot()
+    cases = suite.iter("testcase")
+    failed = {c.get("name") for c in cases if c.find("failure") is not None}
+    assert {"error_rate", "retry_amplification", "cascade"} <= {
+        name.split(" ")[0] if name else "" for name in failed
+    } or {"error_rate", "retry_amplification", "cascade"} <= failed
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n")  # appended, not replaced
+    assert "fail" in text.lower()
+    annotations = [line for line in out.splitlines() if line.startswith("::error ")]
+    assert any("retry_amplification" in line for line in annotations)
+    assert any("cascade" in line for line in annotations)
+
+
+def test_validate_bad_spec_is_a_usage_error(
+    scenario: Path, work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "validate",
+            str(scenario),
+            "--baseline",
+            "v2.3.1",
+            "--candidate",
+            "hotfix-nope",
+            "-o",
+            str(work / "nope"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'hotfix-nope' is not a build" in err
+    assert not (work / "nope").exists()
+
+
+def test_demo_json(work: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "demo", "--json", "-o", str(work / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads(result.stdout)
+    assert document["hotfix-naive"] == "fail"
+    assert document["hotfix-safe"] == "pass"
+    for build in ("hotfix-naive", "hotfix-safe"):
+        assert Path(document["reports"][build]).is_file()
+    assert "replaying" in result.stderr  # progress is shown along the way

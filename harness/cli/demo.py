@@ -39,26 +39,22 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.panel import Panel
 
-    from harness.cli.progress import ReplayDisplay
+    from harness.cli.progress import live_progress
     from harness.workflows.demo import EXPECTED, run_demo
     from harness.workflows.run import raise_if_interrupted
 
     quiet = args.quiet or args.json
     console = Console(stderr=True, quiet=quiet and not args.json)
     run_dir = args.output or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    display = None if quiet else ReplayDisplay(title="demo replay")
     started = time.monotonic()
-    try:
+    with live_progress(quiet, title="demo replay") as on_progress:
         outcome, verdicts = run_demo(
             run_dir,
             scenario=args.scenario,
             processes=args.processes,
             on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]"),
-            on_progress=display.update if display is not None else None,
+            on_progress=on_progress,
         )
-    finally:
-        if display is not None:
-            display.stop()
     raise_if_interrupted(outcome)
     took = time.monotonic() - started
     as_expected = all(EXPECTED.get(v.build, v.status) == v.status for v in verdicts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -66,3 +68,18 @@ class ReplayDisplay:
                     f"{t.lag_p99_ms:.2f}",
                 )
         return table
+
+
+@contextlib.contextmanager
+def live_progress(
+    quiet: bool, names: list[str] | None = None, title: str = "replay"
+) -> Iterator[Callable[[ReplayProgress], None] | None]:
+    """The ``on_progress`` callback of a live display (None when quiet); stopped on exit."""
+    if quiet:
+        yield None
+        return
+    display = ReplayDisplay(names, title=title)
+    try:
+        yield display.update
+    finally:
+        display.stop()

@@ -8,18 +8,13 @@ results are written either way), 130/143 when interrupted (partial results are w
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from harness.errors import EXIT_PASS, Interrupted, RunInvalid, TargetError
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
-    from harness.replay import ReplayProgress, ReplayResult, ReplayTarget
+    from harness.replay import ReplayResult
 
 
 def _positive(text: str) -> float:
@@ -144,8 +139,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from harness.cli.progress import live_progress
     from harness.errors import UsageError
     from harness.replay import MasterOptions, ReplayOptions, ReplayTarget, replay
+    from harness.workflows.signals import signals_to_stop
 
     if args.processes is not None and args.processes < 1:
         raise UsageError(f"--processes must be >= 1, got {args.processes}")
@@ -172,29 +169,13 @@ def _run(args: argparse.Namespace) -> int:
         allow_original_host=args.allow_original_host,
         master=master,
     )
-    stop = threading.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    display = None if args.quiet else _Display(targets)
-    try:
+    with (
+        signals_to_stop() as (stop, received),
+        live_progress(args.quiet, [t.name for t in targets]) as on_progress,
+    ):
         result = replay(
-            args.capture,
-            targets,
-            args.output,
-            options,
-            on_progress=display.update if display is not None else None,
-            stop=stop,
+            args.capture, targets, args.output, options, on_progress=on_progress, stop=stop
         )
-    finally:
-        if display is not None:
-            display.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     print(result.run_dir)
     print(summary_line(result))
     return _exit(result, received)
@@ -253,56 +234,3 @@ def summary_line(result: ReplayResult) -> str:
         f" max {result.lag_max_ms:.2f} ms | {result.achieved_rate_per_s:.0f}/"
         f"{result.scheduled_rate_per_s:.0f} req/s | {state}"
     )
-
-
-class _Display:
-    """Live progress on stderr: sent/total, rate, errors and lag p99 per target."""
-
-    def __init__(self, targets: list[ReplayTarget]) -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self._names = [t.name for t in targets]
-        self._latest: ReplayProgress | None = None
-        self._started = False
-        self._live = Live(
-            self._render(), console=Console(stderr=True), refresh_per_second=4, transient=False
-        )
-
-    def stop(self) -> None:
-        if self._started:
-            self._live.update(self._render())
-            self._live.stop()
-
-    def update(self, progress: ReplayProgress) -> None:
-        # shown from the first report on, so an early error is not drawn over an empty table
-        self._latest = progress
-        if not self._started:
-            self._started = True
-            self._live.start()
-        self._live.update(self._render())
-
-    def _render(self) -> Table:
-        from rich.table import Table
-
-        progress = self._latest
-        title = "replay: starting workers"
-        if progress is not None:
-            title = f"replay: {progress.elapsed_s:.0f}s, {progress.workers} worker(s)"
-        table = Table(title=title, title_justify="left")
-        for column in ("target", "sent/total", "req/s", "errors", "lag p99 (ms)"):
-            table.add_column(column, justify="left" if column == "target" else "right")
-        for name in self._names:
-            t = progress.targets.get(name) if progress is not None else None
-            total = progress.total if progress is not None else 0
-            if t is None:
-                table.add_row(name, f"0/{total}", "-", "-", "-")
-            else:
-                table.add_row(
-                    name,
-                    f"{t.sent}/{total}",
-                    f"{t.rate_per_s:.0f}",
-                    str(t.errors),
-                    f"{t.lag_p99_ms:.2f}",
-                )
-        return table

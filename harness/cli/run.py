@@ -59,7 +59,7 @@ def default_run_dir(scenario: Path) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.cli.progress import ReplayDisplay
+    from harness.cli.progress import live_progress
     from harness.cli.replay import summary_line
     from harness.errors import UsageError
     from harness.report.render import worst_exit_code
@@ -79,16 +79,12 @@ def _run(args: argparse.Namespace) -> int:
         speed=args.speed,
         judge=not args.no_judge,
     )
-    display = None if args.quiet else ReplayDisplay()
-    try:
+    with live_progress(args.quiet, title="replay") as on_progress:
         outcome = run_scenario(
             request,
             on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]"),
-            on_progress=display.update if display is not None else None,
+            on_progress=on_progress,
         )
-    finally:
-        if display is not None:
-            display.stop()
     print(outcome.run_dir)
     if outcome.replay is not None:
         print(summary_line(outcome.replay))

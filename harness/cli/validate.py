@@ -60,7 +60,7 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
     """Run ``validate`` for ``validate`` and ``ci``; returns the exit code and comparisons."""
     from rich.console import Console
 
-    from harness.cli.progress import ReplayDisplay
+    from harness.cli.progress import live_progress
     from harness.cli.replay import summary_line
     from harness.cli.run import default_run_dir
     from harness.errors import UsageError
@@ -72,8 +72,7 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
     if args.processes is not None and args.processes < 1:
         raise UsageError(f"--processes must be >= 1, got {args.processes}")
     console = Console(stderr=True, quiet=quiet)
-    display = None if quiet else ReplayDisplay()
-    try:
+    with live_progress(quiet, title="replay") as on_progress:
         outcome = validate(
             args.scenario,
             args.output or default_run_dir(args.scenario),
@@ -82,11 +81,8 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
             aa=args.aa,
             processes=args.processes,
             on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]"),
-            on_progress=display.update if display is not None else None,
+            on_progress=on_progress,
         )
-    finally:
-        if display is not None:
-            display.stop()
     print(outcome.run_dir)
     if outcome.replay is not None:
         print(summary_line(outcome.replay))

@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from harness.errors import FaultError, HarnessError, Interrupted
 from harness.rundir import RunDir
 from harness.scenario.model import Scenario
 from harness.scenario.stackfile import POSTGRES, Stack, TargetSpec, load_stack
+from harness.workflows.signals import signals_to_stop
 
 if TYPE_CHECKING:
     from harness.faults.actions import ActionContext
@@ -106,7 +106,7 @@ def run_scenario(
     run_dir.mkdir(parents=True, exist_ok=True)
     runtime = StackRuntime(stack, run_dir / "stack", on_step=on_step, builds={})
     stack_started_ns = time.time_ns()
-    with _signals_to_stop() as (stop, received):
+    with signals_to_stop() as (stop, received):
         try:
             runtime.up()
             outcome = _replay_with_faults(
@@ -319,28 +319,6 @@ def _write_manifest(
             "unverified_faults": outcome.unverified,
         },
     )
-
-
-@contextlib.contextmanager
-def _signals_to_stop() -> Iterator[tuple[threading.Event, list[int]]]:
-    """SIGINT/SIGTERM set ``stop`` (the replay ends early, partial results are kept)."""
-    stop = threading.Event()
-    received: list[int] = []
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if not received:
-            received.append(signum)
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stop, received
-        return
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop, received
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 @contextlib.contextmanager

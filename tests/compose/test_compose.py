@@ -88,11 +88,22 @@ def test_toxiproxy_listens_everywhere_with_the_config(services: dict[str, dict[s
 
 def test_published_ports(services: dict[str, dict[str, Any]]) -> None:
     # the URLs that docs/staging.md and stack.compose.yaml give: all on loopback only
-    assert published(services["toxiproxy"]) == [("127.0.0.1", 8474, 8474)]
+    assert published(services["toxiproxy"])[0] == ("127.0.0.1", 8474, 8474)
     assert published(services["baseline"]) == [("127.0.0.1", 8001, 8080)]
     assert published(services["candidate"]) == [("127.0.0.1", 8002, 8080)]
     assert published(services["postgres"]) == []  # reachable only through toxiproxy
     assert published(services["worker"]) == []
+
+
+def test_proxy_ports_are_published_on_loopback_for_fault_checks(
+    services: dict[str, dict[str, Any]], proxies: dict[str, dict[str, str]]
+) -> None:
+    # the harness verifies a fault at the proxy's listen port, on the toxiproxy API's host
+    ports = {int(p["listen"].rsplit(":", 1)[1]) for p in proxies.values()}
+    assert {(ip, host) for ip, host, _ in published(services["toxiproxy"])[1:]} == {
+        ("127.0.0.1", port) for port in ports
+    }
+    assert all(host == container for _, host, container in published(services["toxiproxy"]))
 
 
 def test_builds_and_variants(services: dict[str, dict[str, Any]]) -> None:

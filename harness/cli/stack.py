@@ -184,7 +184,7 @@ def _down(args: argparse.Namespace) -> int:
     except ProcessLookupError:
         print(f"the stack process {pid} is gone already")
         return 0
-    from harness.stack.pg_embedded import pid_alive
+    from harness.stack.processes import pid_alive
 
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:

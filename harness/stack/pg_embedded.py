@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DatabaseError
+from harness.stack import processes
+from harness.stack.processes import pid_alive
 
 SYSTEM_USER = "pgserver"
 LOOPBACK = "127.0.0.1"
@@ -89,14 +91,8 @@ def pick_port(attempts: int = 50) -> int:
 
 
 def log_tail(path: Path, lines: int = 3, width: int = 400) -> str:
-    """The last non-empty lines of a log joined with `` | `` (for one-line errors)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    tail = [_LOG_PREFIX.sub("", line.strip()) for line in text.splitlines() if line.strip()]
-    tail = tail[-lines:]
-    return (" | ".join(tail) or "(log is empty)")[-width:]
+    """The server log's last lines, without their timestamp prefixes, as one line."""
+    return processes.log_tail(path, lines, width, clean=lambda line: _LOG_PREFIX.sub("", line))
 
 
 def running_pid(data_dir: Path) -> int | None:
@@ -107,21 +103,6 @@ def running_pid(data_dir: Path) -> int | None:
     except (OSError, IndexError, ValueError):
         return None
     return pid if pid_alive(pid) else None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (zombies count as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @dataclass

@@ -21,17 +21,7 @@ from types import TracebackType
 import httpx
 
 from harness.errors import TargetError
-
-
-def log_tail(path: Path, lines: int = 5, width: int = 300) -> str:
-    """The last non-empty lines of a log file joined with `` | ``, for one-line errors."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
-    joined = " | ".join(tail) or "(log is empty)"
-    return joined[-width:]
+from harness.stack.processes import log_tail
 
 
 @dataclass

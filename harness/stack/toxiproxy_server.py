@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from harness.errors import ToxiproxyError
+from harness.stack import processes
 from harness.stack.ports import free_port, port_in_use
 from harness.stack.toxiproxy import DEFAULT_TIMEOUT, ToxiproxyClient
 
@@ -90,22 +91,18 @@ def count_accepted_connections(log_text: str) -> dict[str, int]:
     return dict(counts)
 
 
+def _shorten(line: str) -> str:
+    """A JSON log line as ``level: message (error)``; other lines as they are."""
+    fields = _log_fields(line)
+    if "message" not in fields:
+        return line
+    extra = f" ({fields['error']})" if "error" in fields else ""
+    return f"{fields.get('level', '?')}: {fields['message']}{extra}"
+
+
 def log_tail(path: Path, lines: int = 5, limit: int = 600) -> str:
     """The last ``lines`` log lines as one line (JSON lines shortened to level and message)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    shown = []
-    for line in text.splitlines()[-lines:]:
-        fields = _log_fields(line)
-        if "message" in fields:
-            extra = f" ({fields['error']})" if "error" in fields else ""
-            shown.append(f"{fields.get('level', '?')}: {fields['message']}{extra}")
-        else:
-            shown.append(" ".join(line.split()))
-    tail = " | ".join(shown) or "(empty log)"
-    return tail if len(tail) <= limit else "..." + tail[-limit:]
+    return processes.log_tail(path, lines, limit, clean=_shorten)
 
 
 class ToxiproxyServer:

@@ -9,7 +9,8 @@ import pytest
 
 from harness.errors import TargetError
 from harness.stack.ports import free_port
-from harness.stack.targets import TargetProcess, log_tail
+from harness.stack.processes import log_tail
+from harness.stack.targets import TargetProcess
 
 SERVER = """
 import http.server, sys

@@ -50,6 +50,8 @@ EXPENSIVE: dict[str, tuple[str, str]] = {
     "replay": ("tests.replay.test_cli", "test_distributed_master_and_two_workers_on_loopback"),
     "worker": ("tests.replay.test_cli", "test_distributed_master_and_two_workers_on_loopback"),
 }
+#: validate/ci against running builds (URL,proxy=NAME specs) have their own end-to-end test
+RUNNING_BUILDS = ("tests.compose.test_url_targets", "test_validate_against_running_builds")
 #: commands run for real, with the exit code they must end with unless the line says otherwise
 CHEAP: dict[str, int] = {
     "lint": 0,
@@ -173,19 +175,26 @@ def test_every_harness_line_parses(command: Command, tmp_path: Path) -> None:
     assert getattr(args, "handler", None) is not None, f"{command.where}: {command.text}"
 
 
+def end_to_end_test(command: Command) -> tuple[str, str] | None:
+    """The end-to-end test that runs what ``command`` does (None: nothing is mapped)."""
+    if command.key in ("validate", "ci") and ",proxy=" in command.text:
+        return RUNNING_BUILDS
+    return EXPENSIVE.get(command.key)
+
+
 @pytest.mark.parametrize("command", HARNESS, ids=ids(HARNESS))
 def test_expensive_lines_name_their_end_to_end_test(command: Command) -> None:
     if runs_here(command):
         return
-    assert command.key in EXPENSIVE, (
+    assert end_to_end_test(command) is not None, (
         f"{command.where}: `harness {command.key}` is neither run here nor mapped to an "
         "end-to-end test in EXPENSIVE"
     )
 
 
-@pytest.mark.parametrize("key", sorted(EXPENSIVE))
-def test_the_end_to_end_tests_exist(key: str) -> None:
-    module_name, function = EXPENSIVE[key]
+@pytest.mark.parametrize("test", sorted({*EXPENSIVE.values(), RUNNING_BUILDS}), ids=str)
+def test_the_end_to_end_tests_exist(test: tuple[str, str]) -> None:
+    module_name, function = test
     module = importlib.import_module(module_name)
     assert callable(getattr(module, function, None)), f"{module_name}.{function} is missing"
 

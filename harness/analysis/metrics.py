@@ -173,11 +173,15 @@ class ResponseDiff:
 
 
 def pair_responses(frame: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
-    """One row per idx replayed to both targets: route, phase, statuses, body codes, differs."""
-    cols = ["idx", "route", "phase", "status", "body_code"]
+    """One row per request replayed to both targets: route, phase, statuses, body codes, differs.
+
+    A request is its capture ``idx`` at its due time: a looped capture sends one idx many
+    times, and each time goes to both targets at the same due time.
+    """
+    cols = ["idx", "due_ns", "route", "phase", "status", "body_code"]
     left = frame.loc[frame["target"] == baseline, cols]
-    right = frame.loc[frame["target"] == candidate, ["idx", "status", "body_code"]]
-    pairs = left.merge(right, on="idx", suffixes=("_base", "_cand"), how="inner")
+    right = frame.loc[frame["target"] == candidate, ["idx", "due_ns", "status", "body_code"]]
+    pairs = left.merge(right, on=["idx", "due_ns"], suffixes=("_base", "_cand"), how="inner")
     status_diff = pairs["status_base"] != pairs["status_cand"]
     pairs["status_differs"] = status_diff
     pairs["differs"] = status_diff | (pairs["body_code_base"] != pairs["body_code_cand"])

@@ -85,6 +85,7 @@ def test_pairs_differ_on_status_or_body() -> None:
         {
             "target": ["b", "b", "b", "c", "c", "c"],
             "idx": [1, 2, 3, 1, 2, 3],
+            "due_ns": [10, 20, 30, 10, 20, 30],
             "route": ["/a"] * 6,
             "phase": ["before"] * 6,
             "status": [200, 200, 200, 200, 503, 200],
@@ -94,3 +95,20 @@ def test_pairs_differ_on_status_or_body() -> None:
     diff = response_diff(pair_responses(frame, "b", "c"))
     assert (diff.paired, diff.differing, diff.status_differs) == (3, 2, 1)
     assert diff.share == pytest.approx(2 / 3)
+
+
+def test_a_looped_capture_pairs_each_send_once() -> None:
+    # idx 1 replayed twice (a looped capture): two pairs, not a cross product of four
+    frame = pd.DataFrame(
+        {
+            "target": ["b", "b", "c", "c"],
+            "idx": [1, 1, 1, 1],
+            "due_ns": [10, 90, 10, 90],
+            "route": ["/a"] * 4,
+            "phase": ["before"] * 4,
+            "status": [200, 503, 200, 503],
+            "body_code": [7, 8, 7, 8],
+        }
+    )
+    diff = response_diff(pair_responses(frame, "b", "c"))
+    assert (diff.paired, diff.differing) == (2, 0)

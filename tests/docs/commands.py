@@ -59,8 +59,9 @@ class Command:
 
 
 def pages() -> list[Path]:
-    """README.md and every docs/*.md, in a fixed order."""
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    """README.md, every docs/*.md and scenarios/README.md, in a fixed order."""
+    docs = sorted((ROOT / "docs").glob("*.md"))
+    return [ROOT / "README.md", *docs, ROOT / "scenarios" / "README.md"]
 
 
 def page_name(path: Path) -> str:

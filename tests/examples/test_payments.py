@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -329,3 +330,28 @@ def test_safe_hotfix_opens_its_breaker_and_answers_fast(start_service):
     service.restore_database()
     wait_until(lambda: serves_balance(service.url), 10, "hotfix-safe did not recover")
     assert service.metric("payments_breaker_state") == 0
+
+
+def test_a_port_in_use_is_a_one_line_error_and_exit_1(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        cmd = [sys.executable, str(APP), "--port", str(port), "--dsn", "postgresql://x@127.0.0.1/x"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 1
+    errors = [line for line in done.stdout.splitlines() if " ERROR " in line]
+    assert len(errors) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in errors[0]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_dsn_is_required():
+    done = subprocess.run(
+        [sys.executable, str(APP), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "PAYMENTS_DSN"},
+    )
+    assert done.returncode == 2
+    assert "--dsn" in done.stderr

@@ -222,3 +222,47 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     text = capsys.readouterr().out
     for needle in ("worst of the scenarios' exit codes", "0 every scenario passed", "--promote"):
         assert needle in " ".join(text.split())
+
+
+def _two_scenarios(work: Path) -> Path:
+    suite = work / "suite"
+    suite.mkdir()
+    for name in ("first", "second"):
+        (suite / f"{name}.yaml").write_text(f"name: {name}\n")
+    return suite
+
+
+def test_an_unexpected_exception_is_an_error_with_exit_4(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.workflows.chaos as chaos
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom\nwith a second line")
+
+    monkeypatch.setattr(chaos, "run_scenario", crash)  # a fake, in addition to the real runs
+    request = NightRequest(suite=_two_scenarios(work), results=work / "results", night="n1")
+    summary = run_night(request)
+    assert [(s.status, s.exit_code, s.reason) for s in summary.scenarios] == [
+        ("error", 4, "RuntimeError: boom"),
+        ("error", 4, "RuntimeError: boom"),
+    ]
+    assert summary.exit_code == 4
+
+
+def test_sigterm_between_runs_stops_the_night(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    import harness.workflows.chaos as chaos
+    from harness.errors import Interrupted
+
+    def terminated(*_args: object, **_kwargs: object) -> None:
+        raise Interrupted("terminated by SIGTERM", signum=int(signal.SIGTERM))
+
+    monkeypatch.setattr(chaos, "run_scenario", terminated)
+    request = NightRequest(suite=_two_scenarios(work), results=work / "results", night="n1")
+    summary = run_night(request)
+    first, second = summary.scenarios
+    assert (first.status, first.exit_code) == ("interrupted", 143)
+    assert second.status == "error" and second.reason.startswith("not run")
+    assert summary.exit_code == 143

@@ -192,3 +192,25 @@ def test_validate_against_running_builds(
     # and the builds still answer: the harness never stops what it joined by URL
     for url in stack.urls.values():
         assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+
+
+def test_run_on_the_compose_stack_file(
+    stack: ComposeLike,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `harness run` on a scenario whose stack is examples/payments/stack.compose.yaml, with the
+    # targets moved to where this test runs them (as docs/staging.md says for another host)
+    scenario = tmp_path / "db-kill-compose.yaml"
+    scenario.write_text(SCENARIO.format(root=ROOT))
+    monkeypatch.setenv("TOXIPROXY_URL", stack.toxiproxy_url)
+    monkeypatch.setenv("PAYMENTS_BASELINE_URL", stack.urls["baseline"])
+    monkeypatch.setenv("PAYMENTS_CANDIDATE_URL", stack.urls["candidate"])
+    run = tmp_path / "run"
+    code = main(["run", str(scenario), "-o", str(run), "--quiet"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert {n: t["url"] for n, t in manifest["targets"].items()} == stack.urls
+    assert json.loads((run / "verdict.json").read_text())["status"] == "pass"

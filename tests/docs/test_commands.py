@@ -52,6 +52,7 @@ EXPENSIVE: dict[str, tuple[str, str]] = {
 }
 #: validate/ci against running builds (URL,proxy=NAME specs) have their own end-to-end test
 RUNNING_BUILDS = ("tests.compose.test_url_targets", "test_validate_against_running_builds")
+COMPOSE_STACK_FILE = ("tests.compose.test_url_targets", "test_run_on_the_compose_stack_file")
 #: commands run for real, with the exit code they must end with unless the line says otherwise
 CHEAP: dict[str, int] = {
     "lint": 0,
@@ -179,6 +180,8 @@ def end_to_end_test(command: Command) -> tuple[str, str] | None:
     """The end-to-end test that runs what ``command`` does (None: nothing is mapped)."""
     if command.key in ("validate", "ci") and ",proxy=" in command.text:
         return RUNNING_BUILDS
+    if command.key == "run" and "compose" in command.text:
+        return COMPOSE_STACK_FILE
     return EXPENSIVE.get(command.key)
 
 
@@ -192,7 +195,9 @@ def test_expensive_lines_name_their_end_to_end_test(command: Command) -> None:
     )
 
 
-@pytest.mark.parametrize("test", sorted({*EXPENSIVE.values(), RUNNING_BUILDS}), ids=str)
+@pytest.mark.parametrize(
+    "test", sorted({*EXPENSIVE.values(), RUNNING_BUILDS, COMPOSE_STACK_FILE}), ids=str
+)
 def test_the_end_to_end_tests_exist(test: tuple[str, str]) -> None:
     module_name, function = test
     module = importlib.import_module(module_name)

@@ -153,3 +153,12 @@ def test_demo_json(work: Path) -> None:
     for build in ("hotfix-naive", "hotfix-safe"):
         assert Path(document["reports"][build]).is_file()
     assert "replaying" in result.stderr  # progress is shown along the way
+    naive = json.loads(
+        (Path(document["reports"]["hotfix-naive"]).parent / "verdict.json").read_text()
+    )
+    failed = {gate["name"] for gate in naive["gates"] if gate["status"] == "fail"}
+    assert {"error_rate", "retry_amplification", "cascade"} <= failed
+    safe = json.loads(
+        (Path(document["reports"]["hotfix-safe"]).parent / "verdict.json").read_text()
+    )
+    assert all(gate["status"] == "pass" for gate in safe["gates"])

@@ -92,8 +92,9 @@ def test_fault_kind_seen_by_the_target(run_dir: Path, kind: str, params: str, ef
         # slower answers, or answers that gave up (a build's own deadline) in the window
         assert slow_inside > 3 * before.latency_ms.median() or slow_errors > 0.5, kind
     else:  # slow_close only delays closing a connection: the toxic on the proxy is the evidence
+        fault_id = f"f{[k for k, _, _ in KINDS].index(kind) + 1}"
         assert verified["check"] == "toxic_listed"
-        assert "slow_close" in str(verified["detail"])
+        assert f"harness_{fault_id}_downstream listed" in str(verified["detail"])
 
 
 def test_every_fault_reverted_and_verified(run_dir: Path) -> None:

@@ -224,7 +224,7 @@ class ConnectionPool:
             with self._lock:
                 self._opening -= 1
                 if conn is not None:
-                    if self._closed:
+                    if self._is_closed():  # close() may have run while we were connecting
                         conn.close()
                         return
                     self._idle.append(conn)
@@ -233,6 +233,9 @@ class ConnectionPool:
             if conn is None:
                 with self._lock:
                     self._demand.wait_for(lambda: self._closed, timeout=self._reconnect_interval)
+
+    def _is_closed(self) -> bool:
+        return self._closed
 
     def _open(self) -> psycopg.Connection[Any] | None:
         try:

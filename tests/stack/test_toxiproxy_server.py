@@ -180,7 +180,9 @@ def test_never_answering_is_bounded_and_killed(tmp_path: Path) -> None:
         log_path=tmp_path / "log", binary=script, environ={}, start_timeout=0.5
     )
     started = time.monotonic()
-    with pytest.raises(ToxiproxyError, match=r"did not answer within 0.5 s; log .*: \(log is empty\)"):
+    with pytest.raises(
+        ToxiproxyError, match=r"did not answer within 0.5 s; log .*: \(log is empty\)"
+    ):
         manager.start()
     assert time.monotonic() - started < 5
     assert manager.pid is not None and gone(manager.pid)

@@ -56,9 +56,12 @@ class LatencyP99Gate(_Strict):
 
     By default only requests that got a non-5xx response count: errors are judged by the error
     rate gate, and a build that fails fast would otherwise look faster than one that serves.
+    ``min_increase_ms``: a ratio over the limit fails only when the p99 also grew by more than
+    this many milliseconds (a route answering in 10 ms is noisy at the ratio's scale).
     """
 
     max_ratio: float = Field(gt=0)
+    min_increase_ms: float = Field(default=10.0, ge=0)
     include_errors: bool = False
     per_route: bool = True
     relative_to: RelativeTo = "absolute"

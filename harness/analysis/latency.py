@@ -1,7 +1,8 @@
 """The p99 latency gate: bootstrap interval of the p99 ratio, Mann-Whitney U as evidence.
 
-A check fails when the candidate's p99 exceeds ``max_ratio`` x the baseline's and the bootstrap
-interval of the ratio lies above 1 (above the A/A ratio in noise mode). Mann-Whitney U and
+A check fails when the candidate's p99 exceeds ``max_ratio`` x the baseline's, the bootstrap
+interval of the ratio lies above 1 (above the A/A ratio in noise mode), and the p99 grew by more
+than ``min_increase_ms`` (a floor for fast routes, whose ratios are noisy). Mann-Whitney U and
 Cliff's delta describe the shift of the whole distribution; they are reported, not decisive,
 because a tail regression can hide in an unchanged median. The test runs on at most
 ``MWU_CAP`` values per side (a seeded subsample): beyond that the p-value is ~0 anyway and
@@ -80,8 +81,11 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
                 aa_ratio = p99_ratio(aa, base, confidence=conf, resamples=200).ratio
                 noise = max(aa_ratio, 1 / aa_ratio) if aa_ratio > 0 else 1.0
         limit = gate.max_ratio * noise
-        failed = ratio.ratio > limit and ratio.low > noise
+        grew_ms = ratio.candidate - ratio.baseline
+        failed = ratio.ratio > limit and ratio.low > noise and grew_ms > gate.min_increase_ms
         noise_txt = f" (incl. A/A noise x{noise:.2f})" if noise != 1.0 else ""
+        if gate.min_increase_ms:
+            noise_txt += f" and +{gate.min_increase_ms:g} ms"
         checks.append(
             Check(
                 phase=phase_name,

@@ -174,3 +174,14 @@ def test_flapping_without_recovering_fails(tmp_path: Path) -> None:
     assert gate.status == "fail"
     assert "never settled" in gate.reason
     assert "next fault" in verdict.recovery[1].note
+
+
+@pytest.mark.parametrize(("floor_ms", "status"), [(10.0, "pass"), (0.0, "fail")])
+def test_latency_floor_for_fast_routes(tmp_path: Path, floor_ms: float, status: str) -> None:
+    # p99 doubles on a route that answers in a few milliseconds: noise unless the floor is 0
+    gates = {"latency_p99": {"max_ratio": 1.25, "min_increase_ms": floor_ms}}
+    run = SyntheticRun(duration_s=30, rate=40, faults=[], gates=gates)
+    run.target("b", "baseline", Behaviour(latency_ms=3))
+    run.target("c", "candidate", Behaviour(latency_ms=6))
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.gate("latency_p99").status == status, verdict.gate("latency_p99").reason

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from harness.capture.httpwire import parse_request, parse_status
+from harness.capture.httpwire import parse_status, split_request
 from harness.capture.record import (
     SKIP_BAD_HEADER,
     SKIP_BAD_REQUEST_LINE,
@@ -51,6 +51,8 @@ _TRUNCATED = b"\0truncated gzip"
 #: A raw record: (ts_ns, file index, record number, type, id, latency_ns or -1, payload, source)
 RawRecord = tuple[int, int, int, int, bytes, int, bytes, str]
 Progress = Callable[[int], None]
+#: A request as paired: (ts_ns, id, payload, source, status, latency_ns, response body sha256)
+PairedRequest = tuple[int, bytes, bytes, str, int | None, int | None, str | None]
 
 
 def _blocks(path: Path, skips: SkipLog, progress: Progress | None) -> Iterator[bytes]:
@@ -183,6 +185,24 @@ def read_gor(
     pair_horizon_ns: int = DEFAULT_PAIR_HORIZON_NS,
 ) -> Iterator[Exchange]:
     """Exchanges of GoReplay files ``paths`` (one capture, merged by timestamp), oldest first."""
+    for request in read_gor_requests(paths, skips, progress, window, pair_horizon_ns):
+        exchange = _exchange(request, skips)
+        if exchange is not None:
+            yield exchange
+
+
+def read_gor_requests(
+    paths: list[Path],
+    skips: SkipLog,
+    progress: Progress | None = None,
+    window: int = DEFAULT_WINDOW,
+    pair_horizon_ns: int = DEFAULT_PAIR_HORIZON_NS,
+) -> Iterator[PairedRequest]:
+    """The requests of GoReplay files ``paths`` with their paired response, still unparsed.
+
+    This is :func:`read_gor` without the request parsing, for callers that parse a whole batch
+    at a time (:mod:`harness.capture.batch`): same order, same skips.
+    """
     streams = [_records(path, i, skips, progress) for i, path in enumerate(paths)]
     merged: Iterable[RawRecord] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
     queue: deque[_Pending] = deque()
@@ -210,13 +230,25 @@ def read_gor(
             entry = queue.popleft()
             if waiting is not None:
                 _forget(waiting, entry)
-            exchange = _exchange(entry, skips)
-            if exchange is not None:
-                yield exchange
+            yield (
+                entry.ts,
+                entry.rid,
+                entry.payload,
+                entry.source,
+                entry.status,
+                entry.latency,
+                entry.sha,
+            )
     for entry in queue:
-        exchange = _exchange(entry, skips)
-        if exchange is not None:
-            yield exchange
+        yield (
+            entry.ts,
+            entry.rid,
+            entry.payload,
+            entry.source,
+            entry.status,
+            entry.latency,
+            entry.sha,
+        )
 
 
 def _pair(
@@ -253,35 +285,45 @@ def _forget(waiting: dict[bytes, list[_Pending]], entry: _Pending) -> None:
         same.remove(entry)
 
 
-def _exchange(entry: _Pending, skips: SkipLog) -> Exchange | None:
-    parsed = parse_request(entry.payload)
-    if parsed is None:
-        skips.add(SKIP_BAD_REQUEST_LINE, entry.source)
-        return None
-    method, target, version, head, body = parsed
-    scheme, host, path = "http", "", target
+def split_target(target: str) -> tuple[str, str, str]:
+    """(scheme, host, path) of a request target; host is empty unless the target is absolute."""
     if target.startswith(("http://", "https://")):
         scheme, _, rest = target.partition("://")
         host, slash, tail = rest.partition("/")
-        path = slash + tail or "/"
+        return scheme, host, slash + tail or "/"
+    return "http", "", target
+
+
+def host_header(head: bytes) -> str:
+    """The ``Host`` header of undecoded header lines (``""`` when there is none)."""
+    if head.startswith(b"Host:"):  # where clients put it: skip the general lookup
+        end = head.find(b"\n")
+        return head[5 : None if end < 0 else end].decode("latin-1").strip()
+    return header_value(head.decode("latin-1"), "host") or ""
+
+
+def _exchange(request: PairedRequest, skips: SkipLog) -> Exchange | None:
+    ts, rid, payload, source, status, latency, sha = request
+    parsed = split_request(payload)
+    if parsed is None:
+        skips.add(SKIP_BAD_REQUEST_LINE, source)
+        return None
+    method, target, version, head, body = parsed
+    scheme, host, path = split_target(target)
     if not host:
-        if head.startswith("Host:"):  # where clients put it: skip the general lookup
-            end = head.find("\n")
-            host = head[5 : None if end < 0 else end].strip()
-        else:
-            host = header_value(head, "host") or ""
+        host = host_header(head)
     return Exchange(
-        ts_ns=entry.ts,
+        ts_ns=ts,
         method=method,
         scheme=scheme,
         host=host,
         path=path,
         http_version=version,
-        head=head,
+        head=head.decode("latin-1"),
         body=body,
-        source=entry.source,
-        conn=entry.rid.decode("latin-1"),
-        orig_status=entry.status,
-        orig_latency_ns=entry.latency,
-        orig_body_sha256=entry.sha,
+        source=source,
+        conn=rid.decode("latin-1"),
+        orig_status=status,
+        orig_latency_ns=latency,
+        orig_body_sha256=sha,
     )

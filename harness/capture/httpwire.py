@@ -33,6 +33,15 @@ def _split(payload: bytes) -> tuple[bytes, bytes]:
 
 def parse_request(payload: bytes) -> ParsedRequest | None:
     """Parse a raw request; ``None`` when the request line is not ``METHOD target HTTP/x``."""
+    parsed = split_request(payload)
+    if parsed is None:
+        return None
+    method, target, version, head, body = parsed
+    return method, target, version, head.decode("latin-1"), body
+
+
+def split_request(payload: bytes) -> tuple[str, str, str, bytes, bytes] | None:
+    """As :func:`parse_request`, but the header lines stay undecoded bytes (the batch path)."""
     head, body = _split(payload)
     # header lines keep their CR: the capture writer trims it per batch, in Arrow
     eol = head.find(b"\n")
@@ -52,7 +61,7 @@ def parse_request(payload: bytes) -> ParsedRequest | None:
         method.decode("ascii"),
         target.decode("latin-1"),
         version.decode("latin-1"),
-        "" if eol < 0 else head[eol + 1 :].decode("latin-1"),
+        b"" if eol < 0 else head[eol + 1 :],
         body,
     )
 

@@ -21,10 +21,11 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from harness.capture.batch import batch_path_applies, write_batches
 from harness.capture.config import CaptureConfig
 from harness.capture.detect import FORMATS, Format, detect_format
 from harness.capture.filters import Filters
-from harness.capture.gor import DEFAULT_WINDOW, read_gor
+from harness.capture.gor import DEFAULT_WINDOW, read_gor, read_gor_requests
 from harness.capture.har import read_har
 from harness.capture.mitm import read_mitm
 from harness.capture.record import Exchange, SkipLog
@@ -111,7 +112,12 @@ def import_capture(
     skips = SkipLog()
     streams: list[Iterator[Exchange]] = []
     gor = [s for s, f in zip(sources, formats, strict=True) if f == "gor"]
-    if gor:
+    keyer = SessionKeyer(config.session)
+    templater = RouteTemplater(config.routes)
+    filters = Filters(config.filters)
+    redactor = Redactor(config.redaction) if redact else None
+    batch = len(gor) == len(sources) and batch_path_applies(config, redactor)
+    if gor and not batch:
         streams.append(read_gor(gor, skips, advance, window=reorder_window))
     for source, kind in zip(sources, formats, strict=True):
         if kind == "mitm":
@@ -119,12 +125,9 @@ def import_capture(
         elif kind == "har":
             advance(source.stat().st_size)
             streams.append(read_har(source, skips))
-    merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_ts)
-
-    keyer = SessionKeyer(config.session)
-    templater = RouteTemplater(config.routes)
-    filters = Filters(config.filters)
-    redactor = Redactor(config.redaction) if redact else None
+    merged: Iterable[Exchange] = ()
+    if streams:
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_ts)
     writer = CaptureWriter(out)
     read = 0
     first_read: int | None = None
@@ -140,6 +143,12 @@ def import_capture(
     )  # fmt: skip
     scrub = redactor.redact if redactor is not None else None
     try:
+        if batch:
+            # GoReplay only, nothing to decide per request: whole row groups at once
+            requests = read_gor_requests(gor, skips, advance, window=reorder_window)
+            read = write_batches(
+                requests, writer, skips=skips, keyer=keyer, templater=templater, redactor=redactor
+            )
         for ex in merged:
             read += 1
             if first_read is None:

@@ -104,6 +104,7 @@ class Redactor:
             reverse=True,
         )
         # matched against lower-cased text: case-sensitive patterns are faster
+        self._names = frozenset(named)
         self._named = re.compile(r"\n(" + "|".join(map(re.escape, named)) + r")[ \t]*:[ \t]*")
         fields = [*_SECRET_FIELDS, *config.fields]
         extra = [(p.name, p.pattern) for p in config.patterns]
@@ -112,21 +113,42 @@ class Redactor:
     def redact(self, exchange: Exchange) -> None:
         """Redact headers, query string and body of ``exchange``."""
         if exchange.head:
-            exchange.head = self._head(exchange.head)
-        if "?" in exchange.path:
-            base, _, query = exchange.path.partition("?")
-            clean = self._text(query, fields=True)
-            if clean is not query:
-                exchange.path = base + "?" + clean
+            exchange.head = self.redact_head(exchange.head)
+        exchange.path = self.redact_path(exchange.path)
         if exchange.body:
-            # latin-1 maps every byte to one character and back: the body survives unchanged
-            text = exchange.body.decode("latin-1")
-            clean = self._text(text, fields=True)
-            if clean is not text:
-                body = clean.encode("latin-1")
-                if len(body) != len(exchange.body):
-                    exchange.head = _CONTENT_LENGTH.sub(f"\\g<1>{len(body)}", exchange.head)
-                exchange.body = body
+            body = self.redact_body(exchange.body)
+            if len(body) != len(exchange.body):
+                exchange.head = fix_content_length(exchange.head, len(body))
+            exchange.body = body
+
+    def redact_path(self, path: str) -> str:
+        """``path`` with its query string redacted (``path`` itself when nothing matched)."""
+        if "?" not in path:
+            return path
+        base, _, query = path.partition("?")
+        clean = self._text(query, fields=True)
+        return path if clean is query else base + "?" + clean
+
+    def redact_body(self, body: bytes) -> bytes:
+        """``body`` redacted (``body`` itself when nothing matched)."""
+        # latin-1 maps every byte to one character and back: the body survives unchanged
+        text = body.decode("latin-1")
+        clean = self._text(text, fields=True)
+        return body if clean is text else clean.encode("latin-1")
+
+    def redact_head(self, head: str) -> str:
+        """The header lines ``head`` (see :class:`Exchange`) with every rule applied."""
+        return self._head(head)
+
+    @property
+    def header_names(self) -> frozenset[str]:
+        """Lower-case names of the headers whose value is masked (``mask_header``)."""
+        return self._names
+
+    @property
+    def has_extra_patterns(self) -> bool:
+        """Whether configured patterns run too (they may match anything, even masks)."""
+        return bool(self._p.extra)
 
     def _head(self, head: str) -> str:
         text = "\n" + head  # every header line now starts with a newline: a cheap regex anchor
@@ -141,7 +163,7 @@ class Redactor:
             if text[end - 1 : end] == "\r":
                 end -= 1  # keep the wire's CRLF line end
             value = text[match.end() : end].rstrip(" \t")
-            pieces += (text[pos:start], "\n", name, ": ", self._named_mask(name, value))
+            pieces += (text[pos:start], "\n", name, ": ", self.mask_header(name, value))
             pos = end
         if pieces:
             pieces.append(text[pos:])
@@ -156,29 +178,9 @@ class Redactor:
             text = self._sub(pattern, _mask, text, name)
         return text[1:]
 
-    def _named_mask(self, name: str, value: str) -> str:
-        lname = name.lower()
-        if lname in ("authorization", "proxy-authorization"):
-            rule = "authorization"
-            scheme, space, _ = value.partition(" ")
-            new = f"{scheme} {MASK}" if space else MASK
-        elif lname == "cookie":
-            rule = "cookie"
-            if value.count("=") > value.count(";"):  # every cookie is name=value
-                new = _COOKIE_VALUE.sub("=" + MASK, value)
-            else:
-                new = "; ".join(
-                    f"{k.strip()}={MASK}" if sep else MASK
-                    for k, sep, _ in (p.partition("=") for p in value.split(";"))
-                )
-        elif lname == "set-cookie":
-            rule = "set-cookie"
-            first, semi, attrs = value.partition(";")
-            key, sep, _ = first.partition("=")
-            new = f"{key}={MASK}{semi}{attrs}" if sep else MASK
-        else:
-            rule = "api-key"
-            new = MASK
+    def mask_header(self, name: str, value: str) -> str:
+        """The masked ``value`` of the named header ``name`` (counted under its rule)."""
+        rule, new = mask_named_header(name, value)
         self.counts[rule] += 1
         return new
 
@@ -220,6 +222,38 @@ class Redactor:
             return text
         self.counts[rule] += hits
         return result
+
+
+def mask_named_header(name: str, value: str) -> tuple[str, str]:
+    """(rule, masked value) of the value of a named header (see :class:`Redactor`)."""
+    lname = name.lower()
+    if lname in ("authorization", "proxy-authorization"):
+        rule = "authorization"
+        scheme, space, _ = value.partition(" ")
+        new = f"{scheme} {MASK}" if space else MASK
+    elif lname == "cookie":
+        rule = "cookie"
+        if value.count("=") > value.count(";"):  # every cookie is name=value
+            new = _COOKIE_VALUE.sub("=" + MASK, value)
+        else:
+            new = "; ".join(
+                f"{k.strip()}={MASK}" if sep else MASK
+                for k, sep, _ in (p.partition("=") for p in value.split(";"))
+            )
+    elif lname == "set-cookie":
+        rule = "set-cookie"
+        first, semi, attrs = value.partition(";")
+        key, sep, _ = first.partition("=")
+        new = f"{key}={MASK}{semi}{attrs}" if sep else MASK
+    else:
+        rule = "api-key"
+        new = MASK
+    return rule, new
+
+
+def fix_content_length(head: str, length: int) -> str:
+    """``head`` with its ``Content-Length`` set to ``length`` (for a body that changed)."""
+    return _CONTENT_LENGTH.sub(f"\\g<1>{length}", head)
 
 
 def _mask(match: re.Match[str]) -> str:

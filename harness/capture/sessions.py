@@ -35,9 +35,25 @@ class SessionKeyer:
         salt = self._config.salt if self._config.salt is not None else secrets.token_hex(16)
         self._salt = salt.encode()
 
+    @property
+    def reads_headers(self) -> bool:
+        """Whether keys come from a configured header or cookie (else from the record itself)."""
+        return self._header is not None or self._cookie is not None
+
     def key(self, exchange: Exchange) -> str:
         """The session key of ``exchange``; a pure function of its client identity and the salt."""
         raw = self._identity(exchange)
+        return hashlib.blake2b(
+            raw.encode("utf-8", "surrogateescape"), digest_size=8, key=self._salt[:64]
+        ).hexdigest()
+
+    def record_key(self, conn: str, source: str) -> str:
+        """The key :meth:`key` gives a record without client address, when no header is read.
+
+        For the batch path of GoReplay input (:mod:`harness.capture.batch`), which has no
+        :class:`Exchange` object; only valid while :attr:`reads_headers` is false.
+        """
+        raw = "r\0" + (conn or source)
         return hashlib.blake2b(
             raw.encode("utf-8", "surrogateescape"), digest_size=8, key=self._salt[:64]
         ).hexdigest()

@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -93,12 +94,19 @@ class CaptureWriter:
         self.last_ts: int | None = None
         self.min_ts = 0
         self._batch_rows = batch_rows
+        self._pending: list[pa.RecordBatch] = []  # rows of write_rows not yet in a row group
+        self._pending_rows = 0
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             self._writer = pq.ParquetWriter(self._tmp, CAPTURE_SCHEMA, compression="zstd")
         except (OSError, pa.ArrowException) as exc:
             raise CaptureError(f"{path}: cannot write ({exc})") from exc
         self._reset()
+
+    @property
+    def batch_rows(self) -> int:
+        """Rows per row group."""
+        return self._batch_rows
 
     @property
     def rows(self) -> int:
@@ -124,7 +132,53 @@ class CaptureWriter:
         if len(self._batch) >= self._batch_rows:
             self._flush()
 
+    def write_rows(self, columns: dict[str, pa.Array]) -> None:
+        """Add ready columns of some rows: every column but ``idx`` and ``offset_ns``.
+
+        The batch path of :mod:`harness.capture.batch` uses this instead of :meth:`add`; the
+        bookkeeping (order, first and last timestamp, responses) is the same, done per batch,
+        and row groups still hold ``batch_rows`` rows (several record batches each).
+        """
+        if self._batch:
+            self._flush()
+        ts = columns["ts_ns"]
+        n = len(ts)
+        if not n:
+            return
+        values = ts.to_numpy()
+        if self.first_ts is None:
+            self.first_ts = self.min_ts = self.last_ts = int(values[0])
+        assert self.last_ts is not None
+        # a row is out of order when it is older than the newest row before it
+        newest = np.maximum.accumulate(np.concatenate(([self.last_ts], values[:-1])))
+        late = values < newest
+        if late.any():
+            self.resorted += int(late.sum())
+            self.min_ts = min(self.min_ts, int(values.min()))
+        self.last_ts = max(self.last_ts, int(values.max()))
+        self.responses += n - columns["orig_status"].null_count
+        columns = dict(columns)
+        columns["idx"] = pa.array(np.arange(self._written, self._written + n, dtype=np.int64))
+        columns["offset_ns"] = pc.subtract(ts, pa.scalar(self.first_ts, pa.int64()))
+        arrays = [columns[name] for name in CAPTURE_SCHEMA.names]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=CAPTURE_SCHEMA)
+        self._written += n
+        while len(batch):
+            room = self._batch_rows - self._pending_rows
+            self._pending.append(batch.slice(0, room))
+            self._pending_rows += len(self._pending[-1])
+            batch = batch.slice(room)
+            if self._pending_rows >= self._batch_rows:
+                self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            self._writer.write_table(pa.Table.from_batches(self._pending, schema=CAPTURE_SCHEMA))
+            self._pending = []
+            self._pending_rows = 0
+
     def _flush(self) -> None:
+        self._write_pending()
         batch = self._batch
         if not batch:
             return
@@ -178,21 +232,39 @@ class CaptureWriter:
 def _headers(heads: list[str]) -> pa.Array:
     """The ``headers`` column of a batch, split from the ``head`` texts all at once (in C++)."""
     # an empty head becomes null, which splits into an empty list rather than one empty header
-    lines = pc.split_pattern(pa.array([h or None for h in heads], pa.string()), "\n")
-    flat = lines.flatten()
-    parts = pc.split_pattern(flat, ":", max_splits=1)
-    if len(flat) and pc.min(pc.list_value_length(parts)).as_py() < 2:
-        # a line without a colon: keep it as a name with an empty value
-        fixed = pc.if_else(
-            pc.match_substring(flat, ":"), flat, pc.binary_join_element_wise(flat, ":", "")
-        )
-        parts = pc.split_pattern(fixed, ":", max_splits=1)
-    names = pc.list_element(parts, 0)
-    # ascii_trim is safe on UTF-8: the bytes of space, tab and CR never occur inside a multibyte
-    # character, and it is three times faster than utf8_trim
-    values = pc.ascii_trim(pc.list_element(parts, 1), " \t\r")
-    pairs = pa.StructArray.from_arrays([names, values], fields=list(HEADER_TYPE.value_type))
-    return pa.ListArray.from_arrays(lines.offsets, pairs, type=HEADER_TYPE)
+    lines = HeaderLines(pa.array([h or None for h in heads], pa.string()))
+    return lines.column(lines.names, lines.values)
+
+
+class HeaderLines:
+    """The header lines of a batch of ``head`` texts, split into names and values in Arrow.
+
+    ``names`` are the text before the first colon (as is), ``raw_values`` the text after it,
+    ``values`` those trimmed of spaces, tabs and CR; a line without colon is a name with an empty
+    value (``has_colon`` is false there). ``offsets`` say which lines belong to which row.
+    """
+
+    def __init__(self, heads: pa.Array) -> None:
+        lines = pc.split_pattern(heads, "\n")
+        flat = lines.flatten()
+        parts = pc.split_pattern(flat, ":", max_splits=1)
+        self.has_colon: pa.Array | None = None
+        if len(flat) and pc.min(pc.list_value_length(parts)).as_py() < 2:
+            # a line without a colon: keep it as a name with an empty value
+            self.has_colon = pc.match_substring(flat, ":")
+            fixed = pc.if_else(self.has_colon, flat, pc.binary_join_element_wise(flat, ":", ""))
+            parts = pc.split_pattern(fixed, ":", max_splits=1)
+        self.offsets = lines.offsets
+        self.names: pa.Array = pc.list_element(parts, 0)
+        self.raw_values: pa.Array = pc.list_element(parts, 1)
+        # ascii_trim is safe on UTF-8: the bytes of space, tab and CR never occur inside a
+        # multibyte character, and it is three times faster than utf8_trim
+        self.values: pa.Array = pc.ascii_trim(self.raw_values, " \t\r")
+
+    def column(self, names: pa.Array, values: pa.Array) -> pa.Array:
+        """The ``headers`` column from (possibly changed) ``names`` and ``values``."""
+        pairs = pa.StructArray.from_arrays([names, values], fields=list(HEADER_TYPE.value_type))
+        return pa.ListArray.from_arrays(self.offsets, pairs, type=HEADER_TYPE)
 
 
 def _resort(path: Path, blob: bytes) -> None:

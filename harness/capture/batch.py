@@ -1,0 +1,239 @@
+"""The batch path of a GoReplay import: requests to capture rows a row group at a time.
+
+:func:`~harness.capture.ingest.import_capture` takes this path when every source is a GoReplay
+file and the configuration leaves nothing per request to decide in Python: no filter or
+transform, no session header or cookie, no extra redaction pattern. It writes the same rows,
+counts and redaction report as the per-record path (a test compares the two), but does not build
+an :class:`~harness.capture.record.Exchange` per request: each request is parsed into column
+lists, and every row group's header lines are split and their credential headers masked at
+once in Arrow (:mod:`harness.capture.redact_batch`). A request that may hold a value secret
+(``eyJ``, ``@``, ``%40``, 13 digits: see :func:`may_hold_value_secret`) or has a body takes
+the exact per-record :class:`~harness.capture.redact.Redactor` code instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harness.capture.config import CaptureConfig, FilterConfig
+from harness.capture.gor import PairedRequest, host_header, split_target
+from harness.capture.httpwire import split_request
+from harness.capture.record import SKIP_BAD_REQUEST_LINE, SkipLog, split_headers
+from harness.capture.redact import Redactor, fix_content_length
+from harness.capture.redact_batch import HeaderMasker, value_secret_rows
+from harness.capture.routes import RouteTemplater
+from harness.capture.sessions import SessionKeyer
+from harness.capture.store import CaptureWriter, HeaderLines
+from harness.errors import CaptureError
+
+#: Requests parsed and redacted together; row groups hold several such chunks. Arrow work on
+#: a few MB at a time reuses the allocator's memory, where 32k requests at once (40 MB per
+#: column) pay page faults on every batch.
+CHUNK_ROWS = 4096
+
+
+def batch_path_applies(config: CaptureConfig, redactor: Redactor | None) -> bool:
+    """Whether the batch path gives exactly the rows of the per-record path for ``config``."""
+    if config.filters != FilterConfig():
+        return False
+    if config.session.header is not None or config.session.cookie is not None:
+        return False
+    return redactor is None or HeaderMasker.supports(redactor)
+
+
+class _Columns:
+    """Column lists of the rows of one row group (before redaction)."""
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.method: list[str] = []
+        self.scheme: list[str] = []
+        self.host: list[str] = []
+        self.path: list[str] = []
+        self.version: list[str] = []
+        self.head: list[bytes] = []
+        self.body: list[bytes] = []
+        self.session: list[str] = []
+        self.route: list[str] = []
+        self.status: list[int | None] = []
+        self.latency: list[int | None] = []
+        self.sha: list[str | None] = []
+        self.source: list[str] = []
+
+
+def write_batches(
+    requests: Iterable[PairedRequest],
+    writer: CaptureWriter,
+    *,
+    skips: SkipLog,
+    keyer: SessionKeyer,
+    templater: RouteTemplater,
+    redactor: Redactor | None,
+) -> int:
+    """Parse ``requests`` into ``writer`` one row group at a time; returns the requests read."""
+    masker = HeaderMasker(redactor) if redactor is not None else None
+    batch_rows = min(CHUNK_ROWS, writer.batch_rows)
+    read = 0
+    cols = _Columns()
+    # bound methods looked up once: this loop runs once per request
+    session_of, route_of, parse = keyer.record_key, templater.route, split_request
+    add_ts, add_method, add_scheme = cols.ts.append, cols.method.append, cols.scheme.append
+    add_host, add_path, add_version = cols.host.append, cols.path.append, cols.version.append
+    add_head, add_body, add_session = cols.head.append, cols.body.append, cols.session.append
+    add_route, add_status, add_latency = cols.route.append, cols.status.append, cols.latency.append
+    add_sha, add_source = cols.sha.append, cols.source.append
+    for ts, rid, payload, source, status, latency, sha in requests:
+        parsed = parse(payload)
+        if parsed is None:
+            skips.add(SKIP_BAD_REQUEST_LINE, source)
+            continue
+        method, target, version, head, body = parsed
+        if target[:1] == "/":
+            scheme, host, path = "http", "", target
+        else:
+            scheme, host, path = split_target(target)
+        if not host:
+            host = host_header(head)
+        add_ts(ts)
+        add_method(method)
+        add_scheme(scheme)
+        add_host(host)
+        add_path(path)
+        add_version(version)
+        add_head(head)
+        add_body(body)
+        add_session(session_of(rid.decode("latin-1"), source))
+        add_route(route_of(path))
+        add_status(status)
+        add_latency(latency)
+        add_sha(sha)
+        add_source(source)
+        read += 1
+        if len(cols.ts) >= batch_rows:
+            _write(cols, writer, redactor, masker)
+            cols = _Columns()
+            add_ts, add_method, add_scheme = cols.ts.append, cols.method.append, cols.scheme.append
+            add_host, add_path, add_version = (
+                cols.host.append,
+                cols.path.append,
+                cols.version.append,
+            )
+            add_head, add_body, add_session = (
+                cols.head.append,
+                cols.body.append,
+                cols.session.append,
+            )
+            add_route, add_status = cols.route.append, cols.status.append
+            add_latency, add_sha, add_source = (
+                cols.latency.append,
+                cols.sha.append,
+                cols.source.append,
+            )
+    _write(cols, writer, redactor, masker)
+    return read
+
+
+def _write(
+    cols: _Columns, writer: CaptureWriter, redactor: Redactor | None, masker: HeaderMasker | None
+) -> None:
+    if not cols.ts:
+        return
+    paths, bodies = cols.path, cols.body
+    lines = HeaderLines(_head_array(cols.head))
+    names, values = lines.names, lines.values
+    if redactor is not None and masker is not None:
+        redact_path, redact_body = redactor.redact_path, redactor.redact_body
+        paths = [redact_path(p) if "?" in p else p for p in paths]
+        # a body that changed length changes the head too (Content-Length)
+        new_length: dict[int, int] = {}
+        bodies = list(bodies)
+        for i, body in enumerate(cols.body):
+            if body:
+                clean = redact_body(body)
+                if clean is not body:
+                    bodies[i] = clean
+                    if len(clean) != len(body):
+                        new_length[i] = len(clean)
+        masked = masker.mask(lines)
+        offsets = lines.offsets.to_numpy()
+        exact = value_secret_rows(masked, offsets) | new_length.keys()
+        # count the masks of the rows kept; the exact rows count theirs in the redactor
+        line_rows = np.searchsorted(offsets, masked.lines, side="right") - 1
+        for row, rule in zip(line_rows.tolist(), masked.rules, strict=True):
+            if row not in exact:
+                redactor.counts[rule] += 1
+        names, values = masked.names, masked.values
+        if exact:
+            names, values = _redact_rows(
+                sorted(exact),
+                cols.head,
+                new_length=new_length,
+                redactor=redactor,
+                offsets=offsets,
+                names=names,
+                values=values,
+            )
+    columns = {
+        "ts_ns": pa.array(cols.ts, pa.int64()),
+        "session": pa.array(cols.session, pa.string()),
+        "method": pa.array(cols.method, pa.string()),
+        "scheme": pa.array(cols.scheme, pa.string()),
+        "host": pa.array(cols.host, pa.string()),
+        "path": pa.array(paths, pa.string()),
+        "http_version": pa.array(cols.version, pa.string()),
+        "headers": lines.column(names, values),
+        "body": pa.array(bodies, pa.binary()),
+        "route": pa.array(cols.route, pa.string()),
+        "orig_status": pa.array(cols.status, pa.int32()),
+        "orig_latency_ns": pa.array(cols.latency, pa.int64()),
+        "orig_body_sha256": pa.array(cols.sha, pa.string()),
+        "source": pa.array(cols.source, pa.string()),
+    }
+    writer.write_rows(columns)
+
+
+def _redact_rows(
+    rows: list[int],
+    heads: list[bytes],
+    *,
+    new_length: dict[int, int],
+    redactor: Redactor,
+    offsets: np.ndarray,
+    names: pa.Array,
+    values: pa.Array,
+) -> tuple[pa.Array, pa.Array]:
+    """``names`` and ``values`` with the lines of ``rows`` redacted by the per-record code."""
+    new_names: list[str] = []
+    new_values: list[str] = []
+    selected = np.zeros(len(names), dtype=bool)
+    for row in rows:
+        raw = heads[row]
+        head = redactor.redact_head(raw.decode("latin-1")) if raw else ""
+        if row in new_length:
+            head = fix_content_length(head, new_length[row])
+        pairs = split_headers(head)
+        first, end = int(offsets[row]), int(offsets[row + 1])
+        # redaction never adds or removes a line break: the row keeps its number of lines
+        if len(pairs) != end - first:
+            raise CaptureError(f"internal error: redaction changed the header lines of row {row}")
+        selected[first:end] = True
+        for name, value in pairs:
+            new_names.append(name)
+            new_values.append(value)
+    mask = pa.array(selected)
+    return (
+        pc.replace_with_mask(names, mask, pa.array(new_names, pa.string())),
+        pc.replace_with_mask(values, mask, pa.array(new_values, pa.string())),
+    )
+
+
+def _head_array(heads: list[bytes]) -> pa.Array:
+    """A string array of raw heads: they are latin-1, the Arrow column is UTF-8."""
+    if not b"".join(heads).isascii():
+        return pa.array([h.decode("latin-1") or None for h in heads], pa.string())
+    # ASCII is already UTF-8; an empty head is null (no header line at all)
+    return pa.array([h or None for h in heads], pa.binary()).view(pa.string())

@@ -1,0 +1,133 @@
+"""Redaction of header lines a batch of requests at a time (the GoReplay batch path).
+
+The per-record :meth:`Redactor.redact_head <harness.capture.redact.Redactor.redact_head>` first
+masks the credential headers of a head, then runs the JWT, e-mail and card rules only when
+cheap pre-checks find ``eyJ``, ``@``, ``%40`` or 13 digits in the masked text. Here the same
+two steps run on the split lines of a whole batch:
+
+1. :class:`HeaderMasker` finds the credential lines in Arrow (name before the colon, trailing
+   blanks dropped, any case) and masks each value with
+   :func:`~harness.capture.redact.mask_named_header`, the per-record code itself;
+2. :func:`value_secret_rows` runs the pre-checks once over the batch's masked names and values
+   and returns the rows where one fires (a superset: a false hit costs time, never a secret).
+   Those rows, and only those, take the per-record redactor from their raw head.
+
+A row that passes step 2 would have had nothing more done to it by the per-record code, so both
+paths write the same lines and count the same redactions.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harness.capture.redact import Redactor, mask_named_header
+from harness.capture.store import HeaderLines
+
+_VALUE_SECRET_HINTS = (b"eyJ", b"@", b"%40")
+# the card pre-check deletes spaces and dashes, maps digits to "0" and looks for 13 zeros; with
+# spaces and dashes mapped to "0" too (positions kept), 13 zeros are a superset of its hits
+_CARD_CHARS_TO_ZERO = bytes.maketrans(b"0123456789 -", b"000000000000")
+_THIRTEEN = b"0" * 13
+# header names the masker compares as plain strings (exactly what the per-record regex matches)
+_PLAIN_NAME = re.compile(r"[!-9;-~]+")
+
+
+class MaskedLines:
+    """Header lines with credential values masked; ``rules`` are the rules of masked lines."""
+
+    def __init__(self, names: pa.Array, values: pa.Array, lines: np.ndarray, rules: list[str]):
+        self.names = names
+        self.values = values
+        self.lines = lines  # indices of the masked lines
+        self.rules = rules
+
+
+class HeaderMasker:
+    """Masks the credential headers of a batch's :class:`HeaderLines` as ``redactor`` would."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._names = pa.array(sorted(redactor.header_names), pa.string())
+
+    @staticmethod
+    def supports(redactor: Redactor) -> bool:
+        """Whether the masker matches ``redactor`` exactly (no extra patterns, plain names)."""
+        return not redactor.has_extra_patterns and all(
+            _PLAIN_NAME.fullmatch(name) for name in redactor.header_names
+        )
+
+    def mask(self, lines: HeaderLines) -> MaskedLines:
+        """``lines`` with every credential value masked (not counted: see ``rules``)."""
+        names, values = lines.names, lines.values
+        none = np.empty(0, dtype=np.int64)
+        if not len(names):
+            return MaskedLines(names, values, none, [])
+        key = pc.ascii_lower(pc.ascii_rtrim(names, " \t"))
+        named = pc.is_in(key, value_set=self._names)
+        if lines.has_colon is not None:
+            named = pc.and_(named, lines.has_colon)
+        where = np.flatnonzero(named.to_numpy(zero_copy_only=False))
+        if not where.size:
+            return MaskedLines(names, values, none, [])
+        take = pa.array(where)
+        sub_names = pc.ascii_rtrim(names.take(take), " \t")
+        # the value as the per-record code cuts it: blanks after the colon, one CR at the end
+        raw = pc.ascii_ltrim(lines.raw_values.take(take), " \t")
+        raw = pc.ascii_rtrim(pc.replace_substring_regex(raw, r"\r$", ""), " \t")
+        rules: list[str] = []
+        masks: list[str] = []
+        for name, value in zip(sub_names.to_pylist(), raw.to_pylist(), strict=True):
+            rule, new = mask_named_header(name, value)
+            rules.append(rule)
+            masks.append(new)
+        # the capture writer trims values: a mask is written as "Name: mask", then trimmed
+        trimmed = pc.ascii_trim(pa.array(masks, pa.string()), " \t\r")
+        return MaskedLines(
+            pc.replace_with_mask(names, named, sub_names),
+            pc.replace_with_mask(values, named, trimmed),
+            where,
+            rules,
+        )
+
+
+def value_secret_rows(masked: MaskedLines, offsets: np.ndarray) -> set[int]:
+    """Rows (lines ``offsets[row]:offsets[row + 1]``) where a value-rule pre-check may fire."""
+    rows: set[int] = set()
+    for column in (masked.names, masked.values):
+        lines = _lines_with_hints(column)
+        if lines.size:
+            rows.update(np.searchsorted(offsets, lines, side="right").tolist())
+    return {row - 1 for row in rows}
+
+
+def _lines_with_hints(column: pa.Array) -> np.ndarray:
+    """Lines of a string column whose text may hold a JWT, an e-mail or a card number."""
+    if not len(column):
+        return np.empty(0, dtype=np.int64)
+    buffers = column.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    start, end = int(offsets[0]), int(offsets[-1])
+    # the values end to end, without separator: a hit across two lines is only a false hit
+    data = buffers[2].to_pybytes()[start:end] if end > start else b""
+    hits: list[int] = []
+    for hint in _VALUE_SECRET_HINTS:
+        hits += _positions(data, hint)
+    hits += _positions(data.translate(_CARD_CHARS_TO_ZERO), _THIRTEEN)
+    if not hits:
+        return np.empty(0, dtype=np.int64)
+    return np.searchsorted(offsets, np.array(hits) + start, side="right") - 1
+
+
+def _positions(data: bytes, needle: bytes) -> list[int]:
+    """Start of every (non-overlapping) occurrence of ``needle`` in ``data``."""
+    found = []
+    pos = data.find(needle)
+    while pos >= 0:
+        found.append(pos)
+        pos = data.find(needle, pos + len(needle))
+    return found

@@ -1,0 +1,210 @@
+"""The GoReplay batch path writes exactly what the per-record path writes (rows, counts, report)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+import harness.capture.batch as batch
+import harness.capture.ingest as ingest
+from harness.capture.batch import batch_path_applies
+from harness.capture.config import (
+    CaptureConfig,
+    FilterConfig,
+    RedactionConfig,
+    RedactionPattern,
+    SessionConfig,
+)
+from harness.capture.redact import Redactor
+from harness.capture.store import CaptureMetadata, CaptureWriter, read_capture
+from tests.capture.gorfiles import DATADOG, GorRecord, datadog_records, request, response, write_gor
+from tests.capture.secrets import SECRETS, write_seeded
+
+T0 = 1_700_000_000_000_000_000
+SALTED = CaptureConfig(session=SessionConfig(salt="fixed"))
+
+# header lines the per-record redactor treats in every one of its ways
+TRICKY_HEADS = [
+    b"Cookie: a=1; b",  # not every cookie is name=value
+    b"cookie :  x=y;z=w  \r",
+    b"COOKIE:\tk=v=w; m=\r \r",
+    b"Cookie:",
+    b" Cookie: leading=blank",  # not a header name the regex matches
+    b"Cookie2: c=d",
+    b"Authorization: Bearer abc.def",
+    b"Authorization: token",
+    b"Authorization: Basic\r \r",
+    b"Set-Cookie: flag \t\r",
+    b"Proxy-Authorization: Basic  x y",
+    b"Set-Cookie: a=b; Path=/; Max-Age=100",
+    b"Set-Cookie: flag; Secure",
+    b"X-Api-Key: k",
+    b"x-auth-token:t",
+    b"X-Internal-Signature: sig",
+    b"NoColonHere",
+    b"X-Name: caf\xe9",
+    b"Cookie: n=\xe9t\xe9; user@x=1",
+    b"X-Trace: eyJabcd.efghij.klmn",
+    b"From: someone@shop.example",
+    b"Referer: /login?next=a%40b.example",
+    b"X-Card: 4012 8888 8888 1881",
+    b"X-Num: 1234567890123",
+    b"X-Date: 2024-01-01 12:00:00",
+    b"Cookie: id=4012888888881881; k=eyJx",
+    b"Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.c2ln",
+]
+
+
+def _raw(
+    head_lines: list[bytes], target: bytes = b"/", body: bytes = b"", eol: bytes = b"\r\n"
+) -> bytes:
+    lines = [b"POST " + target + b" HTTP/1.1", *head_lines]
+    if body:
+        lines.append(b"Content-Length: %d" % len(body))
+    return eol.join(lines) + eol + eol + body
+
+
+def tricky_records() -> list[GorRecord]:
+    """Requests (and responses) covering every redaction and parsing case of the batch path."""
+    payloads = [_raw([b"Host: h", line]) for line in TRICKY_HEADS]
+    payloads += [
+        _raw(TRICKY_HEADS[:12], eol=b"\n"),
+        _raw([b"Host: h", *TRICKY_HEADS]),
+        _raw([b"Host: h"], b"/p?password=x&email=a%40b.example&q=1"),
+        _raw([b"Host: h", b"Cookie: s=1"], body=b'{"password": "hunter2", "n": 1}'),
+        _raw([b"Host: h"], body=b'{"password": "REDACTED"}'),
+        _raw([b"Host: h"], body=b"plain body"),
+        _raw([]),
+        b"GET / HTTP/1.1\r\n\n\r\n\r\n",
+        b"GET http://abs.example/x?y=1 HTTP/1.1\r\nCookie: a=b\r\n\r\n",
+        b"BROKEN\r\n\r\n",
+        request("/payments/12345", "GET", {"Cookie": "sid=abc; lang=en"}),
+        request("/x", "GET", {"X-Api-Key": "k"}, lf=True),
+    ]
+    records = []
+    for i, payload in enumerate(payloads):
+        records.append(GorRecord(1, f"r{i % 5}", T0 + i * 1_000_000, payload))
+        if i % 3 == 0:
+            records.append(GorRecord(2, f"r{i % 5}", T0 + i * 1_000_000 + 500, response(200 + i)))
+    records.append(GorRecord(3, "r1", T0 + 10**9, response(500)))
+    records.append(GorRecord(2, "nobody", T0 + 2 * 10**9, response(404)))
+    return records
+
+
+Imported = tuple[list[dict[str, Any]], CaptureMetadata, list[int]]
+
+
+def _row_groups(path: Path) -> list[int]:
+    meta = pq.ParquetFile(path).metadata
+    return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+
+
+def import_both(
+    sources: list[Path], out: Path, monkeypatch: pytest.MonkeyPatch, **kwargs: Any
+) -> tuple[Imported, Imported]:
+    """(rows, metadata, row group sizes) of one import by the batch and the per-record path."""
+    used: list[bool] = []
+    real: Callable[..., int] = ingest.write_batches
+
+    def spy(*args: Any, **kw: Any) -> int:
+        used.append(True)
+        return real(*args, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(ingest, "write_batches", spy)
+        meta = ingest.import_capture(sources, out, **kwargs)
+        fast = (read_capture(out).to_pylist(), meta, _row_groups(out))
+    assert used, "the batch path was not taken"
+    with monkeypatch.context() as m:
+        m.setattr(ingest, "batch_path_applies", lambda *_: False)
+        meta = ingest.import_capture(sources, out, **kwargs)
+        slow = (read_capture(out).to_pylist(), meta, _row_groups(out))
+    return fast, slow
+
+
+def test_batch_path_writes_what_the_record_path_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tricky = write_gor(tmp_path / "tricky.gor", tricky_records())
+    config = CaptureConfig(
+        session=SessionConfig(salt="fixed"),
+        redaction=RedactionConfig(headers=["X-Internal-Signature"], fields=["n"]),
+    )
+    fast, slow = import_both([tricky], tmp_path / "out.parquet", monkeypatch, config=config)
+    assert fast == slow
+    rows, meta, _ = fast
+    assert meta.skipped == {
+        "invalid request line": 1,
+        "replayed response (type 3)": 1,
+        "response without request": 1,
+    }
+    assert {"cookie", "authorization", "set-cookie", "api-key", "jwt", "email", "card"} <= set(
+        meta.redaction.rules
+    )
+    assert len(rows) == len(TRICKY_HEADS) + 11
+
+
+def test_small_chunks_and_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # chunks that do not divide the row groups, and many of them
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(ingest, "CaptureWriter", lambda path: CaptureWriter(path, batch_rows=20))
+    records = tricky_records() + [
+        GorRecord(r.kind, r.rid + "-dd", r.ts, r.payload) for r in datadog_records()
+    ]
+    source = write_gor(tmp_path / "mixed.gor", records)
+    out = tmp_path / "out.parquet"
+    fast, slow = import_both([source], out, monkeypatch, config=SALTED)
+    assert fast == slow
+    assert fast[2] == [20] * 6 + [len(fast[0]) - 120]
+
+
+@pytest.mark.parametrize("redact", [True, False])
+def test_datadog_and_seeded_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redact: bool
+) -> None:
+    seeded = write_seeded(tmp_path)[0]
+    for source in (DATADOG, seeded):
+        out = tmp_path / f"{source.stem}.parquet"
+        fast, slow = import_both([source], out, monkeypatch, config=SALTED, redact=redact)
+        assert fast == slow
+    if redact:
+        written = out.read_bytes() + repr(read_capture(out).to_pylist()).encode()
+        assert not [s for s in SECRETS[:7] if s.encode() in written]
+
+
+def test_out_of_order_input_is_resorted_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [
+        GorRecord(1, f"o{i}", T0 + (i % 4) * 10**9 - i, request(f"/o/{i}")) for i in range(40)
+    ]
+    source = write_gor(tmp_path / "late.gor", records)
+    fast, slow = import_both(
+        [source], tmp_path / "out.parquet", monkeypatch, config=SALTED, reorder_window=2
+    )
+    assert fast == slow
+    assert fast[1].counts.resorted > 0
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        CaptureConfig(filters=FilterConfig(methods=["GET"])),
+        CaptureConfig(session=SessionConfig(cookie="sid")),
+        CaptureConfig(
+            redaction=RedactionConfig(patterns=[RedactionPattern(name="x", pattern="x")])
+        ),
+        CaptureConfig(redaction=RedactionConfig(headers=["odd name"])),
+    ],
+)
+def test_per_record_path_when_a_request_needs_python(config: CaptureConfig) -> None:
+    assert not batch_path_applies(config, Redactor(config.redaction))
+
+
+def test_batch_path_by_default() -> None:
+    assert batch_path_applies(CaptureConfig(), Redactor())
+    assert batch_path_applies(CaptureConfig(), None)

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harness.capture.redact import Redactor, mask_named_header
+from harness.capture.redact import MASK, Redactor, mask_named_header
 from harness.capture.store import HeaderLines
 
 _VALUE_SECRET_HINTS = (b"eyJ", b"@", b"%40")
@@ -77,20 +77,72 @@ class HeaderMasker:
         # the value as the per-record code cuts it: blanks after the colon, one CR at the end
         raw = pc.ascii_ltrim(lines.raw_values.take(take), " \t")
         raw = pc.ascii_rtrim(pc.replace_substring_regex(raw, r"\r$", ""), " \t")
-        rules: list[str] = []
-        masks: list[str] = []
-        for name, value in zip(sub_names.to_pylist(), raw.to_pylist(), strict=True):
-            rule, new = mask_named_header(name, value)
-            rules.append(rule)
-            masks.append(new)
+        masks, rules = _masks(pc.equal(key.take(take), "cookie"), sub_names, raw)
         # the capture writer trims values: a mask is written as "Name: mask", then trimmed
-        trimmed = pc.ascii_trim(pa.array(masks, pa.string()), " \t\r")
+        trimmed = pc.ascii_trim(masks, " \t\r")
         return MaskedLines(
             pc.replace_with_mask(names, named, sub_names),
             pc.replace_with_mask(values, named, trimmed),
             where,
             rules,
         )
+
+
+def _masks(cookie: pa.Array, names: pa.Array, values: pa.Array) -> tuple[pa.Array, list[str]]:
+    """The masks of named-header ``values`` and their rules (cookie lines marked in ``cookie``).
+
+    Cookies that are all ``name=value`` pairs (by far the most) are masked in Arrow; any other
+    line goes through :func:`mask_named_header`, the per-record code.
+    """
+    n = len(values)
+    rules = ["cookie"] * n
+    done: list[np.ndarray] = []
+    masks: list[pa.Array] = []
+    is_cookie = cookie.to_numpy(zero_copy_only=False)
+    in_python = np.flatnonzero(~is_cookie)
+    if is_cookie.any():
+        rows = np.flatnonzero(is_cookie)
+        masked, pairs = _mask_cookie_pairs(values.take(pa.array(rows)))
+        done.append(rows[pairs])
+        masks.append(masked.filter(pa.array(pairs)))
+        in_python = np.sort(np.concatenate((in_python, rows[~pairs])))
+    if in_python.size:
+        picked = pa.array(in_python)
+        by_python: list[str] = []
+        for i, name, value in zip(
+            in_python.tolist(),
+            names.take(picked).to_pylist(),
+            values.take(picked).to_pylist(),
+            strict=True,
+        ):
+            rules[i], new = mask_named_header(name, value)
+            by_python.append(new)
+        done.append(in_python)
+        masks.append(pa.array(by_python, pa.string()))
+    order = np.concatenate(done)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    return pa.concat_arrays(masks).take(pa.array(position)), rules
+
+
+def _mask_cookie_pairs(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Cookie values with every ``name=value`` made ``name=REDACTED``, and where that is exact.
+
+    Exact where every ``;``-separated part has an ``=``: then there are more ``=`` than ``;``,
+    and the per-record code does the same, ``re.sub("=[^;]*", "=REDACTED")``.
+    """
+    parts = pc.split_pattern(values, ";")
+    flat = parts.flatten()
+    pair = pc.split_pattern(flat, "=", max_splits=1)
+    has_eq = pc.equal(pc.list_value_length(pair), 2)
+    masked_parts = pc.if_else(
+        has_eq, pc.binary_join_element_wise(pc.list_element(pair, 0), MASK, "="), flat
+    )
+    masked = pc.binary_join(pa.ListArray.from_arrays(parts.offsets, masked_parts), ";")
+    # a value always has at least one part, so no list is empty
+    starts = parts.offsets.to_numpy()[:-1]
+    exact = np.minimum.reduceat(has_eq.to_numpy(zero_copy_only=False), starts)
+    return masked, exact.astype(bool)
 
 
 def value_secret_rows(masked: MaskedLines, offsets: np.ndarray) -> set[int]:

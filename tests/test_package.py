@@ -11,12 +11,23 @@ def test_all_is_sorted_and_exported() -> None:
     assert list(harness.__all__) == sorted(harness.__all__)
     for name in harness.__all__:
         assert hasattr(harness, name), name
+    assert harness.judge.__module__ == "harness.analysis.verdict"
+
+
+def test_public_api_does_not_pull_in_gevent() -> None:
+    code = (
+        "import sys, harness; [getattr(harness, n) for n in harness.__all__]; "
+        "print(','.join(n for n in ('gevent', 'locust') if n in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
 
 
 def test_import_harness_does_not_import_gevent_or_locust() -> None:
     code = (
         "import sys, harness, harness.cli.main as m; m.build_parser(); "
-        "bad = [n for n in ('gevent', 'locust') if n in sys.modules]; print(','.join(bad))"
+        "bad = [n for n in ('gevent', 'locust', 'pandas', 'psycopg') if n in sys.modules]; "
+        "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

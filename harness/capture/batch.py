@@ -46,23 +46,34 @@ def batch_path_applies(config: CaptureConfig, redactor: Redactor | None) -> bool
 
 
 class _Columns:
-    """Column lists of the rows of one row group (before redaction)."""
+    """Column lists of the rows of one chunk (before redaction)."""
 
-    def __init__(self) -> None:
-        self.ts: list[int] = []
-        self.method: list[str] = []
-        self.scheme: list[str] = []
-        self.host: list[str] = []
-        self.path: list[str] = []
-        self.version: list[str] = []
-        self.head: list[bytes] = []
-        self.body: list[bytes] = []
-        self.session: list[str] = []
-        self.route: list[str] = []
-        self.status: list[int | None] = []
-        self.latency: list[int | None] = []
-        self.sha: list[str | None] = []
-        self.source: list[str] = []
+    def __init__(self, rows: list[_Row]) -> None:
+        # one tuple per request while reading, one transposition per chunk: far cheaper than
+        # fourteen list appends per request
+        (
+            self.ts,
+            self.method,
+            self.scheme,
+            self.host,
+            self.path,
+            self.version,
+            self.head,
+            self.body,
+            self.session,
+            self.route,
+            self.status,
+            self.latency,
+            self.sha,
+            self.source,
+        ) = (list(column) for column in zip(*rows, strict=True))
+
+
+#: ts, method, scheme, host, path, http version, head, body, session, route, status, latency,
+#: response sha256, source
+_Row = tuple[
+    int, str, str, str, str, str, bytes, bytes, str, str, int | None, int | None, str | None, str
+]
 
 
 def write_batches(
@@ -74,18 +85,14 @@ def write_batches(
     templater: RouteTemplater,
     redactor: Redactor | None,
 ) -> int:
-    """Parse ``requests`` into ``writer`` one row group at a time; returns the requests read."""
+    """Parse ``requests`` into ``writer`` one chunk at a time; returns the requests read."""
     masker = HeaderMasker(redactor) if redactor is not None else None
-    batch_rows = min(CHUNK_ROWS, writer.batch_rows)
+    chunk_rows = min(CHUNK_ROWS, writer.batch_rows)
     read = 0
-    cols = _Columns()
+    rows: list[_Row] = []
+    add = rows.append
     # bound methods looked up once: this loop runs once per request
     session_of, route_of, parse = keyer.record_key, templater.route, split_request
-    add_ts, add_method, add_scheme = cols.ts.append, cols.method.append, cols.scheme.append
-    add_host, add_path, add_version = cols.host.append, cols.path.append, cols.version.append
-    add_head, add_body, add_session = cols.head.append, cols.body.append, cols.session.append
-    add_route, add_status, add_latency = cols.route.append, cols.status.append, cols.latency.append
-    add_sha, add_source = cols.sha.append, cols.source.append
     for ts, rid, payload, source, status, latency, sha in requests:
         parsed = parse(payload)
         if parsed is None:
@@ -98,42 +105,34 @@ def write_batches(
             scheme, host, path = split_target(target)
         if not host:
             host = host_header(head)
-        add_ts(ts)
-        add_method(method)
-        add_scheme(scheme)
-        add_host(host)
-        add_path(path)
-        add_version(version)
-        add_head(head)
-        add_body(body)
-        add_session(session_of(rid.decode("latin-1"), source))
-        add_route(route_of(path))
-        add_status(status)
-        add_latency(latency)
-        add_sha(sha)
-        add_source(source)
-        read += 1
-        if len(cols.ts) >= batch_rows:
-            _write(cols, writer, redactor, masker)
-            cols = _Columns()
-            add_ts, add_method, add_scheme = cols.ts.append, cols.method.append, cols.scheme.append
-            add_host, add_path, add_version = (
-                cols.host.append,
-                cols.path.append,
-                cols.version.append,
+        session = session_of(rid.decode("latin-1"), source)
+        route = route_of(path)
+        add(
+            (
+                ts,
+                method,
+                scheme,
+                host,
+                path,
+                version,
+                head,
+                body,
+                session,
+                route,
+                status,
+                latency,
+                sha,
+                source,
             )
-            add_head, add_body, add_session = (
-                cols.head.append,
-                cols.body.append,
-                cols.session.append,
-            )
-            add_route, add_status = cols.route.append, cols.status.append
-            add_latency, add_sha, add_source = (
-                cols.latency.append,
-                cols.sha.append,
-                cols.source.append,
-            )
-    _write(cols, writer, redactor, masker)
+        )
+        if len(rows) >= chunk_rows:
+            read += len(rows)
+            _write(_Columns(rows), writer, redactor, masker)
+            rows = []
+            add = rows.append
+    if rows:
+        read += len(rows)
+        _write(_Columns(rows), writer, redactor, masker)
     return read
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -130,8 +131,8 @@ def _parse_header(
 ) -> RawRecord | None:
     if part[:1] in (b"\n", b"\r"):
         part = part.lstrip(b"\r\n")
-    nl = part.find(b"\n")
-    fields = (part if nl < 0 else part[:nl]).split()
+    line, _, payload = part.partition(b"\n")
+    fields = line.split()
     try:
         if len(fields) not in (3, 4) or fields[0] not in (b"1", b"2", b"3"):
             raise ValueError
@@ -140,7 +141,6 @@ def _parse_header(
     except ValueError:
         skips.add(SKIP_BAD_HEADER, f"{name}:{number}")
         return None
-    payload = b"" if nl < 0 else part[nl + 1 :]
     return (ts, index, number, int(fields[0]), fields[1], latency, payload, f"{name}:{number}")
 
 
@@ -176,6 +176,10 @@ class _Pending:
         self.latency: int | None = None
         self.sha: str | None = None
 
+    def request(self) -> PairedRequest:
+        """The request with what was paired to it."""
+        return self.ts, self.rid, self.payload, self.source, self.status, self.latency, self.sha
+
 
 def read_gor(
     paths: list[Path],
@@ -205,21 +209,41 @@ def read_gor_requests(
     """
     streams = [_records(path, i, skips, progress) for i, path in enumerate(paths)]
     merged: Iterable[RawRecord] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
-    queue: deque[_Pending] = deque()
-    # request id -> requests still waiting; built when the first response shows up, so a
-    # requests-only capture (the common case) does not pay for it
-    waiting: dict[bytes, list[_Pending]] | None = None
-    for ts, _, _, kind, rid, _latency, payload, source in _reorder(merged, window):
+    records = _reorder(merged, window)
+    # Until the first response (for good, in a requests-only capture: the common case) nothing
+    # is paired: requests wait as the raw records they are, and leave by window or horizon.
+    raw: deque[RawRecord] = deque()
+    first_response: RawRecord | None = None
+    for record in records:
+        kind = record[3]
+        if kind == 1:
+            raw.append(record)
+        elif kind == 2:
+            first_response = record
+            break
+        else:
+            skips.add(SKIP_REPLAYED_RESPONSE, record[7])
+        oldest = record[0] - pair_horizon_ns
+        while raw and (len(raw) > window or raw[0][0] < oldest):
+            r = raw.popleft()
+            yield r[0], r[4], r[6], r[7], None, None, None
+    if first_response is None:
+        for r in raw:
+            yield r[0], r[4], r[6], r[7], None, None, None
+        return
+    queue = deque(_Pending(r[0], r[4], r[6], r[7]) for r in raw)
+    # request id -> requests still waiting for their response
+    waiting: dict[bytes, list[_Pending]] = {}
+    for older in queue:
+        waiting.setdefault(older.rid, []).append(older)
+    for ts, _, _, kind, rid, _latency, payload, source in itertools.chain(
+        [first_response], records
+    ):
         if kind == 1:
             entry = _Pending(ts, rid, payload, source)
             queue.append(entry)
-            if waiting is not None:
-                waiting.setdefault(rid, []).append(entry)
+            waiting.setdefault(rid, []).append(entry)
         elif kind == 2:
-            if waiting is None:
-                waiting = {}
-                for older in queue:
-                    waiting.setdefault(older.rid, []).append(older)
             _pair(waiting.get(rid), ts, payload, source, skips)
         else:
             skips.add(SKIP_REPLAYED_RESPONSE, source)
@@ -228,27 +252,10 @@ def read_gor_requests(
             queue[0].status is not None or len(queue) > window or queue[0].ts < ts - pair_horizon_ns
         ):
             entry = queue.popleft()
-            if waiting is not None:
-                _forget(waiting, entry)
-            yield (
-                entry.ts,
-                entry.rid,
-                entry.payload,
-                entry.source,
-                entry.status,
-                entry.latency,
-                entry.sha,
-            )
+            _forget(waiting, entry)
+            yield entry.request()
     for entry in queue:
-        yield (
-            entry.ts,
-            entry.rid,
-            entry.payload,
-            entry.source,
-            entry.status,
-            entry.latency,
-            entry.sha,
-        )
+        yield entry.request()
 
 
 def _pair(

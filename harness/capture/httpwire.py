@@ -17,18 +17,24 @@ ParsedRequest = tuple[str, str, str, str, bytes]
 
 def _split(payload: bytes) -> tuple[bytes, bytes]:
     """(header bytes including the start line, body): the head ends at the first empty line."""
+    head_end, body_start = _bounds(payload)
+    return payload[:head_end], payload[body_start:]
+
+
+def _bounds(payload: bytes) -> tuple[int, int]:
+    """Where the head ends and the body starts (see :func:`_split`), without copying."""
     first = payload.find(b"\n")
     if first > 0 and payload[first - 1] == 13:  # CRLF message: one search, not two
         crlf = payload.find(b"\r\n\r\n", first - 1)
         if crlf >= 0:
-            return payload[:crlf], payload[crlf + 4 :]
+            return crlf, crlf + 4
     lf = payload.find(b"\n\n")
     if lf >= 0:
         if lf > 0 and payload[lf - 1] == 13:
-            return payload[: lf - 1], payload[lf + 2 :]  # "\r\n\n": a mixed line end
-        return payload[:lf], payload[lf + 2 :]
+            return lf - 1, lf + 2  # "\r\n\n": a mixed line end
+        return lf, lf + 2
     # no empty line: a request without body whose final newline was cut
-    return payload.rstrip(b"\r\n"), b""
+    return len(payload.rstrip(b"\r\n")), len(payload)
 
 
 def parse_request(payload: bytes) -> ParsedRequest | None:
@@ -42,10 +48,10 @@ def parse_request(payload: bytes) -> ParsedRequest | None:
 
 def split_request(payload: bytes) -> tuple[str, str, str, bytes, bytes] | None:
     """As :func:`parse_request`, but the header lines stay undecoded bytes (the batch path)."""
-    head, body = _split(payload)
+    head_end, body_start = _bounds(payload)
     # header lines keep their CR: the capture writer trims it per batch, in Arrow
-    eol = head.find(b"\n")
-    line = head if eol < 0 else head[:eol].rstrip(b"\r")
+    eol = payload.find(b"\n", 0, head_end)
+    line = payload[:head_end] if eol < 0 else payload[:eol].rstrip(b"\r")
     parts = line.split(b" ")
     if len(parts) != 3:
         return None
@@ -61,8 +67,8 @@ def split_request(payload: bytes) -> tuple[str, str, str, bytes, bytes] | None:
         method.decode("ascii"),
         target.decode("latin-1"),
         version.decode("latin-1"),
-        b"" if eol < 0 else head[eol + 1 :],
-        body,
+        b"" if eol < 0 else payload[eol + 1 : head_end],
+        payload[body_start:],
     )
 
 

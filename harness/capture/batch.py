@@ -105,7 +105,7 @@ def write_batches(
             scheme, host, path = split_target(target)
         if not host:
             host = host_header(head)
-        session = session_of(rid.decode("latin-1"), source)
+        session = session_of(rid, source)
         route = route_of(path)
         add(
             (
@@ -232,7 +232,8 @@ def _redact_rows(
 
 def _head_array(heads: list[bytes]) -> pa.Array:
     """A string array of raw heads: they are latin-1, the Arrow column is UTF-8."""
-    if not b"".join(heads).isascii():
-        return pa.array([h.decode("latin-1") or None for h in heads], pa.string())
-    # ASCII is already UTF-8; an empty head is null (no header line at all)
-    return pa.array([h or None for h in heads], pa.binary()).view(pa.string())
+    # an empty head is null (no header line at all)
+    raw = pa.array([h or None for h in heads], pa.binary()).view(pa.string())
+    if pc.all(pc.string_is_ascii(raw)).as_py() is not False:
+        return raw  # ASCII is already UTF-8
+    return pa.array([h.decode("latin-1") or None for h in heads], pa.string())

@@ -34,6 +34,7 @@ class SessionKeyer:
         self._cookie = self._config.cookie
         salt = self._config.salt if self._config.salt is not None else secrets.token_hex(16)
         self._salt = salt.encode()
+        self._keyed = hashlib.blake2b(digest_size=8, key=self._salt[:64])
 
     @property
     def reads_headers(self) -> bool:
@@ -47,16 +48,21 @@ class SessionKeyer:
             raw.encode("utf-8", "surrogateescape"), digest_size=8, key=self._salt[:64]
         ).hexdigest()
 
-    def record_key(self, conn: str, source: str) -> str:
-        """The key :meth:`key` gives a record without client address, when no header is read.
+    def record_key(self, rid: bytes, source: str) -> str:
+        """The key :meth:`key` gives a GoReplay record (id ``rid``) when no header is read.
 
         For the batch path of GoReplay input (:mod:`harness.capture.batch`), which has no
         :class:`Exchange` object; only valid while :attr:`reads_headers` is false.
         """
-        raw = "r\0" + (conn or source)
-        return hashlib.blake2b(
-            raw.encode("utf-8", "surrogateescape"), digest_size=8, key=self._salt[:64]
-        ).hexdigest()
+        if rid and rid.isascii():
+            data = b"r\0" + rid  # what the text below encodes to, without decoding
+        else:
+            raw = "r\0" + (rid.decode("latin-1") or source)
+            data = raw.encode("utf-8", "surrogateescape")
+        # a copy of the keyed hash skips hashing the key block again
+        digest = self._keyed.copy()
+        digest.update(data)
+        return digest.hexdigest()
 
     def _identity(self, exchange: Exchange) -> str:
         if self._header is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from harness.capture.config import SessionConfig
 from harness.capture.record import Exchange, join_headers
 from harness.capture.sessions import SessionKeyer, cookie_value
@@ -53,3 +55,14 @@ def test_keys_are_hashed_and_salted() -> None:
     assert key != two.key(request)
     # without a configured salt each import draws its own
     assert SessionKeyer().key(request) != SessionKeyer().key(request)
+
+
+@pytest.mark.parametrize("rid", [b"b33c9c1a2bae6636", b"caf\xe9-1", b""])
+def test_record_key_is_the_key_of_the_same_record(rid: bytes) -> None:
+    keyer = SessionKeyer(SessionConfig(salt="s"))
+    exchange = Exchange(
+        ts_ns=1, method="GET", scheme="http", host="h", path="/", http_version="HTTP/1.1",
+        head="", body=b"", source="f.gor:7", conn=rid.decode("latin-1") or None,
+    )  # fmt: skip
+    assert keyer.record_key(rid, "f.gor:7") == keyer.key(exchange)
+    assert not keyer.reads_headers

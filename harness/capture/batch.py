@@ -26,9 +26,9 @@ from harness.capture.record import SKIP_BAD_REQUEST_LINE, SkipLog, split_headers
 from harness.capture.redact import Redactor, fix_content_length
 from harness.capture.redact_batch import HeaderMasker, value_secret_rows
 from harness.capture.routes import RouteTemplater
+from harness.capture.schema import HEADER_TYPE
 from harness.capture.sessions import SessionKeyer
 from harness.capture.store import CaptureWriter, HeaderLines
-from harness.errors import CaptureError
 
 #: Requests parsed and redacted together; row groups hold several such chunks. Arrow work on
 #: a few MB at a time reuses the allocator's memory, where 32k requests at once (40 MB per
@@ -142,13 +142,14 @@ def _write(
     if not cols.ts:
         return
     paths, bodies = cols.path, cols.body
+    exact: set[int] = set()
+    new_length: dict[int, int] = {}
     lines = HeaderLines(_head_array(cols.head))
     names, values = lines.names, lines.values
     if redactor is not None and masker is not None:
         redact_path, redact_body = redactor.redact_path, redactor.redact_body
         paths = [redact_path(p) if "?" in p else p for p in paths]
         # a body that changed length changes the head too (Content-Length)
-        new_length: dict[int, int] = {}
         bodies = list(bodies)
         for i, body in enumerate(cols.body):
             if body:
@@ -166,16 +167,10 @@ def _write(
             if row not in exact:
                 redactor.counts[rule] += 1
         names, values = masked.names, masked.values
-        if exact:
-            names, values = _redact_rows(
-                sorted(exact),
-                cols.head,
-                new_length=new_length,
-                redactor=redactor,
-                offsets=offsets,
-                names=names,
-                values=values,
-            )
+    headers: pa.Array | pa.ChunkedArray = lines.column(names, values)
+    if exact:
+        assert redactor is not None
+        headers = _redact_rows(sorted(exact), cols.head, new_length, redactor, headers)
     columns = {
         "ts_ns": pa.array(cols.ts, pa.int64()),
         "session": pa.array(cols.session, pa.string()),
@@ -184,7 +179,7 @@ def _write(
         "host": pa.array(cols.host, pa.string()),
         "path": pa.array(paths, pa.string()),
         "http_version": pa.array(cols.version, pa.string()),
-        "headers": lines.column(names, values),
+        "headers": headers,
         "body": pa.array(bodies, pa.binary()),
         "route": pa.array(cols.route, pa.string()),
         "orig_status": pa.array(cols.status, pa.int32()),
@@ -198,36 +193,38 @@ def _write(
 def _redact_rows(
     rows: list[int],
     heads: list[bytes],
-    *,
     new_length: dict[int, int],
     redactor: Redactor,
-    offsets: np.ndarray,
-    names: pa.Array,
-    values: pa.Array,
-) -> tuple[pa.Array, pa.Array]:
-    """``names`` and ``values`` with the lines of ``rows`` redacted by the per-record code."""
-    new_names: list[str] = []
-    new_values: list[str] = []
-    selected = np.zeros(len(names), dtype=bool)
+    headers: pa.Array,
+) -> pa.ChunkedArray:
+    """``headers`` with the rows ``rows`` redacted by the per-record code from their raw head.
+
+    The other rows are zero-copy slices between them (the capture writer takes chunked columns).
+    """
+    names: list[str] = []
+    values: list[str] = []
+    offsets = [0]
     for row in rows:
         raw = heads[row]
         head = redactor.redact_head(raw.decode("latin-1")) if raw else ""
         if row in new_length:
             head = fix_content_length(head, new_length[row])
-        pairs = split_headers(head)
-        first, end = int(offsets[row]), int(offsets[row + 1])
-        # redaction never adds or removes a line break: the row keeps its number of lines
-        if len(pairs) != end - first:
-            raise CaptureError(f"internal error: redaction changed the header lines of row {row}")
-        selected[first:end] = True
-        for name, value in pairs:
-            new_names.append(name)
-            new_values.append(value)
-    mask = pa.array(selected)
-    return (
-        pc.replace_with_mask(names, mask, pa.array(new_names, pa.string())),
-        pc.replace_with_mask(values, mask, pa.array(new_values, pa.string())),
+        for name, value in split_headers(head):
+            names.append(name)
+            values.append(value)
+        offsets.append(len(names))
+    pairs = pa.StructArray.from_arrays(
+        [pa.array(names, pa.string()), pa.array(values, pa.string())],
+        fields=list(HEADER_TYPE.value_type),
     )
+    redone = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pairs, type=HEADER_TYPE)
+    pieces: list[pa.Array] = []
+    start = 0
+    for i, row in enumerate(rows):
+        pieces += (headers.slice(start, row - start), redone.slice(i, 1))
+        start = row + 1
+    pieces.append(headers.slice(start))
+    return pa.chunked_array(pieces, HEADER_TYPE)
 
 
 def _head_array(heads: list[bytes]) -> pa.Array:

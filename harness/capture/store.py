@@ -98,7 +98,7 @@ class CaptureWriter:
         self.last_ts: int | None = None
         self.min_ts = 0
         self._batch_rows = batch_rows
-        self._pending: list[pa.RecordBatch] = []  # rows of write_rows not yet in a row group
+        self._pending: list[pa.Table] = []  # rows of write_rows not yet in a row group
         self._pending_rows = 0
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
@@ -142,7 +142,7 @@ class CaptureWriter:
         if len(self._batch) >= self._batch_rows:
             self._flush()
 
-    def write_rows(self, columns: dict[str, pa.Array]) -> None:
+    def write_rows(self, columns: dict[str, pa.Array | pa.ChunkedArray]) -> None:
         """Add ready columns of some rows: every column but ``idx`` and ``offset_ns``.
 
         The batch path of :mod:`harness.capture.batch` uses this instead of :meth:`add`; the
@@ -155,6 +155,7 @@ class CaptureWriter:
         n = len(ts)
         if not n:
             return
+        assert isinstance(ts, pa.Array)
         values = ts.to_numpy()
         if self.first_ts is None:
             self.first_ts = self.min_ts = self.last_ts = int(values[0])
@@ -171,19 +172,19 @@ class CaptureWriter:
         columns["idx"] = pa.array(np.arange(self._written, self._written + n, dtype=np.int64))
         columns["offset_ns"] = pc.subtract(ts, pa.scalar(self.first_ts, pa.int64()))
         arrays = [columns[name] for name in CAPTURE_SCHEMA.names]
-        batch = pa.RecordBatch.from_arrays(arrays, schema=CAPTURE_SCHEMA)
+        table = pa.Table.from_arrays(arrays, schema=CAPTURE_SCHEMA)
         self._written += n
-        while len(batch):
+        while len(table):
             room = self._batch_rows - self._pending_rows
-            self._pending.append(batch.slice(0, room))
+            self._pending.append(table.slice(0, room))
             self._pending_rows += len(self._pending[-1])
-            batch = batch.slice(room)
+            table = table.slice(room)
             if self._pending_rows >= self._batch_rows:
                 self._write_pending()
 
     def _write_pending(self) -> None:
         if self._pending:
-            self._writer.write_table(pa.Table.from_batches(self._pending, schema=CAPTURE_SCHEMA))
+            self._writer.write_table(pa.concat_tables(self._pending))
             self._pending = []
             self._pending_rows = 0
 

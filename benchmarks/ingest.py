@@ -114,11 +114,14 @@ print(json.dumps({"records": count, "wall_s": wall, "cpu_s": cpu, "maxrss_kb": r
 
 def measure(mode: str, src: Path, out: Path) -> dict[str, float]:
     """Run one measurement in a fresh interpreter (so peak RSS is its own)."""
+    load = os.getloadavg()[0]  # other work on the machine: note it with the figures
     run = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(src), str(out)],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
     result: dict[str, float] = json.loads(run.stdout.strip().splitlines()[-1])
+    result["load_before"] = load
+    result["load_after"] = os.getloadavg()[0]
     size = src.stat().st_size
     result["input_mb"] = size / 1e6
     result["per_s"] = result["records"] / result["wall_s"]
@@ -131,7 +134,7 @@ def row(label: str, r: dict[str, float]) -> str:
     return (
         f"| {label} | {int(r['records']):,} | {r['input_mb']:,.0f} | {r['wall_s']:.1f} | "
         f"{r['cpu_s']:.1f} | {r['per_s']:,.0f} | {r['per_cpu_s']:,.0f} | {r['mb_per_s']:.1f} | "
-        f"{r['maxrss_kb'] / 1024:,.0f} |"
+        f"{r['maxrss_kb'] / 1024:,.0f} | {r['load_before']:.2f} / {r['load_after']:.2f} |"
     )
 
 
@@ -144,8 +147,8 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     lines = [
         "| input | requests | input MB | wall s | CPU s | req/s (wall) | req/CPU-s | MB/s "
-        "| peak RSS MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| peak RSS MB | load avg before / after |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         folder = Path(tmp)

@@ -1,7 +1,8 @@
 """The capture file on disk: a streaming writer and validating readers (DESIGN section 3).
 
-:class:`CaptureWriter` appends :class:`Exchange` rows to column buffers and writes one Parquet row
-group per ``batch_rows`` rows, so memory stays flat whatever the input size. Rows arrive sorted by
+:class:`CaptureWriter` appends :class:`Exchange` rows to column buffers (or takes ready columns
+from the batch path, :meth:`CaptureWriter.write_rows`) and writes one Parquet row group per
+``batch_rows`` rows, so memory stays flat whatever the input size. Rows arrive sorted by
 ``ts_ns`` from the readers' reorder windows; should a record arrive older than one already written
 (disorder wider than the window), the writer notes it and, at :meth:`CaptureWriter.close`, sorts
 the whole file once more in memory (the only path that is not bounded; its count is reported).

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from harness.capture.config import CaptureConfig, FilterConfig
 from harness.capture.gor import PairedRequest, host_header, split_target
@@ -229,8 +228,15 @@ def _redact_rows(
 
 def _head_array(heads: list[bytes]) -> pa.Array:
     """A string array of raw heads: they are latin-1, the Arrow column is UTF-8."""
+    data = b"".join(heads)
+    if not data.isascii():
+        return pa.array([h.decode("latin-1") or None for h in heads], pa.string())
+    # ASCII is already UTF-8: the joined bytes are the array's data, as they are
+    lengths = np.fromiter(map(len, heads), dtype=np.int32, count=len(heads))
+    offsets = np.zeros(len(heads) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
     # an empty head is null (no header line at all)
-    raw = pa.array([h or None for h in heads], pa.binary()).view(pa.string())
-    if pc.all(pc.string_is_ascii(raw)).as_py() is not False:
-        return raw  # ASCII is already UTF-8
-    return pa.array([h.decode("latin-1") or None for h in heads], pa.string())
+    present = lengths > 0
+    validity = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), len(heads), buffers)

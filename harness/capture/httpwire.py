@@ -17,13 +17,15 @@ ParsedRequest = tuple[str, str, str, str, bytes]
 
 def _split(payload: bytes) -> tuple[bytes, bytes]:
     """(header bytes including the start line, body): the head ends at the first empty line."""
-    head_end, body_start = _bounds(payload)
+    head_end, body_start = _bounds(payload, payload.find(b"\n"))
     return payload[:head_end], payload[body_start:]
 
 
-def _bounds(payload: bytes) -> tuple[int, int]:
-    """Where the head ends and the body starts (see :func:`_split`), without copying."""
-    first = payload.find(b"\n")
+def _bounds(payload: bytes, first: int) -> tuple[int, int]:
+    """Where the head ends and the body starts (see :func:`_split`), without copying.
+
+    ``first`` is where the first line break is (``payload.find(b"\\n")``).
+    """
     if first > 0 and payload[first - 1] == 13:  # CRLF message: one search, not two
         crlf = payload.find(b"\r\n\r\n", first - 1)
         if crlf >= 0:
@@ -48,9 +50,11 @@ def parse_request(payload: bytes) -> ParsedRequest | None:
 
 def split_request(payload: bytes) -> tuple[str, str, str, bytes, bytes] | None:
     """As :func:`parse_request`, but the header lines stay undecoded bytes (the batch path)."""
-    head_end, body_start = _bounds(payload)
+    first = payload.find(b"\n")
+    head_end, body_start = _bounds(payload, first)
+    # the end of the request line, when a header line follows it
+    eol = first if 0 <= first < head_end else -1
     # header lines keep their CR: the capture writer trims it per batch, in Arrow
-    eol = payload.find(b"\n", 0, head_end)
     line = payload[:head_end] if eol < 0 else payload[:eol].rstrip(b"\r")
     parts = line.split(b" ")
     if len(parts) != 3:

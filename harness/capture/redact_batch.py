@@ -80,8 +80,10 @@ class HeaderMasker:
         masks, rules = _masks(pc.equal(key.take(take), "cookie"), sub_names, raw)
         # the capture writer trims values: a mask is written as "Name: mask", then trimmed
         trimmed = pc.ascii_trim(masks, " \t\r")
+        if not pc.all(pc.equal(sub_names, names.take(take))).as_py():
+            names = pc.replace_with_mask(names, named, sub_names)  # blanks before the colon
         return MaskedLines(
-            pc.replace_with_mask(names, named, sub_names),
+            names,
             pc.replace_with_mask(values, named, trimmed),
             where,
             rules,
@@ -119,6 +121,8 @@ def _masks(cookie: pa.Array, names: pa.Array, values: pa.Array) -> tuple[pa.Arra
             by_python.append(new)
         done.append(in_python)
         masks.append(pa.array(by_python, pa.string()))
+    if len(masks) == 1 and len(done[0]) == n:
+        return masks[0], rules  # one kind of line only: already in line order
     order = np.concatenate(done)
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)

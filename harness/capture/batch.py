@@ -13,6 +13,7 @@ the exact per-record :class:`~harness.capture.redact.Redactor` code instead.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -149,22 +150,25 @@ def _write(
         redact_path, redact_body = redactor.redact_path, redactor.redact_body
         paths = [redact_path(p) if "?" in p else p for p in paths]
         # a body that changed length changes the head too (Content-Length)
-        bodies = list(bodies)
-        for i, body in enumerate(cols.body):
-            if body:
-                clean = redact_body(body)
-                if clean is not body:
-                    bodies[i] = clean
-                    if len(clean) != len(body):
-                        new_length[i] = len(clean)
+        if any(bodies):
+            bodies = list(bodies)
+            for i, body in enumerate(cols.body):
+                if body:
+                    clean = redact_body(body)
+                    if clean is not body:
+                        bodies[i] = clean
+                        if len(clean) != len(body):
+                            new_length[i] = len(clean)
         masked = masker.mask(lines)
         offsets = lines.offsets.to_numpy()
         exact = value_secret_rows(masked, offsets) | new_length.keys()
         # count the masks of the rows kept; the exact rows count theirs in the redactor
-        line_rows = np.searchsorted(offsets, masked.lines, side="right") - 1
-        for row, rule in zip(line_rows.tolist(), masked.rules, strict=True):
-            if row not in exact:
-                redactor.counts[rule] += 1
+        counts = Counter(masked.rules)
+        if exact:
+            line_rows = np.searchsorted(offsets, masked.lines, side="right") - 1
+            for line in np.flatnonzero(np.isin(line_rows, list(exact))).tolist():
+                counts[masked.rules[line]] -= 1
+        redactor.counts.update(+counts)  # + drops rules left at zero
         names, values = masked.names, masked.values
     headers: pa.Array | pa.ChunkedArray = lines.column(names, values)
     if exact:

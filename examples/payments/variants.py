@@ -6,8 +6,9 @@
   request holds a worker for about 8 x 0.25 s, the fixed worker pool fills up, and requests
   that never touch the database (``/health``, ``/catalog``) wait in the queue behind them.
 - ``hotfix-safe``: up to 4 attempts with exponential backoff and full jitter, all inside a 1.5 s
-  deadline (each attempt with the production build's own timeouts), retries limited to 10 % of recent requests, and a circuit breaker that answers 503
-  without touching the database while open.
+  deadline (each attempt with the production build's own timeouts), retries limited to 10 % of
+  recent requests, and a circuit breaker that answers 503 without touching the database while
+  open.
 """
 
 from __future__ import annotations

@@ -33,31 +33,11 @@ from harness.stack.targets import TargetProcess
 from harness.stack.toxiproxy import ToxiproxyClient
 from harness.stack.toxiproxy_server import find_toxiproxy_server
 from tests.compose.test_compose import interpolate
+from tests.workflows.traffic import write_short_kill
 
 ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_STACK = ROOT / "examples" / "payments" / "stack.compose.yaml"
 pytestmark = pytest.mark.slow
-
-SCENARIO = """\
-name: compose-short-kill
-capture: {root}/captures/payments-demo-mitm.capture.parquet
-speed: 5.0
-loop: true
-duration: 22s
-timeout: 2s
-allow_original_host: true
-stack: {root}/examples/payments/stack.compose.yaml
-faults:
-  - {{at: 7s, for: 7s, dependency: postgres, kind: down}}
-probes:
-  - {{name: db_attempts, prometheus: {{path: /metrics, metric: payments_db_attempts_total}}}}
-independent_routes: [/health, /catalog]
-gates:
-  error_rate: {{max_increase_pp: 1.0}}
-  latency_p99: {{max_ratio: 1.25}}
-  retry_amplification: {{max_ratio: 1.5, probe: db_attempts}}
-  recovery_time: {{max: 10s}}
-  cascade: {{max_error_rate: 0.01}}
-"""
 
 
 @dataclass
@@ -154,8 +134,9 @@ def test_validate_against_running_builds(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    scenario = tmp_path / "compose-short-kill.yaml"
-    scenario.write_text(SCENARIO.format(root=ROOT))
+    scenario = write_short_kill(
+        tmp_path / "compose-short-kill.yaml", COMPOSE_STACK, name="compose-short-kill"
+    )
     monkeypatch.setenv("TOXIPROXY_URL", stack.toxiproxy_url)
     run = tmp_path / "run"
     code = main(
@@ -202,8 +183,9 @@ def test_run_on_the_compose_stack_file(
 ) -> None:
     # `harness run` on a scenario whose stack is examples/payments/stack.compose.yaml, with the
     # targets moved to where this test runs them (as docs/staging.md says for another host)
-    scenario = tmp_path / "db-kill-compose.yaml"
-    scenario.write_text(SCENARIO.format(root=ROOT))
+    scenario = write_short_kill(
+        tmp_path / "db-kill-compose.yaml", COMPOSE_STACK, name="compose-short-kill"
+    )
     monkeypatch.setenv("TOXIPROXY_URL", stack.toxiproxy_url)
     monkeypatch.setenv("PAYMENTS_BASELINE_URL", stack.urls["baseline"])
     monkeypatch.setenv("PAYMENTS_CANDIDATE_URL", stack.urls["candidate"])

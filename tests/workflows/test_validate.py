@@ -14,30 +14,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli.main import main
+from tests.workflows.traffic import write_short_kill
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-SHORT_KILL = """\
-name: short-kill
-capture: {capture}
-speed: 5.0
-loop: true
-duration: 22s
-timeout: 2s
-stack: {stack}
-faults:
-  - {{at: 7s, for: 7s, dependency: postgres, kind: down}}
-probes:
-  - {{name: db_attempts, prometheus: {{path: /metrics, metric: payments_db_attempts_total}}}}
-independent_routes: [/health, /catalog]
-gates:
-  error_rate: {{max_increase_pp: 1.0}}
-  latency_p99: {{max_ratio: 1.25}}
-  retry_amplification: {{max_ratio: 1.5, probe: db_attempts}}
-  recovery_time: {{max: 10s}}
-  cascade: {{max_error_rate: 0.01}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +31,7 @@ def work() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def scenario(work: Path) -> Path:
-    path = work / "short-kill.yaml"
-    path.write_text(
-        SHORT_KILL.format(
-            capture=REPO / "captures" / "payments-demo-mitm.capture.parquet",
-            stack=REPO / "examples" / "payments" / "stack.yaml",
-        )
-    )
-    return path
+    return write_short_kill(work / "short-kill.yaml", REPO / "examples" / "payments" / "stack.yaml")
 
 
 def test_validate_passes_the_safe_hotfix(

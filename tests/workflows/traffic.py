@@ -70,3 +70,34 @@ def payments_capture(tmp: Path, *, seconds: float, rate: float) -> Path:
     code = main(["capture", "import", str(gor), "-o", str(out), "--format", "gor"])
     assert code == 0
     return out
+
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CAPTURE = REPO / "captures" / "payments-demo-mitm.capture.parquet"
+
+SHORT_KILL = """\
+name: {name}
+capture: {capture}
+speed: 5.0
+loop: true
+duration: 22s
+timeout: 2s
+stack: {stack}
+faults:
+  - {{at: 7s, for: 7s, dependency: postgres, kind: down}}
+probes:
+  - {{name: db_attempts, prometheus: {{path: /metrics, metric: payments_db_attempts_total}}}}
+independent_routes: [/health, /catalog]
+gates:
+  error_rate: {{max_increase_pp: 1.0}}
+  latency_p99: {{max_ratio: 1.25}}
+  retry_amplification: {{max_ratio: 1.5, probe: db_attempts}}
+  recovery_time: {{max: 10s}}
+  cascade: {{max_error_rate: 0.01}}
+"""
+
+
+def write_short_kill(path: Path, stack: Path, name: str = "short-kill") -> Path:
+    """db-kill in 22 s on the bundled demo capture (~70 req/s): the database down 7 s at 7 s."""
+    path.write_text(SHORT_KILL.format(name=name, capture=DEMO_CAPTURE, stack=stack))
+    return path

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from harness.capture.config import CaptureConfig, FilterConfig
 from harness.capture.gor import PairedRequest, host_header, split_target
-from harness.capture.httpwire import split_request
+from harness.capture.httpwire import TOKEN_BYTES as _TOKEN
 from harness.capture.record import SKIP_BAD_REQUEST_LINE, SkipLog, split_headers
 from harness.capture.redact import Redactor, fix_content_length
 from harness.capture.redact_batch import HeaderMasker, value_secret_rows
@@ -91,34 +91,72 @@ def write_batches(
     read = 0
     rows: list[_Row] = []
     add = rows.append
-    # bound methods looked up once: this loop runs once per request
-    session_of, route_of, parse = keyer.record_key, templater.route, split_request
+    # This loop runs once per request: split_request, host_header and SessionKeyer.record_key
+    # are written out in it (each call costs as much as its work); test_batch.py and the parser
+    # fuzz test hold them to the functions they copy.
+    route_of, session_of = templater.route, keyer.record_key
+    keyed = keyer.keyed_hash
+    token = _TOKEN
     for ts, rid, payload, source, status, latency, sha in requests:
-        parsed = parse(payload)
-        if parsed is None:
+        first = payload.find(b"\n")
+        head_end = body_start = -1
+        if first > 0 and payload[first - 1] == 13:  # CRLF message: one search, not two
+            head_end = payload.find(b"\r\n\r\n", first - 1)
+            body_start = head_end + 4
+        if head_end < 0:
+            lf = payload.find(b"\n\n")
+            if lf < 0:
+                head_end = len(payload.rstrip(b"\r\n"))
+                body_start = len(payload)
+            elif lf > 0 and payload[lf - 1] == 13:
+                head_end, body_start = lf - 1, lf + 2
+            else:
+                head_end, body_start = lf, lf + 2
+        if 0 <= first < head_end:
+            parts = payload[:first].rstrip(b"\r").split(b" ")
+            head = payload[first + 1 : head_end]
+        else:
+            parts = payload[:head_end].split(b" ")
+            head = b""
+        if (
+            len(parts) != 3
+            or not parts[0]
+            or not parts[1]
+            or not parts[2].startswith(b"HTTP/")
+            or not token.issuperset(parts[0])
+        ):
             skips.add(SKIP_BAD_REQUEST_LINE, source)
             continue
-        method, target, version, head, body = parsed
-        if target[:1] == "/":
-            scheme, host, path = "http", "", target
+        method, target, version = parts
+        path = target.decode("latin-1")
+        if path[:1] == "/":
+            scheme, host = "http", ""
         else:
-            scheme, host, path = split_target(target)
+            scheme, host, path = split_target(path)
         if not host:
-            host = host_header(head)
-        session = session_of(rid, source)
-        route = route_of(path)
+            if head[:5] == b"Host:":  # where clients put it: skip the general lookup
+                end = head.find(b"\n")
+                host = head[5 : None if end < 0 else end].decode("latin-1").strip()
+            else:
+                host = host_header(head)
+        if rid and rid.isascii():
+            digest = keyed.copy()
+            digest.update(b"r\0" + rid)
+            session = digest.hexdigest()
+        else:
+            session = session_of(rid, source)
         add(
             (
                 ts,
-                method,
+                method.decode("ascii"),
                 scheme,
                 host,
                 path,
-                version,
+                version.decode("latin-1"),
                 head,
-                body,
+                payload[body_start:],
                 session,
-                route,
+                route_of(path),
                 status,
                 latency,
                 sha,

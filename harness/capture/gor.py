@@ -109,6 +109,14 @@ def _records(
         buf = parts.pop()
         for part in parts:
             number += 1
+            # the usual record written out (a call per record costs as much as its work):
+            # "1 <id> <ts>" and a payload; anything else takes _parse_header
+            line, _, payload = part.partition(b"\n")
+            fields = line.split()
+            if len(fields) == 3 and fields[0] == b"1" and fields[2].isdigit():
+                ts = int(fields[2])
+                yield (ts, index, number, 1, fields[1], -1, payload, f"{name}:{number}")
+                continue
             record = _parse_header(part, name, index, number, skips)
             if record is not None:
                 yield record

@@ -9,7 +9,10 @@ hot path of a GoReplay import.
 
 from __future__ import annotations
 
-_TOKEN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~")
+#: The bytes of a method token (RFC 9110 tchar).
+TOKEN_BYTES = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"
+)
 
 #: (method, request target, http version, head, body)
 ParsedRequest = tuple[str, str, str, str, bytes]
@@ -64,7 +67,7 @@ def split_request(payload: bytes) -> tuple[str, str, str, bytes, bytes] | None:
         not method
         or not target
         or not version.startswith(b"HTTP/")
-        or not _TOKEN.issuperset(method)
+        or not TOKEN_BYTES.issuperset(method)
     ):
         return None
     return (

@@ -48,6 +48,15 @@ class SessionKeyer:
             raw.encode("utf-8", "surrogateescape"), digest_size=8, key=self._salt[:64]
         ).hexdigest()
 
+    @property
+    def keyed_hash(self) -> hashlib.blake2b:
+        """The salted hash before any data (do not update it: copy it).
+
+        :meth:`record_key` of a non-empty ASCII id ``rid`` is a copy of it updated with
+        ``b"r\\0" + rid``; the batch path does that in its own loop.
+        """
+        return self._keyed
+
     def record_key(self, rid: bytes, source: str) -> str:
         """The key :meth:`key` gives a GoReplay record (id ``rid``) when no header is read.
 

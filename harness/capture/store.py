@@ -259,16 +259,14 @@ class HeaderLines:
     def __init__(self, heads: pa.Array) -> None:
         lines = pc.split_pattern(heads, "\n")
         flat = lines.flatten()
-        parts = pc.split_pattern(flat, ":", max_splits=1)
-        self.has_colon: pa.Array | None = None
-        if len(flat) and pc.min(pc.list_value_length(parts)).as_py() < 2:
-            # a line without a colon: keep it as a name with an empty value
-            self.has_colon = pc.match_substring(flat, ":")
-            fixed = pc.if_else(self.has_colon, flat, pc.binary_join_element_wise(flat, ":", ""))
-            parts = pc.split_pattern(fixed, ":", max_splits=1)
         self.offsets = lines.offsets
-        self.names: pa.Array = pc.list_element(parts, 0)
-        self.raw_values: pa.Array = pc.list_element(parts, 1)
+        self.has_colon: pa.Array | None = None
+        self.names, self.raw_values = _split_at_colon(flat)
+        if len(flat) and self.names.null_count:
+            # a line without a colon: keep it as a name with an empty value
+            self.has_colon = self.names.is_valid()
+            self.names = pc.if_else(self.has_colon, self.names, flat)
+            self.raw_values = self.raw_values.fill_null("")
         # ascii_trim is safe on UTF-8: the bytes of space, tab and CR never occur inside a
         # multibyte character, and it is three times faster than utf8_trim
         self.values: pa.Array = pc.ascii_trim(self.raw_values, " \t\r")
@@ -277,6 +275,44 @@ class HeaderLines:
         """The ``headers`` column from (possibly changed) ``names`` and ``values``."""
         pairs = pa.StructArray.from_arrays([names, values], fields=list(HEADER_TYPE.value_type))
         return pa.ListArray.from_arrays(self.offsets, pairs, type=HEADER_TYPE)
+
+
+def _split_at_colon(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(text before the first colon, text after it) of each line; null where there is none.
+
+    The lines' own data buffer read as three pieces per line (name, colon, value: new offsets,
+    no copy), then every third piece taken: one copy of each line, where splitting into lists
+    and picking their elements makes three.
+    """
+    n = len(lines)
+    if not n or lines.null_count:
+        # not from split_pattern (which gives no null line): the general kernels
+        parts = pc.split_pattern(lines, ":", max_splits=1)
+        two = pc.equal(pc.list_value_length(parts), 2)
+        return (
+            pc.if_else(two, pc.list_element(parts, 0), None),
+            pc.if_else(two, pc.list_element(parts, 1), None),
+        )
+    colon = pc.find_substring(lines, ":").to_numpy()  # bytes from the line start, -1: none
+    bounds = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + n + 1]
+    start, end = bounds[:-1], bounds[1:]
+    found = colon >= 0
+    at = np.where(found, start + colon, end)
+    pieces = np.empty(3 * n + 1, dtype=np.int32)
+    pieces[0:-1:3] = start
+    pieces[1:-1:3] = at
+    pieces[2:-1:3] = np.where(found, at + 1, end)
+    pieces[-1] = bounds[-1]
+    split = pa.Array.from_buffers(
+        pa.string(), 3 * n, [None, pa.py_buffer(pieces), lines.buffers()[2]]
+    )
+    mask = None if found.all() else pa.array(~found)
+    names = split.take(pa.array(np.arange(0, 3 * n, 3)))
+    values = split.take(pa.array(np.arange(2, 3 * n, 3)))
+    if mask is not None:
+        names = pc.if_else(mask, None, names)
+        values = pc.if_else(mask, None, values)
+    return names, values
 
 
 def _resort(path: Path, blob: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,34 @@ def test_per_record_path_when_a_request_needs_python(config: CaptureConfig) -> N
 def test_batch_path_by_default() -> None:
     assert batch_path_applies(CaptureConfig(), Redactor())
     assert batch_path_applies(CaptureConfig(), None)
+
+
+def test_random_requests_are_parsed_as_the_record_path_parses_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the batch loop parses request line, head, body, Host and session key itself: on random
+    # messages (bad request lines, CR/LF mixes, absolute targets, Host anywhere, odd ids) it must
+    # write what split_request, host_header and SessionKeyer.record_key give the record path
+    rng = random.Random(3)
+    starts = [b"GET / HTTP/1.1", b"POST http://abs.example:81/a?b=1 HTTP/1.0", b"GET  / HTTP/1.1"]
+    starts += [
+        b"G\xe9T / HTTP/1.1",
+        b"GET /x HTTP/2",
+        b"GET /x FTP/1",
+        b"",
+        b"GET https://h HTTP/1.1",
+    ]
+    pieces = [b"\r\n", b"\n", b"\r", b"Host: x", b"Host:y \r", b"host: z", b"A:b", b"\r\n\r\n"]
+    pieces += [b"\n\n", b"body", b" ", b"\xe9", b"Cookie: a=1"]
+    ids = ["r1", "r2", "\xe9", "a-b"]
+    records = []
+    for i in range(600):
+        payload = rng.choice(starts) + b"".join(
+            rng.choice(pieces) for _ in range(rng.randint(0, 8))
+        )
+        records.append(GorRecord(1, rng.choice(ids), T0 + i, payload))
+    source = write_gor(tmp_path / "random.gor", records)
+    fast, slow = import_both([source], tmp_path / "out.parquet", monkeypatch, config=SALTED)
+    assert fast == slow
+    assert fast[1].skipped["invalid request line"] > 0
+    assert len({row["host"] for row in fast[0]}) > 3

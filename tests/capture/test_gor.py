@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import random
 from pathlib import Path
 
 import pytest
 
-from harness.capture.gor import read_gor
+from harness.capture.gor import _parse_header, _records, read_gor
 from harness.capture.record import Exchange, SkipLog, header_value
 from tests.capture.gorfiles import (
     DATADOG,
     DATADOG_FIRST_NS,
     DATADOG_LAST_NS,
+    SEP,
     GorRecord,
     datadog_records,
     request,
@@ -214,3 +216,29 @@ def test_bounded_window_keeps_every_record(tmp_path: Path, window: int) -> None:
     records = [GorRecord(1, f"{i}", T0 + i, request(f"/n/{i}")) for i in range(50)]
     exchanges, _ = read([write_gor(tmp_path / "w.gor", records)], window=window)
     assert len(exchanges) == 50
+
+
+def test_record_header_shortcut_agrees_with_the_general_parser(tmp_path: Path) -> None:
+    # _records reads "1 <id> <ts>" itself and leaves every other header line to _parse_header:
+    # on any header line, both must give the same record or the same skip
+    rng = random.Random(11)
+    kinds = [b"1", b"2", b"3", b"4", b"", b"\r1", b"\n1", b"\r\n1", b"01"]
+    seps = [b" ", b" ", b" ", b"  ", b"\t", b"\x0b", b""]
+    ids = [b"id", b"a\tb", b"\xe9", b"", b"12", b"a b"]
+    stamps = [b"12", b"12", b"-3", b"+4", b"1_0", b"x", b"", b"5 ", b"\xd9\xa3"]
+    tails = [b"", b"", b" 7", b" x", b" 7 8", b"\r", b" "]
+    fields = (kinds, seps, ids, seps, stamps, tails)
+    parts = [b"".join(rng.choice(f) for f in fields) for _ in range(3000)]
+    parts = [p + b"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n" for p in parts]
+    path = tmp_path / "headers.gor"
+    path.write_bytes(b"".join(p + SEP for p in parts))
+    expected_skips = SkipLog()
+    expected = [
+        record
+        for number, part in enumerate(parts, 1)
+        if (record := _parse_header(part, path.name, 0, number, expected_skips)) is not None
+    ]
+    skips = SkipLog()
+    assert list(_records(path, 0, skips, None)) == expected
+    assert skips == expected_skips
+    assert expected and expected_skips.total  # both kinds occur

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harness.capture.record import Exchange, join_headers
+from harness.capture.record import Exchange, join_headers, split_headers
 from harness.capture.schema import CAPTURE_SCHEMA, FORMAT_VERSION, METADATA_KEY
 from harness.capture.store import (
     CaptureMetadata,
     CaptureWriter,
     Counts,
+    HeaderLines,
     RedactionReport,
     capture_metadata,
     iter_capture,
@@ -129,3 +131,31 @@ def test_other_format_version_is_refused(tmp_path: Path) -> None:
     assert METADATA_KEY in writer_meta
     with pytest.raises(CaptureError, match=f"format version {FORMAT_VERSION + 1} is not supported"):
         read_capture(path)
+
+
+def test_header_lines_split_as_split_headers_does() -> None:
+    # HeaderLines cuts lines at the first colon by offsets into the lines' own buffer: it must
+    # give what the per-record split_headers gives, on any text (no colon, empty lines, UTF-8)
+    rng = random.Random(5)
+    pieces = ["a", "B", ":", " ", "\t", "\r", "\n", "é", "€", "x:y", "::", ""]
+    for _ in range(2000):
+        heads = [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) or None
+            for _ in range(rng.randint(0, 6))
+        ]
+        array = pa.array(heads, pa.string())
+        if heads and rng.random() < 0.3:
+            array, heads = array.slice(1), heads[1:]
+        lines = HeaderLines(array)
+        offsets = lines.offsets.to_pylist()
+        pairs = list(zip(lines.names.to_pylist(), lines.values.to_pylist(), strict=True))
+        for i, head in enumerate(heads):
+            assert pairs[offsets[i] : offsets[i + 1]] == split_headers(head or ""), head
+        flat = [line for head in heads if head for line in head.split("\n")]
+        assert lines.raw_values.to_pylist() == [line.partition(":")[2] for line in flat]
+        colons = [":" in line for line in flat]
+        if all(colons):
+            assert lines.has_colon is None
+        else:
+            assert lines.has_colon is not None
+            assert lines.has_colon.to_pylist() == colons

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 BASELINE = "v2.3.1"
 HOTFIXES: tuple[str, ...] = ("hotfix-naive", "hotfix-safe")
 EXPECTED: dict[str, str] = {"hotfix-naive": "fail", "hotfix-safe": "pass"}
+#: The gates that tell a retry storm apart best, first: shown first when they fail.
+TELLING: tuple[str, ...] = (
+    "retry_amplification",
+    "cascade",
+    "error_rate",
+    "recovery_time",
+    "latency_p99",
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,10 @@ def run_demo(
 
 def explain(verdict: Verdict) -> list[str]:
     """The one or two gate reasons that explain a verdict: failed gates first, else the key ones."""
-    failed = [g for g in verdict.gates if g.status == "fail"]
+    failed = sorted(
+        (g for g in verdict.gates if g.status == "fail"),
+        key=lambda g: TELLING.index(g.name) if g.name in TELLING else len(TELLING),
+    )
     if failed:
         return [f"{g.name}: {g.reason}" for g in failed[:2]]
     key = [g for g in verdict.gates if g.name in ("error_rate", "retry_amplification")]

@@ -24,7 +24,7 @@ from harness.capture.gor import PairedRequest, host_header, split_target
 from harness.capture.httpwire import TOKEN_BYTES as _TOKEN
 from harness.capture.record import SKIP_BAD_REQUEST_LINE, SkipLog, split_headers
 from harness.capture.redact import Redactor, fix_content_length
-from harness.capture.redact_batch import HeaderMasker, value_secret_rows
+from harness.capture.redact_batch import HeaderMasker, redact_values, value_secret_lines
 from harness.capture.routes import RouteTemplater
 from harness.capture.schema import HEADER_TYPE
 from harness.capture.sessions import SessionKeyer
@@ -199,15 +199,21 @@ def _write(
                             new_length[i] = len(clean)
         masked = masker.mask(lines)
         offsets = lines.offsets.to_numpy()
-        exact = value_secret_rows(masked, offsets) | new_length.keys()
-        # count the masks of the rows kept; the exact rows count theirs in the redactor
+        # a row whose body changed length is redone whole from its raw head (Content-Length)
+        exact = set(new_length)
         counts = Counter(masked.rules)
+        flagged = value_secret_lines(masked)
         if exact:
-            line_rows = np.searchsorted(offsets, masked.lines, side="right") - 1
-            for line in np.flatnonzero(np.isin(line_rows, list(exact))).tolist():
+            exact_rows = np.array(sorted(exact))
+            masked_rows = np.searchsorted(offsets, masked.lines, side="right") - 1
+            # those rows count their masks in the redactor: not here
+            for line in np.flatnonzero(np.isin(masked_rows, exact_rows)).tolist():
                 counts[masked.rules[line]] -= 1
+            flagged_rows = np.searchsorted(offsets, flagged, side="right") - 1
+            flagged = flagged[~np.isin(flagged_rows, exact_rows)]
         redactor.counts.update(+counts)  # + drops rules left at zero
-        names, values = masked.names, masked.values
+        # only the lines a pre-check flags can hold a JWT, e-mail or card number
+        names, values = redact_values(masked, flagged, redactor)
     headers: pa.Array | pa.ChunkedArray = lines.column(names, values)
     if exact:
         assert redactor is not None

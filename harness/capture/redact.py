@@ -178,6 +178,15 @@ class Redactor:
             text = self._sub(pattern, _mask, text, name)
         return text[1:]
 
+    def redact_values(self, text: str) -> str:
+        """``text`` (one header name or value) with the JWT, e-mail and card rules applied.
+
+        What :meth:`redact_head` does after masking named headers, for one part of one line:
+        no match of these rules spans a colon or a line break, or starts or ends with a blank,
+        so the parts of a head can be redacted one by one (the batch path does).
+        """
+        return self._text(text, fields=False)
+
     def mask_header(self, name: str, value: str) -> str:
         """The masked ``value`` of the named header ``name`` (counted under its rule)."""
         rule, new = mask_named_header(name, value)

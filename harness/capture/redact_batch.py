@@ -149,14 +149,36 @@ def _mask_cookie_pairs(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return masked, exact.astype(bool)
 
 
-def value_secret_rows(masked: MaskedLines, offsets: np.ndarray) -> set[int]:
-    """Rows (lines ``offsets[row]:offsets[row + 1]``) where a value-rule pre-check may fire."""
-    rows: set[int] = set()
-    for column in (masked.names, masked.values):
-        lines = _lines_with_hints(column)
-        if lines.size:
-            rows.update(np.searchsorted(offsets, lines, side="right").tolist())
-    return {row - 1 for row in rows}
+def value_secret_lines(masked: MaskedLines) -> np.ndarray:
+    """Lines (sorted, unique) where a value-rule pre-check may fire, in the name or the value."""
+    return np.union1d(_lines_with_hints(masked.names), _lines_with_hints(masked.values))
+
+
+def redact_values(
+    masked: MaskedLines, lines: np.ndarray, redactor: Redactor
+) -> tuple[pa.Array, pa.Array]:
+    """(names, values) of ``masked`` with ``lines`` redacted by the per-record value rules.
+
+    :meth:`Redactor.redact_values` runs on the name and on the value of each line, and counts
+    its hits; a line where nothing matched keeps its text.
+    """
+    names, values = masked.names, masked.values
+    if not lines.size:
+        return names, values
+    take = pa.array(lines)
+    where = np.zeros(len(names), dtype=bool)
+    where[lines] = True
+    mask = pa.array(where)
+    redact = redactor.redact_values
+    columns = []
+    for column in (names, values):
+        old = column.take(take).to_pylist()
+        new = [redact(text) for text in old]
+        changed = new != old
+        columns.append(
+            pc.replace_with_mask(column, mask, pa.array(new, pa.string())) if changed else column
+        )
+    return columns[0], columns[1]
 
 
 def _lines_with_hints(column: pa.Array) -> np.ndarray:

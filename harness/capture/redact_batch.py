@@ -195,10 +195,20 @@ def _lines_with_hints(column: pa.Array) -> np.ndarray:
     hits: list[int] = []
     for hint in _VALUE_SECRET_HINTS:
         hits += _positions(data, hint)
-    hits += _positions(data.translate(_CARD_CHARS_TO_ZERO), _THIRTEEN)
+    # a run of 13 may start on one line and go on into the next (the search does not look for
+    # overlapping runs): every line a run touches is flagged, so a card on the next is not missed
+    runs = _positions(data.translate(_CARD_CHARS_TO_ZERO), _THIRTEEN)
+    hits += runs
+    hits += [run + len(_THIRTEEN) - 1 for run in runs]
     if not hits:
         return np.empty(0, dtype=np.int64)
-    return np.searchsorted(offsets, np.array(hits) + start, side="right") - 1
+    lines = np.searchsorted(offsets, np.array(hits) + start, side="right") - 1
+    if runs:
+        first = lines[-2 * len(runs) : -len(runs)]
+        last = lines[-len(runs) :]
+        spans = [np.arange(a + 1, b) for a, b in zip(first.tolist(), last.tolist(), strict=True)]
+        lines = np.concatenate([lines, *spans])
+    return lines
 
 
 def _positions(data: bytes, needle: bytes) -> list[int]:

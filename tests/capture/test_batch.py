@@ -89,6 +89,11 @@ def tricky_records() -> list[GorRecord]:
         _raw([b"Host: h", b"Cookie: s=1"], body=b'{"password": "hunter2", "n": 1}'),
         _raw([b"Host: h"], body=b'{"password": "REDACTED"}'),
         _raw([b"Host: h", b"From: a@b.example", b"Cookie: s=1"], body=b'{"password": "x"}'),
+        # digits that run on from one line (or row) into a card number on the next
+        _raw([b"Host: h", b"X-A: 12345", b"X-Card: 4012888888881881"]),
+        _raw([b"Host: h", b"X-A: 123456"]),
+        _raw([b"X-Card: 4012888888881881", b"Host: h"]),
+        _raw([b"Host: 1234567890", b"4012888888881881: x"]),
         _raw([b"Host: h"], body=b"plain body"),
         _raw([]),
         b"GET / HTTP/1.1\r\n\n\r\n\r\n",
@@ -157,7 +162,7 @@ def test_batch_path_writes_what_the_record_path_writes(
     assert {"cookie", "authorization", "set-cookie", "api-key", "jwt", "email", "card"} <= set(
         meta.redaction.rules
     )
-    assert len(rows) == len(TRICKY_HEADS) + 12
+    assert len(rows) == len(TRICKY_HEADS) + 16
 
 
 def test_small_chunks_and_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

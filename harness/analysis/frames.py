@@ -177,6 +177,9 @@ def fault_windows(events: list[Event]) -> list[FaultWindow]:
     """Fault windows from ``fault_applied``/``fault_reverted`` events, sorted by start.
 
     The revert time is the last ``fault_reverted`` of a fault (a partial revert is retried).
+    A command action (a migration under load, a restart) is a window too, from its first
+    ``action_started`` to its last ``action_finished`` (one per target for per-target commands),
+    so its impact is judged in phases of its own.
     """
     starts: dict[str, tuple[Event, dict[str, Any]]] = {}
     ends: dict[str, int] = {}
@@ -199,7 +202,50 @@ def fault_windows(events: list[Event]) -> list[FaultWindow]:
         windows.append(
             FaultWindow(fid, label, kind, dependency, targets, event.t_ns, ends.get(fid))
         )
+    windows += action_windows(events)
     return sorted(windows, key=lambda w: w.start_ns)
+
+
+@dataclass
+class _ActionSpan:
+    label: str
+    targets: list[str] = field(default_factory=list)
+    start_ns: int | None = None
+    end_ns: int | None = None
+    running: int = 0
+
+
+def action_windows(events: list[Event]) -> list[FaultWindow]:
+    """Windows of command actions: first start to last finish, over all their targets."""
+    spans: dict[str, _ActionSpan] = {}
+    for event in events:
+        action = event.data.get("action")
+        if not isinstance(action, dict) or event.kind not in ("action_started", "action_finished"):
+            continue
+        aid = str(action.get("id") or action.get("label") or "action")
+        span = spans.setdefault(aid, _ActionSpan(label=str(action.get("label") or aid)))
+        if event.kind == "action_started":
+            span.start_ns = event.t_ns if span.start_ns is None else min(span.start_ns, event.t_ns)
+            span.running += 1
+            target = action.get("target")
+            if target and str(target) not in span.targets:
+                span.targets.append(str(target))
+        else:
+            span.end_ns = event.t_ns if span.end_ns is None else max(span.end_ns, event.t_ns)
+            span.running -= 1
+    return [
+        FaultWindow(
+            aid,
+            span.label,
+            "action",
+            "",
+            tuple(span.targets),
+            span.start_ns,
+            span.end_ns if span.running <= 0 else None,
+        )
+        for aid, span in spans.items()
+        if span.start_ns is not None
+    ]
 
 
 def read_manifest(path: Path) -> Manifest:

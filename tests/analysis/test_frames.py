@@ -70,3 +70,30 @@ def test_broken_files_name_themselves(tmp_path: Path) -> None:
     (root / "manifest.json").write_text("{")
     with pytest.raises(InputError, match=r"manifest\.json: cannot read manifest"):
         load_run(root)
+
+
+def test_command_actions_are_windows_of_their_own() -> None:
+    from harness.analysis.frames import Event, fault_windows
+
+    def action(kind: str, t_ns: int, target: str) -> Event:
+        info = {"id": "a1", "label": "migration", "target": target}
+        return Event(t_ns, kind, {"kind": kind, "action": info})
+
+    fault = {"id": "f1", "label": "postgres down", "kind": "down", "dependency": "postgres"}
+    events = [
+        Event(1_000, "fault_applied", {"fault": fault}),
+        Event(2_000, "fault_reverted", {"fault": fault}),
+        action("action_started", 3_000, "baseline"),
+        action("action_started", 3_100, "candidate"),
+        action("action_finished", 9_000, "candidate"),
+        action("action_finished", 9_500, "baseline"),
+        Event(12_000, "action_started", {"action": {"id": "a2", "label": "restart"}}),
+    ]
+    windows = fault_windows(events)
+    assert [(w.id, w.kind, w.start_ns, w.end_ns) for w in windows] == [
+        ("f1", "down", 1_000, 2_000),
+        ("a1", "action", 3_000, 9_500),
+        ("a2", "action", 12_000, None),  # never finished: open to the end of the run
+    ]
+    assert windows[1].targets == ("baseline", "candidate")
+    assert windows[1].label == "migration"

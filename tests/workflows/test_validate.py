@@ -135,3 +135,25 @@ def test_demo_json(work: Path) -> None:
         (Path(document["reports"]["hotfix-safe"]).parent / "verdict.json").read_text()
     )
     assert all(gate["status"] == "pass" for gate in safe["gates"])
+
+
+def test_validate_aa_runs_a_second_baseline_for_the_noise(
+    scenario: Path, work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = work / "aa"
+    args = ["validate", str(scenario), "--baseline", "v2.3.1", "--candidate", "hotfix-safe"]
+    code = main([*args, "--aa", "-o", str(run_dir), "--quiet"])
+    assert code in (0, 1), capsys.readouterr().out
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["targets"]["baseline-aa"] == {
+        "url": manifest["targets"]["baseline-aa"]["url"],
+        "role": "aa",
+        "build": "v2.3.1",
+    }
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert verdict["aa"] == "baseline-aa"
+    import pandas as pd
+
+    requests = pd.read_parquet(run_dir / "requests.parquet", columns=["target"])
+    counts = requests.target.value_counts()
+    assert counts["baseline-aa"] == counts["baseline"] == counts["candidate"]

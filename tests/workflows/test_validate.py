@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harness.cli.main import main
@@ -152,8 +153,6 @@ def test_validate_aa_runs_a_second_baseline_for_the_noise(
     }
     verdict = json.loads((run_dir / "verdict.json").read_text())
     assert verdict["aa"] == "baseline-aa"
-    import pandas as pd
-
     requests = pd.read_parquet(run_dir / "requests.parquet", columns=["target"])
     counts = requests.target.value_counts()
     assert counts["baseline-aa"] == counts["baseline"] == counts["candidate"]

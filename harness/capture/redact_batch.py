@@ -137,15 +137,29 @@ def _mask_cookie_pairs(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """
     parts = pc.split_pattern(values, ";")
     flat = parts.flatten()
-    pair = pc.split_pattern(flat, "=", max_splits=1)
-    has_eq = pc.equal(pc.list_value_length(pair), 2)
-    masked_parts = pc.if_else(
-        has_eq, pc.binary_join_element_wise(pc.list_element(pair, 0), MASK, "="), flat
+    # each part read as two pieces of its own buffer: "name=" and the rest (new offsets, no
+    # copy); taking the first pieces is one copy, where splitting at "=" and picking the first
+    # element makes two
+    n = len(flat)
+    bounds = np.frombuffer(flat.buffers()[1], dtype=np.int32)[flat.offset : flat.offset + n + 1]
+    eq = pc.find_substring(flat, "=").to_numpy()
+    has_eq = eq >= 0
+    pieces = np.empty(2 * n + 1, dtype=np.int32)
+    pieces[0:-1:2] = bounds[:-1]
+    pieces[1:-1:2] = np.where(has_eq, bounds[:-1] + eq + 1, bounds[1:])
+    pieces[-1] = bounds[-1]
+    split = pa.Array.from_buffers(
+        pa.string(), 2 * n, [None, pa.py_buffer(pieces), flat.buffers()[2]]
     )
+    # "name=" of a part with "=", the whole part without
+    keys = split.take(pa.array(np.arange(0, 2 * n, 2)))
+    masked_parts = pc.binary_join_element_wise(keys, MASK, "")
+    if not has_eq.all():
+        masked_parts = pc.if_else(pa.array(has_eq), masked_parts, keys)
     masked = pc.binary_join(pa.ListArray.from_arrays(parts.offsets, masked_parts), ";")
     # a value always has at least one part, so no list is empty
     starts = parts.offsets.to_numpy()[:-1]
-    exact = np.minimum.reduceat(has_eq.to_numpy(zero_copy_only=False), starts)
+    exact = np.minimum.reduceat(has_eq, starts)
     return masked, exact.astype(bool)
 
 

@@ -6,9 +6,10 @@ transform, no session header or cookie, no extra redaction pattern. It writes th
 counts and redaction report as the per-record path (a test compares the two), but does not build
 an :class:`~harness.capture.record.Exchange` per request: each request is parsed into column
 lists, and every row group's header lines are split and their credential headers masked at
-once in Arrow (:mod:`harness.capture.redact_batch`). A request that may hold a value secret
-(``eyJ``, ``@``, ``%40``, 13 digits: see :func:`may_hold_value_secret`) or has a body takes
-the exact per-record :class:`~harness.capture.redact.Redactor` code instead.
+once in Arrow (:mod:`harness.capture.redact_batch`). Header lines that may hold a value
+secret (``eyJ``, ``@``, ``%40``, 13 digits) take the per-record JWT, e-mail and card rules;
+query strings and bodies take the per-record :class:`~harness.capture.redact.Redactor` code,
+and a request whose body changed length is redone whole (its ``Content-Length`` changes).
 """
 
 from __future__ import annotations

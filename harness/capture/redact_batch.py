@@ -8,12 +8,15 @@ two steps run on the split lines of a whole batch:
 1. :class:`HeaderMasker` finds the credential lines in Arrow (name before the colon, trailing
    blanks dropped, any case) and masks each value with
    :func:`~harness.capture.redact.mask_named_header`, the per-record code itself;
-2. :func:`value_secret_rows` runs the pre-checks once over the batch's masked names and values
-   and returns the rows where one fires (a superset: a false hit costs time, never a secret).
-   Those rows, and only those, take the per-record redactor from their raw head.
+2. :func:`value_secret_lines` runs the pre-checks once over the batch's masked names and values
+   and returns the lines where one may fire (a superset: a false hit costs time, never a
+   secret); :func:`redact_values` runs the per-record rules on the name and the value of those
+   lines, and only those.
 
-A row that passes step 2 would have had nothing more done to it by the per-record code, so both
-paths write the same lines and count the same redactions.
+No match of these rules spans a colon or a line break, so a line that passes step 2 would have
+had nothing more done to it by the per-record code, and the rules give the same text on one
+name or value as on the whole head: both paths write the same lines and count the same
+redactions.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.stack import parse_builds
+from harness.cli.stack import add_build_option, parse_builds
 
 if TYPE_CHECKING:
     from harness.cli.progress import ReplayDisplay
@@ -50,13 +50,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="RESULTS_DIR",
         help="where nights and known-good runs are kept (default: results/)",
     )
-    parser.add_argument(
-        "--build",
-        action="append",
-        default=[],
-        metavar="TARGET=BUILD",
-        help="run BUILD of the stack file as TARGET, e.g. candidate=hotfix-naive",
-    )
+    add_build_option(parser)
     parser.add_argument(
         "--promote",
         action="store_true",

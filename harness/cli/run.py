@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from harness.cli.stack import parse_builds
+from harness.cli.stack import add_build_option, parse_builds
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,13 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="RUN_DIR",
         help="run directory to write (default runs/<scenario>-<time>)",
     )
-    parser.add_argument(
-        "--build",
-        action="append",
-        default=[],
-        metavar="TARGET=BUILD",
-        help="run BUILD of the stack file as TARGET, e.g. candidate=hotfix-naive",
-    )
+    add_build_option(parser)
     parser.add_argument("--processes", type=int, help="replay worker processes (default: cores)")
     parser.add_argument("--speed", type=float, help="override the scenario's speed factor")
     parser.add_argument(

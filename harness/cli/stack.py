@@ -38,13 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     up.add_argument("stack_file", type=Path, metavar="STACK", help="the stack file (YAML)")
-    up.add_argument(
-        "--build",
-        action="append",
-        default=[],
-        metavar="TARGET=BUILD",
-        help="run BUILD (a name under `builds:`) as TARGET, e.g. candidate=hotfix-naive",
-    )
+    add_build_option(up)
     _work_dir_option(up)
     up.set_defaults(handler=_up)
 
@@ -68,7 +62,19 @@ def _work_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_build_option(parser: argparse.ArgumentParser) -> None:
+    """``--build TARGET=BUILD`` (repeatable), shared by ``stack up``, ``run`` and ``chaos``."""
+    parser.add_argument(
+        "--build",
+        action="append",
+        default=[],
+        metavar="TARGET=BUILD",
+        help="run BUILD (a name under `builds:`) as TARGET, e.g. candidate=hotfix-naive",
+    )
+
+
 def parse_builds(values: list[str]) -> dict[str, str]:
+    """``--build`` values as ``{target: build}``; a malformed one is a usage error."""
     builds: dict[str, str] = {}
     for value in values:
         name, sep, build = value.partition("=")

@@ -9,12 +9,12 @@ requests are **skipped**. Intervals are Bonferroni-adjusted over the checks of t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import pandas as pd
 
 from harness.analysis.context import Context
-from harness.analysis.gates import CascadeGate, ErrorRateGate, ResponseDiffGate
+from harness.analysis.gates import CascadeGate, ErrorRateGate, PhaseKind, ResponseDiffGate
 from harness.analysis.metrics import pair_responses
 from harness.analysis.model import ALL_ROUTES, INDEPENDENT_ROUTES, Check, GateResult
 from harness.analysis.phases import DURING, Phase
@@ -100,6 +100,17 @@ def scopes(ctx: Context, per_route: bool) -> list[tuple[str, list[str] | None]]:
     return routes
 
 
+def judged_scopes(
+    ctx: Context, phases: list[PhaseKind] | None, per_route: bool
+) -> Iterator[tuple[Phase, str, list[str] | None]]:
+    """(phase, route label, routes) for every judged phase and route scope of a gate."""
+    kinds = ctx.gates.judged(phases)
+    for phase in ctx.phases:
+        if phase.kind in kinds:
+            for route, routes in scopes(ctx, per_route):
+                yield phase, route, routes
+
+
 def _counts(ctx: Context, target: str, phase: str, routes: list[str] | None) -> tuple[int, int]:
     rows = ctx.positions(target, phase, routes)
     return int(ctx.errors[rows].sum()), len(rows)
@@ -122,14 +133,10 @@ def error_rate_gate(ctx: Context, gate: ErrorRateGate) -> GateResult:
     """Candidate error rate minus baseline's, in percentage points, per phase and route."""
     cfg, t = ctx.gates, ctx.targets
     plan = []
-    kinds = cfg.judged(gate.phases)
-    for phase in ctx.phases:
-        if phase.kind not in kinds:
-            continue
-        for route, routes in scopes(ctx, gate.per_route):
-            kc, nc = _counts(ctx, t.candidate, phase.name, routes)
-            kb, nb = _counts(ctx, t.baseline, phase.name, routes)
-            plan.append((phase, route, routes, kc, nc, kb, nb))
+    for phase, route, routes in judged_scopes(ctx, gate.phases, gate.per_route):
+        kc, nc = _counts(ctx, t.candidate, phase.name, routes)
+        kb, nb = _counts(ctx, t.baseline, phase.name, routes)
+        plan.append((phase, route, routes, kc, nc, kb, nb))
     comparisons = sum(enough(p[4], p[6], cfg.min_samples) for p in plan)
     conf = adjusted_confidence(cfg.confidence, comparisons)
     checks = []

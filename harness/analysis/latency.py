@@ -15,9 +15,9 @@ import numpy as np
 
 from harness.analysis.checks import (
     conf_words,
+    judged_scopes,
     phase_words,
     scope_words,
-    scopes,
     summarise,
     too_few,
     worst_first,
@@ -52,14 +52,10 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
     """Candidate p99 / baseline p99 per phase and route."""
     cfg, t = ctx.gates, ctx.targets
     plan = []
-    kinds = cfg.judged(gate.phases)
-    for phase in ctx.phases:
-        if phase.kind not in kinds:
-            continue
-        for route, routes in scopes(ctx, gate.per_route):
-            cand = _values(ctx, t.candidate, phase.name, routes, gate.include_errors)
-            base = _values(ctx, t.baseline, phase.name, routes, gate.include_errors)
-            plan.append((phase.name, route, routes, cand, base))
+    for phase, route, routes in judged_scopes(ctx, gate.phases, gate.per_route):
+        cand = _values(ctx, t.candidate, phase.name, routes, gate.include_errors)
+        base = _values(ctx, t.baseline, phase.name, routes, gate.include_errors)
+        plan.append((phase.name, route, routes, cand, base))
     comparisons = sum(enough(len(c), len(b), cfg.min_samples) for _, _, _, c, b in plan)
     conf = adjusted_confidence(cfg.confidence, comparisons)
     rng = np.random.default_rng(cfg.seed)

@@ -50,6 +50,9 @@ class RunningTarget:
     proxy_listen: str | None = None
     process: TargetProcess | None = None
     build: str | None = None
+    #: Epoch ns when the process was started and when its health check first passed.
+    started_ns: int | None = None
+    healthy_ns: int | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -129,6 +132,7 @@ class StackRuntime:
             if target.process is not None:
                 self.on_step(f"waiting for {target.name} to become healthy")
                 target.process.wait_healthy()
+                target.healthy_ns = time.time_ns()
         self.write_state()
 
     def _reset_owned(self, client: ToxiproxyClient) -> None:
@@ -200,6 +204,7 @@ class StackRuntime:
         )
         self.on_step(f"starting {name} ({build or 'command'}) on port {port}")
         process.start()
+        started_ns = time.time_ns()
         return RunningTarget(
             name=name,
             url=process.url,
@@ -210,6 +215,7 @@ class StackRuntime:
             proxy_listen=f"127.0.0.1:{listen_port}",
             process=process,
             build=build,
+            started_ns=started_ns,
         )
 
     def _join(self, name: str, spec: TargetSpec) -> RunningTarget:

@@ -105,7 +105,6 @@ def run_scenario(
         raise HarnessError(f"{run_dir} already holds a run; choose another -o/--output")
     run_dir.mkdir(parents=True, exist_ok=True)
     runtime = StackRuntime(stack, run_dir / "stack", on_step=on_step, builds={})
-    stack_started_ns = time.time_ns()
     with signals_to_stop() as (stop, received):
         try:
             runtime.up()
@@ -115,7 +114,6 @@ def run_scenario(
                 runtime,
                 stop=stop,
                 received=received,
-                stack_started_ns=stack_started_ns,
                 on_step=on_step,
                 on_progress=on_progress,
             )
@@ -138,7 +136,6 @@ def _replay_with_faults(
     *,
     stop: threading.Event,
     received: list[int],
-    stack_started_ns: int,
     on_step: Step,
     on_progress: Progress | None,
 ) -> RunOutcome:
@@ -183,7 +180,7 @@ def _replay_with_faults(
             if samplers:  # called once per run; a second call changes nothing
                 return
             events.t0_ns = t0_ns
-            _stack_events(events, runtime, stack_started_ns)
+            _stack_events(events, runtime)
             events.emit("run_started", t_ns=0, scenario=scenario.name)
             sampler = ProbeSampler(
                 scenario.probes,
@@ -228,17 +225,21 @@ def _replay_with_faults(
     )
 
 
-def _stack_events(events: EventLog, runtime: StackRuntime, started_ns: int) -> None:
+def _stack_events(events: EventLog, runtime: StackRuntime) -> None:
+    """The targets' start and health, at the times they happened (before t0: negative)."""
     for target in runtime.targets.values():
+        if target.started_ns is None:  # a running build given by URL: nothing was started
+            continue
         events.emit(
             "target_started",
-            t_ns=started_ns - events.t0_ns,
+            t_ns=target.started_ns - events.t0_ns,
             target=target.name,
             url=target.url,
             build=target.build,
             pid=target.process.pid if target.process else None,
         )
-        events.emit("target_healthy", target=target.name)
+        if target.healthy_ns is not None:
+            events.emit("target_healthy", t_ns=target.healthy_ns - events.t0_ns, target=target.name)
 
 
 def _replay_target(target: RunningTarget) -> ReplayTarget:

@@ -117,6 +117,11 @@ def test_db_kill_observed_from_the_target_side(work: Path) -> None:
     assert manifest["targets"]["candidate"]["build"] == "hotfix-naive"
     assert manifest["scenario"]["name"] == "test-run"
     assert manifest["versions"]["toxiproxy"] == "2.12.0"
+    started = {e["target"]: e["t_ns"] for e in events if e["kind"] == "target_started"}
+    healthy = {e["target"]: e["t_ns"] for e in events if e["kind"] == "target_healthy"}
+    assert set(started) == set(healthy) == {"baseline", "candidate"}
+    for name, started_ns in started.items():  # measured before t0, in the order they happened
+        assert started_ns < healthy[name] < 0  # type: ignore[operator]
     assert (run_dir / "verdict.json").exists()
 
 

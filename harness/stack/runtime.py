@@ -73,7 +73,6 @@ class StackRuntime:
     stack: Stack
     work_dir: Path
     on_step: Callable[[str], None] = field(default=lambda _msg: None)
-    builds: dict[str, str] = field(default_factory=dict)
     targets: dict[str, RunningTarget] = field(default_factory=dict, init=False)
     toxiproxy: ToxiproxyServer | None = field(default=None, init=False)
     postgres: Postgres | None = field(default=None, init=False)
@@ -176,7 +175,7 @@ class StackRuntime:
         )
         self._proxies.append(proxy)
         port = free_port()
-        build = self.builds.get(name) or spec.build
+        build = spec.build
         command = spec.command if build is None else self.stack.file.builds[build]
         assert command is not None
         values = {

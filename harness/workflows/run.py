@@ -104,7 +104,7 @@ def run_scenario(
     if (run_dir / "requests.parquet").exists():
         raise HarnessError(f"{run_dir} already holds a run; choose another -o/--output")
     run_dir.mkdir(parents=True, exist_ok=True)
-    runtime = StackRuntime(stack, run_dir / "stack", on_step=on_step, builds={})
+    runtime = StackRuntime(stack, run_dir / "stack", on_step=on_step)
     with signals_to_stop() as (stop, received):
         try:
             runtime.up()

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.rundir import PROBES_SCHEMA, REQUESTS_SCHEMA, RunDir
+from harness.rundir import PROBES_SCHEMA, RunDir, requests_table
 
 ROUTES = [f"/route{i}" for i in range(8)] + ["/health", "/catalog"]
 GATES = {
@@ -59,7 +59,7 @@ def build(root: Path, rows: int, seconds: float = 600.0) -> None:
         status = np.where(failed, 503, 200).astype(np.int32)
         body = pa.array(np.where(failed, None, bodies))
         tables.append(
-            pa.table(
+            requests_table(
                 {
                     "target": pa.array([name] * per_target).dictionary_encode().cast(pa.string()),
                     "idx": np.arange(per_target, dtype=np.int64),
@@ -74,8 +74,7 @@ def build(root: Path, rows: int, seconds: float = 600.0) -> None:
                     "error": pa.array(["none"] * per_target),
                     "bytes": np.full(per_target, 200, dtype=np.int64),
                     "body_sha256": body,
-                },
-                schema=REQUESTS_SCHEMA,
+                }
             )
         )
     paths = RunDir(root)

@@ -59,6 +59,12 @@ class Exchange:
     orig_body_sha256: str | None = None
     session: str = ""
     route: str = ""
+    #: route template of the captured response's ``Location`` (redirects), else ``None``
+    orig_location_route: str | None = None
+    #: session links whose value this request sends: dicts with the fields of
+    #: :data:`harness.capture.schema.LINK_TYPE` (``src_idx``, ``src``, ``dst``, ``value``,
+    #: ``encoding``, ``kind``); ``None`` when there are none
+    links: list[dict[str, object]] | None = None
 
 
 @dataclass

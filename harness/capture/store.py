@@ -27,7 +27,17 @@ from pydantic import BaseModel, Field, ValidationError
 
 from harness.capture.config import CaptureConfig
 from harness.capture.record import Exchange
-from harness.capture.schema import CAPTURE_SCHEMA, FORMAT_VERSION, HEADER_TYPE, METADATA_KEY
+from harness.capture.schema import (
+    CAPTURE_SCHEMA,
+    FORMAT_VERSION,
+    HEADER_TYPE,
+    LINKS_TYPE,
+    METADATA_KEY,
+    READABLE_VERSIONS,
+    missing_column,
+    schema_of_version,
+    upgrade,
+)
 from harness.errors import CaptureError
 
 DEFAULT_BATCH_ROWS = 32_768
@@ -170,6 +180,9 @@ class CaptureWriter:
         self.last_ts = max(self.last_ts, int(values.max()))
         self.responses += n - columns["orig_status"].null_count
         columns = dict(columns)
+        for name in ("orig_location_route", "links"):  # the batch path may leave them out
+            if name not in columns:
+                columns[name] = missing_column(name, n)
         columns["idx"] = pa.array(np.arange(self._written, self._written + n, dtype=np.int64))
         columns["offset_ns"] = pc.subtract(ts, pa.scalar(self.first_ts, pa.int64()))
         arrays = [columns[name] for name in CAPTURE_SCHEMA.names]
@@ -214,6 +227,8 @@ class CaptureWriter:
             "orig_latency_ns": pa.array([e.orig_latency_ns for e in batch], pa.int64()),
             "orig_body_sha256": pa.array([e.orig_body_sha256 for e in batch], pa.string()),
             "source": pa.array([e.source for e in batch], pa.string()),
+            "orig_location_route": pa.array([e.orig_location_route for e in batch], pa.string()),
+            "links": _links([e.links for e in batch]),
         }
         arrays = [columns[name] for name in CAPTURE_SCHEMA.names]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=CAPTURE_SCHEMA))
@@ -239,6 +254,13 @@ class CaptureWriter:
             self._writer.close()
         with contextlib.suppress(OSError):
             self._tmp.unlink()
+
+
+def _links(rows: list[list[dict[str, object]] | None]) -> pa.Array:
+    """The ``links`` column of a batch (an empty list where a row has none)."""
+    if not any(rows):
+        return missing_column("links", len(rows))
+    return pa.array([r or [] for r in rows], LINKS_TYPE)
 
 
 def _headers(heads: list[str]) -> pa.Array:
@@ -350,13 +372,16 @@ def open_capture(path: Path) -> tuple[pq.ParquetFile, CaptureMetadata]:
         raise CaptureError(
             f"{path}: capture metadata is invalid ({exc.errors()[0]['msg']})"
         ) from exc
-    if meta.format_version != FORMAT_VERSION:
+    if meta.format_version not in READABLE_VERSIONS:
         raise CaptureError(
             f"{path}: capture format version {meta.format_version} is not supported "
-            f"(this harness reads version {FORMAT_VERSION}); re-import the traffic"
+            f"(this harness reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
+            "re-import the traffic"
         )
-    if pf.schema_arrow.remove_metadata() != CAPTURE_SCHEMA:
-        raise CaptureError(f"{path}: capture columns do not match format version {FORMAT_VERSION}")
+    if pf.schema_arrow.remove_metadata() != schema_of_version(meta.format_version):
+        raise CaptureError(
+            f"{path}: capture columns do not match format version {meta.format_version}"
+        )
     return pf, meta
 
 
@@ -368,18 +393,33 @@ def capture_metadata(path: Path) -> CaptureMetadata:
 def iter_capture(
     path: Path, columns: list[str] | None = None, batch_rows: int = 65_536
 ) -> Iterator[pa.RecordBatch]:
-    """Record batches of a capture file (streaming; memory bounded by ``batch_rows``)."""
-    pf, _ = open_capture(path)
+    """Record batches of a capture file (streaming; memory bounded by ``batch_rows``).
+
+    A file of an older format version reads as the current one (see
+    :func:`harness.capture.schema.upgrade`).
+    """
+    pf, meta = open_capture(path)
+    old = meta.format_version != FORMAT_VERSION
+    present = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
     try:
-        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=present if old else columns):
+            if old:
+                yield from upgrade(batch, columns).combine_chunks().to_batches()
+            else:
+                yield batch
     except (OSError, pa.ArrowException) as exc:
         raise CaptureError(f"{path}: capture file is damaged ({exc})") from exc
 
 
 def read_capture(path: Path, columns: list[str] | None = None) -> pa.Table:
     """The whole capture file as a table (validated; see :func:`iter_capture` to stream)."""
-    pf, _ = open_capture(path)
+    pf, meta = open_capture(path)
     try:
+        if meta.format_version != FORMAT_VERSION:
+            present = (
+                None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+            )
+            return upgrade(pf.read(columns=present), columns)
         return pf.read(columns=columns)
     except (OSError, pa.ArrowException) as exc:
         raise CaptureError(f"{path}: capture file is damaged ({exc})") from exc

@@ -59,6 +59,9 @@ class _Prepared:
     body: bytes
     headers: list[Headers]
     """one per target"""
+    session: str | None
+    orig_status: int | None
+    orig_location_route: str | None
 
 
 def _error_kind(exc: BaseException) -> str:
@@ -132,7 +135,8 @@ class ShardRun:
     def _prepare(self, capture: Path) -> dict[int, _Prepared]:
         wanted = sorted(set(self.schedule.rows.tolist()))
         hosts = [target_host_header(t.url) for t in self.spec.targets]
-        sub = read_rows(capture, wanted, ["idx", *REQUEST_COLUMNS]).to_pylist() if wanted else []
+        columns = ["idx", "session", *REQUEST_COLUMNS]
+        sub = read_rows(capture, wanted, columns).to_pylist() if wanted else []
         prepared: dict[int, _Prepared] = {}
         for row, rec in zip(wanted, sub, strict=True):
             captured = [(h["name"], h["value"]) for h in rec["headers"] or []]
@@ -149,6 +153,9 @@ class ShardRun:
                 path=rec["path"] or "/",
                 body=rec["body"] or b"",
                 headers=headers,
+                session=rec["session"],
+                orig_status=rec["orig_status"],
+                orig_location_route=rec["orig_location_route"],
             )
         return prepared
 
@@ -279,6 +286,9 @@ class ShardRun:
             error,
             size,
             digest,
+            session=req.session,
+            orig_status=req.orig_status,
+            orig_location_route=req.orig_location_route,
         )
         self.done[k] += 1
         if error != "none":

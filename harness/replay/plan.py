@@ -24,11 +24,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.capture.schema import ADDED_COLUMNS, upgrade
 from harness.errors import CaptureError, UsageError
 
 #: columns the planner needs; workers add the ones needed to rebuild requests
 PLAN_COLUMNS: tuple[str, ...] = ("idx", "offset_ns", "session")
-REQUEST_COLUMNS: tuple[str, ...] = ("method", "path", "headers", "body", "route")
+REQUEST_COLUMNS: tuple[str, ...] = (
+    "method", "path", "headers", "body", "route", "orig_status", "orig_location_route", "links",
+)  # fmt: skip
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -41,13 +44,15 @@ def read_capture(path: Path, columns: Sequence[str]) -> pa.Table:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
         raise CaptureError(f"{path}: not a capture file (parquet): {exc}") from None
-    missing = [c for c in columns if c not in schema.names]
+    missing = [c for c in columns if c not in schema.names and c not in ADDED_COLUMNS]
     if missing:
         raise CaptureError(f"{path}: capture file lacks column(s) {', '.join(missing)}")
     try:
-        table = pq.read_table(path, columns=list(columns))
+        table = pq.read_table(path, columns=[c for c in columns if c in schema.names])
     except (OSError, pa.ArrowException) as exc:
         raise CaptureError(f"{path}: cannot read capture: {exc}") from None
+    if table.num_columns != len(columns):  # an older format version: add what it lacks
+        table = upgrade(table, list(columns))
     if table.num_rows == 0:
         raise CaptureError(f"{path}: capture holds no requests")
     return table
@@ -58,20 +63,22 @@ def read_rows(path: Path, rows: Sequence[int], columns: Sequence[str]) -> pa.Tab
     row group at a time, so a worker holds only its own shard's bodies and headers."""
     try:
         capture = pq.ParquetFile(path)
+        present = [c for c in columns if c in capture.schema_arrow.names]
         parts = []
         start, i = 0, 0
         for group in range(capture.num_row_groups):
             end = start + capture.metadata.row_group(group).num_rows
             j = bisect.bisect_left(rows, end, lo=i)
             if j > i:
-                table = capture.read_row_group(group, columns=list(columns))
+                table = capture.read_row_group(group, columns=present)
                 parts.append(table.take([r - start for r in rows[i:j]]))
             start, i = end, j
     except (OSError, pa.ArrowException) as exc:
         raise CaptureError(f"{path}: cannot read capture: {exc}") from None
     if not parts:
-        return pq.read_schema(path).empty_table().select(list(columns))
-    return pa.concat_tables(parts)
+        return upgrade(pq.read_schema(path).empty_table().select(present), list(columns))
+    table = pa.concat_tables(parts)
+    return table if len(present) == len(columns) else upgrade(table, list(columns))
 
 
 def shard_of(session: str | None, idx: int, shards: int) -> int:

@@ -41,8 +41,19 @@ class RowBuffer:
         error: str,
         size: int,
         body_sha256: str | None,
+        session: str | None = None,
+        wait_ms: float = 0.0,
+        queue_ms: float | None = None,
+        connect_ms: float | None = None,
+        link: str = "none",
+        orig_status: int | None = None,
+        orig_location_route: str | None = None,
+        location_route: str | None = None,
     ) -> None:
-        """Add one row; times are ns from t0 (``end_ns`` = last byte or failure)."""
+        """Add one row; times are ns from t0 (``end_ns`` = last byte or failure).
+
+        The keyword fields are the wave-2 columns of :data:`~harness.rundir.REQUESTS_SCHEMA`.
+        """
         values = (
             target,
             idx,
@@ -57,6 +68,14 @@ class RowBuffer:
             error,
             size,
             body_sha256,
+            session,
+            wait_ms,
+            queue_ms,
+            connect_ms,
+            link,
+            orig_status,
+            orig_location_route,
+            location_route,
         )
         for column, value in zip(self.columns, values, strict=True):
             column.append(value)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.rundir import PROBES_SCHEMA, REQUESTS_SCHEMA, RunDir
+from harness.rundir import PROBES_SCHEMA, REQUESTS, REQUESTS_SCHEMA, RunDir, read_requests
 
 KNOWN_GOOD = "known-good"
 CANDIDATE = "candidate"
@@ -136,7 +136,10 @@ def _merge_table(
                 raise InputError(f"{path}: missing: the run directory is incomplete")
             continue
         try:
-            table = pq.read_table(path, columns=columns)
+            if dest.name == REQUESTS:
+                table = read_requests(path, columns)  # an older run lacks wave-2 columns
+            else:
+                table = pq.read_table(path, columns=columns)
         except (OSError, pa.ArrowException) as exc:
             raise InputError(f"{path}: cannot read: {exc}") from None
         table = table.filter(pc.equal(table.column("target").cast(pa.string()), target))

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.rundir import PROBES_SCHEMA, REQUESTS_SCHEMA, RunDir
+from harness.rundir import PROBES_SCHEMA, RunDir, requests_table
 
 
 @dataclass(frozen=True)
@@ -207,10 +207,7 @@ class SyntheticRun:
         root.mkdir(parents=True, exist_ok=True)
         paths.manifest.write_text(json.dumps(self.manifest(), indent=2))
         paths.events.write_text("".join(json.dumps(e) + "\n" for e in self.events()))
-        tables = [
-            pa.table(self.requests_for(n, b), schema=REQUESTS_SCHEMA)
-            for n, (_, b) in self.targets.items()
-        ]
+        tables = [requests_table(self.requests_for(n, b)) for n, (_, b) in self.targets.items()]
         pq.write_table(pa.concat_tables(tables), paths.requests)
         probes = [
             pa.table(self.probes_for(n, b), schema=PROBES_SCHEMA)

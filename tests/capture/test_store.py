@@ -159,3 +159,30 @@ def test_header_lines_split_as_split_headers_does() -> None:
         else:
             assert lines.has_colon is not None
             assert lines.has_colon.to_pylist() == colons
+
+
+def test_a_version_1_capture_reads_as_the_current_format(tmp_path: Path) -> None:
+    """A file written in format 1 (no links, no Location route) reads with the new columns."""
+    from harness.capture.schema import CAPTURE_SCHEMA_V1, COLUMNS
+    from harness.capture.store import capture_metadata, iter_capture, read_capture
+
+    bundled = (
+        Path(__file__).resolve().parents[2] / "captures" / "payments-demo-mitm.capture.parquet"
+    )
+    current = pq.read_table(bundled)
+    meta = json.loads(pq.ParquetFile(bundled).metadata.metadata[METADATA_KEY])
+    meta["format_version"] = 1
+    v1 = current.select(CAPTURE_SCHEMA_V1.names).replace_schema_metadata(
+        {METADATA_KEY: json.dumps(meta).encode()}
+    )
+    path = tmp_path / "old.capture.parquet"
+    pq.write_table(v1, path)
+    assert capture_metadata(path).format_version == 1
+    table = read_capture(path)
+    assert table.column_names == list(COLUMNS)
+    assert table.num_rows == current.num_rows
+    assert table.column("orig_location_route").null_count == table.num_rows
+    assert all(v == [] for v in table.column("links").to_pylist())
+    first = next(iter_capture(path, ["idx", "links"]))
+    assert first.schema.names == ["idx", "links"]
+    assert first.column(1).to_pylist()[0] == []

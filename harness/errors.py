@@ -51,15 +51,38 @@ EXIT_CODES: dict[int, str] = {
 }
 
 
+#: Longest error message printed: an input quoted whole must not flood the terminal.
+MAX_MESSAGE_CHARS = 800
+
+
+def printable(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` on one line: control characters escaped (a file name with a newline, an
+    embedded multi-line error), cut to ``limit`` characters.
+
+    >>> printable("bad\\nname.gor: line 1\\nline 2")
+    'bad\\\\nname.gor: line 1\\\\nline 2'
+    """
+    if text.isprintable() and len(text) <= limit:
+        return text
+    out = "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text[: limit + 1]
+    )
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
 class HarnessError(Exception):
     """Base of every error the harness raises on purpose.
 
-    ``str(error)`` is a single line meant for the user; ``exit_code`` is what the CLI exits with.
+    ``str(error)`` is a single line meant for the user (control characters are escaped, so a
+    file name or a library's multi-line message cannot break it); ``exit_code`` is what the CLI
+    exits with.
     """
 
     exit_code: int = EXIT_INFRASTRUCTURE
 
     def __init__(self, message: str) -> None:
+        message = printable(message)
         super().__init__(message)
         self.message = message
 

@@ -34,7 +34,8 @@ PhaseKind = Literal["before", "during", "recovery", "after", "steady"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: a gate of "nan" or "inf" written as text is a typo, not a threshold
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ErrorRateGate(_Strict):

@@ -28,14 +28,13 @@ import json
 import re
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.errors import CaptureError
+from harness.errors import CaptureError, printable
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_regex(value: str) -> str:
@@ -121,19 +120,26 @@ class CaptureConfig(_Model):
 
 
 def load_config(path: Path) -> CaptureConfig:
-    """Read and validate a capture config file; errors are one-line :class:`CaptureError`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaptureError(f"{path}: cannot read config ({exc})") from exc
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CaptureError(f"{path}: not valid YAML/JSON: {first}") from exc
-    try:
-        return CaptureConfig.model_validate(data or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top)"
-        raise CaptureError(f"{path}: {where}: {err['msg']}") from exc
+    """Read and validate a capture config file; errors are one-line :class:`CaptureError`
+    naming the file and line (the YAML rules of scenario files apply: duplicate keys, limits).
+
+    A ``.json`` file is JSON: checked as such first, then read through the same YAML layer
+    (JSON is YAML flow style; a tab outside a string is only whitespace in valid JSON).
+    """
+    from harness.scenario.yamlfile import YamlDocument
+
+    text = YamlDocument.read_text(path, CaptureError)
+    if path.suffix == ".json":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CaptureError(
+                f"{printable(str(path))}:{exc.lineno}: invalid JSON: {exc.msg}"
+            ) from None
+        except RecursionError:
+            raise CaptureError(f"{printable(str(path))}: invalid JSON: nested too deep") from None
+        text = text.replace("\t", " ")
+    doc = YamlDocument.from_text(text, path, CaptureError)
+    if doc.data is None:
+        return CaptureConfig()
+    return doc.validate(CaptureConfig)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -15,6 +16,9 @@ from pydantic import BeforeValidator, PlainSerializer
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+#: The longest duration a file may give (a week): longer is a typo or a unit mix-up, and an
+#: unbounded one overflows the nanosecond clocks of the replay.
+MAX_DURATION_S = 7 * 24 * 3600.0
 
 
 def parse_duration(value: str | float | int) -> float:
@@ -39,8 +43,12 @@ def parse_duration(value: str | float | int) -> float:
                 raise ValueError(
                     f"not a duration: {value!r} (write e.g. 500ms, 20s, 2m, 1m30s)"
                 ) from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a finite duration: {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {value!r}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{value!r} is longer than a week, the longest duration allowed")
     return seconds
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import HarnessError, ScenarioError
+from harness.errors import HarnessError, ScenarioError, printable
 from harness.faults.placeholders import placeholder_problems
 from harness.scenario.model import (
     CommandAction,
@@ -49,7 +49,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.severity}: {self.message}"
+        return printable(f"{self.where}: {self.severity}: {self.message}")
 
     def to_json(self) -> dict[str, str]:
         return {"severity": self.severity, "where": self.where, "message": self.message}

@@ -69,9 +69,25 @@ from harness.scenario.yamlfile import YamlDocument
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 Stream = Literal["upstream", "downstream", "both"]
 
+# Upper bounds of a scenario's numbers (docs/scenarios.md): past them a value is a typo or a
+# unit mix-up, and toxiproxy's 64-bit fields or the replay's clocks would overflow. Durations
+# are bounded in :mod:`harness.scenario.durations` (a week).
+MAX_SPEED = 1000.0
+#: latency, jitter, delays and timeouts of toxics, in ms (one hour)
+MAX_TOXIC_MS = 3_600_000
+#: bandwidth, in KB/s (100 GB/s)
+MAX_RATE_KBPS = 100_000_000
+#: slicer sizes, in bytes (1 GiB)
+MAX_SLICE_BYTES = 1 << 30
+#: slicer delay, in microseconds (one hour)
+MAX_DELAY_US = 3_600_000_000
+#: limit_data, in bytes (1 PiB)
+MAX_LIMIT_BYTES = 1 << 50
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan: "nan", "inf" or "1e400" written as text must not pass as numbers either
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class _FaultBase(_Strict):
@@ -127,8 +143,8 @@ class PartitionFault(_FaultBase):
 
 class LatencyFault(_ToxicFault):
     kind: Literal["latency"]
-    latency_ms: int = Field(ge=0)
-    jitter_ms: int = Field(default=0, ge=0)
+    latency_ms: int = Field(ge=0, le=MAX_TOXIC_MS)
+    jitter_ms: int = Field(default=0, ge=0, le=MAX_TOXIC_MS)
 
     def attributes(self) -> dict[str, int]:
         return {"latency": self.latency_ms, "jitter": self.jitter_ms}
@@ -140,7 +156,7 @@ class LatencyFault(_ToxicFault):
 
 class BandwidthFault(_ToxicFault):
     kind: Literal["bandwidth"]
-    rate_kbps: int = Field(ge=0)
+    rate_kbps: int = Field(ge=0, le=MAX_RATE_KBPS)
 
     def attributes(self) -> dict[str, int]:
         return {"rate": self.rate_kbps}
@@ -151,7 +167,7 @@ class BandwidthFault(_ToxicFault):
 
 class SlowCloseFault(_ToxicFault):
     kind: Literal["slow_close"]
-    delay_ms: int = Field(ge=0)
+    delay_ms: int = Field(ge=0, le=MAX_TOXIC_MS)
 
     def attributes(self) -> dict[str, int]:
         return {"delay": self.delay_ms}
@@ -162,7 +178,7 @@ class SlowCloseFault(_ToxicFault):
 
 class TimeoutFault(_ToxicFault):
     kind: Literal["timeout"]
-    timeout_ms: int = Field(ge=0)
+    timeout_ms: int = Field(ge=0, le=MAX_TOXIC_MS)
 
     def attributes(self) -> dict[str, int]:
         return {"timeout": self.timeout_ms}
@@ -173,7 +189,7 @@ class TimeoutFault(_ToxicFault):
 
 class ResetPeerFault(_ToxicFault):
     kind: Literal["reset_peer"]
-    timeout_ms: int = Field(default=0, ge=0)
+    timeout_ms: int = Field(default=0, ge=0, le=MAX_TOXIC_MS)
 
     def attributes(self) -> dict[str, int]:
         return {"timeout": self.timeout_ms}
@@ -184,9 +200,9 @@ class ResetPeerFault(_ToxicFault):
 
 class SlicerFault(_ToxicFault):
     kind: Literal["slicer"]
-    average_size: int = Field(default=64, ge=1)
-    size_variation: int = Field(default=0, ge=0)
-    delay_us: int = Field(default=0, ge=0)
+    average_size: int = Field(default=64, ge=1, le=MAX_SLICE_BYTES)
+    size_variation: int = Field(default=0, ge=0, le=MAX_SLICE_BYTES)
+    delay_us: int = Field(default=0, ge=0, le=MAX_DELAY_US)
 
     def attributes(self) -> dict[str, int]:
         return {
@@ -201,7 +217,7 @@ class SlicerFault(_ToxicFault):
 
 class LimitDataFault(_ToxicFault):
     kind: Literal["limit_data"]
-    bytes: int = Field(ge=0)
+    bytes: int = Field(ge=0, le=MAX_LIMIT_BYTES)
 
     def attributes(self) -> dict[str, int]:
         return {"bytes": self.bytes}
@@ -353,7 +369,7 @@ class Scenario(_Strict):
 
     name: Name
     capture: Path
-    speed: float = Field(default=1.0, gt=0)
+    speed: float = Field(default=1.0, gt=0, le=MAX_SPEED)
     duration: Duration | None = Field(default=None, gt=0)
     stack: Path
     faults: list[TimelineEntry] = Field(default_factory=list)
@@ -361,7 +377,7 @@ class Scenario(_Strict):
     probe_interval: Duration = Field(default=1.0, gt=0)
     independent_routes: list[str] = Field(default_factory=list)
     gates: GatesConfig = Field(default_factory=default_gates)
-    lag_bound_ms: float | None = Field(default=None, gt=0)
+    lag_bound_ms: float | None = Field(default=None, gt=0, le=MAX_TOXIC_MS)
     timeout: Duration | None = Field(default=None, gt=0)
     loop: bool = False
     seed: int = 0
@@ -439,12 +455,16 @@ def validation_problems(doc: YamlDocument) -> tuple[Scenario | None, list[tuple[
     """Validate ``doc`` into a :class:`Scenario`; every error as ``(file:line, "key: message")``."""
     from pydantic import ValidationError
 
-    if doc.data is None:
-        return None, [(str(doc.path), "the file is empty")]
+    shape = doc.shape_problem()
+    if shape is not None:
+        return None, [shape]
+    # duplicate keys and unusable numbers first; the model's own complaint about the same
+    # line would only repeat them
+    problems = doc.text_problems()
+    flagged = {where for where, _ in problems}
     try:
-        return Scenario.model_validate(doc.data), []
+        scenario = Scenario.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
         for error in exc.errors(include_url=False):
             loc = strip_union_tags(tuple(p for p in error["loc"] if isinstance(p, str | int)))
             message = _message(error["type"], error["msg"], loc)
@@ -452,8 +472,10 @@ def validation_problems(doc: YamlDocument) -> tuple[Scenario | None, list[tuple[
             if error["type"] == "unknown_kind" and isinstance(given, dict) and "kind" in given:
                 message = f"{message.split(':')[0]}: unknown fault kind {given['kind']!r} (kinds: "
                 message += ", ".join(FAULT_KINDS) + "; or `run` for a command)"
-            problems.append((doc.where(loc), message))
+            if doc.where(loc) not in flagged:
+                problems.append((doc.where(loc), message))
         return None, problems
+    return (None, problems) if problems else (scenario, [])
 
 
 def _message(kind: str, msg: str, loc: tuple[str | int, ...]) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -42,6 +43,38 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 #: The dependency name faults use for each target's database.
 POSTGRES = "postgres"
+
+#: Placeholders a target's command (or build) may use: the values the stack fills in when it
+#: starts the target (:mod:`harness.stack.runtime`); anything else in braces is an error.
+COMMAND_PLACEHOLDERS: tuple[str, ...] = (
+    "port",
+    "python",
+    "name",
+    "stack_dir",
+    "postgres.url",
+    "postgres.host",
+    "postgres.port",
+    "postgres.dbname",
+)
+#: What the runtime replaces in a command (each shell word on its own).
+PLACEHOLDER_PATTERN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+
+
+def command_problems(command: str) -> list[str]:
+    """What stops ``command`` from starting: unbalanced quotes, unknown placeholders."""
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        return [f"cannot split the command into words: {exc}"]
+    if not words:
+        return ["the command is empty"]
+    problems = []
+    for word in words:
+        for match in PLACEHOLDER_PATTERN.finditer(word):
+            if match.group(1) not in COMMAND_PLACEHOLDERS:
+                known = ", ".join("{" + key + "}" for key in COMMAND_PLACEHOLDERS)
+                problems.append(f"unknown placeholder {match.group(0)} (known: {known})")
+    return problems
 
 
 class FromEnv(BaseModel):
@@ -176,17 +209,48 @@ def load_stack(path: Path, builds: dict[str, str] | None = None) -> Stack:
         stack_file.targets[name] = stack_file.targets[name].model_copy(
             update={"build": build, "command": None, "url": None}
         )
+    _check_commands(doc, stack_file)
     for name, target in stack_file.targets.items():
+        if target.url is not None:
+            _expand_at(doc, ("targets", name, "url"), target.url)
         if target.build is None:
             continue
-        build = expand_vars(target.build)
+        build = _expand_at(doc, ("targets", name, "build"), target.build)
         if build not in stack_file.builds:
             known = ", ".join(sorted(stack_file.builds)) or "none"
             raise doc.fail(("targets", name, "build"), f"unknown build {build!r} (builds: {known})")
         target.build = build
+    pg = stack_file.postgres
+    if pg.dsn is not None and not (pg.dsn_env and os.environ.get(pg.dsn_env)):
+        _expand_at(doc, ("postgres", "dsn"), pg.dsn)
     if stack_file.postgres.init_sql is not None:
         sql = stack_file.postgres.init_sql
         full = sql if sql.is_absolute() else path.parent / sql
         if not full.is_file():
             raise doc.fail(("postgres", "init_sql"), f"no such file: {full}")
     return Stack(file=stack_file, path=path)
+
+
+def _expand_at(doc: YamlDocument, loc: tuple[str, ...], text: str) -> str:
+    """``text`` with ``${VAR}`` expanded; an unset variable is an error at ``loc``'s line."""
+    try:
+        return expand_vars(text)
+    except StackFileError as exc:
+        raise doc.fail(loc, exc.message) from None
+
+
+def _check_commands(doc: YamlDocument, stack_file: StackFile) -> None:
+    """Every build and target command splits into words and uses known placeholders only."""
+    commands: list[tuple[tuple[str, ...], str]] = [
+        (("builds", name), command) for name, command in stack_file.builds.items()
+    ]
+    commands += [
+        (("targets", name, "command"), target.command)
+        for name, target in stack_file.targets.items()
+        if target.command is not None
+    ]
+    for loc, command in commands:
+        problems = command_problems(command)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise doc.fail(loc, problems[0] + more)

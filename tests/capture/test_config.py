@@ -31,7 +31,7 @@ def test_yaml_config(tmp_path: Path) -> None:
         ("filters: {sample: 2}\n", "filters.sample"),
         ("routes: {rules: [{pattern: '(', route: x}]}\n", "invalid regular expression"),
         ("nonsense: 1\n", "nonsense"),
-        ("filters: [\n", "not valid YAML"),
+        ("filters: [\n", "invalid YAML"),
     ],
 )
 def test_invalid_config(tmp_path: Path, text: str, expected: str) -> None:

@@ -39,3 +39,24 @@ def test_pydantic_field() -> None:
     m = M.model_validate({"d": "2m"})
     assert m.d == 120.0
     assert m.model_dump(mode="json") == {"d": "2m"}
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        (float("nan"), "not a finite duration"),
+        (float("inf"), "not a finite duration"),
+        ("1e400", "not a finite duration"),
+        ("inf", "not a finite duration"),
+        ("8d", "not a duration"),
+        (7 * 24 * 3600 + 1, "longer than a week"),
+        ("169h", "longer than a week"),
+    ],
+)
+def test_reject_non_finite_and_absurd(value: str | float, what: str) -> None:
+    with pytest.raises(ValueError, match=what):
+        parse_duration(value)
+
+
+def test_a_week_is_the_longest() -> None:
+    assert parse_duration("168h") == 7 * 24 * 3600.0

@@ -191,3 +191,52 @@ def test_toxiproxy_probe_with_external_server_warns(
     report = lint(path)
     assert report.ok
     assert ":5: warning: TOXIPROXY_URL is set" in str(report.problems[0])
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "faults:\n  - {at: .nan, for: 5s, kind: down}\n",
+            "s.yaml:5: error: faults.0.at: .nan is not a finite number",
+        ),
+        (
+            "faults:\n  - {at: 1s, for: .inf, kind: down}\n",
+            "s.yaml:5: error: faults.0.for: .inf is not a finite number",
+        ),
+        ("duration: 1e400\n", "s.yaml:4: error: duration: not a finite duration: '1e400'"),
+        ("duration: 9000h\n", "s.yaml:4: error: duration: '9000h' is longer than a week"),
+        ("speed: 1e9\n", "s.yaml:4: error: speed: Input should be less than or equal to 1000"),
+        ("speed: nan\n", "s.yaml:4: error: speed: Input should be a finite number"),
+        (
+            "faults:\n  - {at: 1s, for: 5s, kind: latency, latency_ms: " + "1" + "0" * 29 + "}\n",
+            "s.yaml:5: error: faults.0.latency_ms: 100000000000000000000000000000 is out of range",
+        ),
+        (
+            "faults:\n  - {at: 1s, for: 5s, kind: latency, latency_ms: 3600001}\n",
+            "s.yaml:5: error: faults.0.latency_ms: Input should be less than or equal to 3600000",
+        ),
+        (
+            "faults:\n  - {at: 1s, for: 5s, kind: limit_data, bytes: 1.0e+29}\n",
+            "s.yaml:5: error: faults.0.bytes:",
+        ),
+        ("speed: 1\nspeed: 2\n", "s.yaml:5: error: speed: duplicate key 'speed' (first at line 4)"),
+        (
+            "faults:\n  - {at: 1s, for: 5s, kind: down, at: 2s}\n",
+            "s.yaml:5: error: faults.0.at: duplicate key 'at' (first at line 5)",
+        ),
+    ],
+)
+def test_refuses_absurd_numbers_and_duplicates(folder: Path, body: str, expected: str) -> None:
+    problems = _lint(folder, body)
+    assert any(p.startswith(f"{folder}/{expected}") for p in problems), problems
+
+
+def test_duplicate_target_in_the_stack_is_an_error(folder: Path) -> None:
+    (folder / "stack.yaml").write_text(STACK + "  candidate: {command: 'sh -c \"rm -rf /srv\"'}\n")
+    problems = _lint(folder, "")
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        f"{folder / 's.yaml'}:3: error: stack: {folder / 'stack.yaml'}:7: "
+    )
+    assert "targets.candidate: duplicate key 'candidate' (first at line 6)" in problems[0]

@@ -1,5 +1,6 @@
 """Stack files: valid forms, build selection, env values, and line-numbered errors."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,75 @@ def test_env_values() -> None:
     assert expand_vars("${A:-b}/${C}", {"C": "c"}) == "b/c"
     with pytest.raises(StackFileError, match="Z is not set"):
         expand_vars("${Z}", {})
+
+
+def test_target_defined_twice_names_both_lines(tmp_path: Path) -> None:
+    bad = GOOD.replace(
+        "  external:\n", "  baseline:\n    command: \"sh -c 'rm -rf data'\"\n  external:\n"
+    )
+    with pytest.raises(
+        StackFileError,
+        match=r":14: targets\.baseline: duplicate key 'baseline' \(first at line 9\)",
+    ):
+        load_stack(_stack(tmp_path, bad))
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        ("{python} app.py --port {prot}", r"unknown placeholder \{prot\} \(known: \{port\}"),
+        ("{python} app.py --dsn '{postgres.url}", "cannot split the command into words"),
+        ("   ", "the command is empty"),
+    ],
+)
+def test_build_command_problems_name_the_line(tmp_path: Path, command: str, what: str) -> None:
+    bad = GOOD.replace(
+        '  v2: "{python} app.py --port {port} --dsn {postgres.url} --fast"', f'  v2: "{command}"'
+    )
+    with pytest.raises(StackFileError, match=r"stack\.yaml:7: builds\.v2: " + what):
+        load_stack(_stack(tmp_path, bad))
+
+
+def test_target_command_placeholders_checked(tmp_path: Path) -> None:
+    bad = GOOD.replace(
+        "  baseline: {build: v1}", "  baseline: {command: 'run --port {port} {nme}'}"
+    )
+    with pytest.raises(
+        StackFileError, match=r":9: targets\.baseline\.command: unknown placeholder \{nme\}"
+    ):
+        load_stack(_stack(tmp_path, bad))
+
+
+def test_unset_variables_name_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHOP_NOPE", raising=False)
+    bad = GOOD.replace('"${SHOP_CANDIDATE:-v2}"', '"${SHOP_NOPE}"')
+    with pytest.raises(
+        StackFileError,
+        match=r":11: targets\.candidate\.build: environment variable SHOP_NOPE is not set",
+    ):
+        load_stack(_stack(tmp_path, bad))
+    bad = GOOD.replace("url: http://127.0.0.1:9999", "url: http://${SHOP_NOPE}:9999")
+    with pytest.raises(
+        StackFileError, match=r":15: targets\.external\.url: environment variable SHOP_NOPE"
+    ):
+        load_stack(_stack(tmp_path, bad))
+    bad = GOOD.replace(
+        "  init_sql: schema.sql\n", "  init_sql: schema.sql\n  dsn: postgresql://${SHOP_NOPE}/x\n"
+    )
+    with pytest.raises(StackFileError, match=r":5: postgres\.dsn: environment variable SHOP_NOPE"):
+        load_stack(_stack(tmp_path, bad))
+    # with dsn_env set, the dsn is not used: its variables need not be
+    bad = bad.replace("  dsn:", "  dsn_env: SHOP_DSN\n  dsn:")
+    monkeypatch.setenv("SHOP_DSN", "postgresql://db/x")
+    assert load_stack(_stack(tmp_path, bad)).file.postgres.dsn_env == "SHOP_DSN"
+
+
+def test_stack_placeholders_are_the_runtime_ones() -> None:
+    import inspect
+
+    from harness.scenario.stackfile import COMMAND_PLACEHOLDERS
+    from harness.stack import runtime
+
+    source = inspect.getsource(runtime.StackRuntime._launch)
+    filled = set(re.findall(r'^\s+"([a-z_.]+)": ', source, re.MULTILINE))
+    assert filled == set(COMMAND_PLACEHOLDERS)

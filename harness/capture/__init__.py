@@ -9,6 +9,9 @@ The supported API of this room (everything else in it is internal)::
     for batch in iter_capture(Path("peak.capture.parquet"), ["idx", "offset_ns", "session"]):
         ...                                                     # streaming, bounded memory
 
+Imports pseudonymise sensitive values by default: :class:`Pseudonymiser` (with its
+:class:`PseudonymKey`) gives the pseudonym of a raw value, the same one the import wrote.
+
 The file format itself (columns, ``FORMAT_VERSION``, ``METADATA_KEY``) is
 :mod:`harness.capture.schema`, the contract shared with the replay and analysis rooms.
 """
@@ -16,12 +19,15 @@ The file format itself (columns, ``FORMAT_VERSION``, ``METADATA_KEY``) is
 from harness.capture.config import CaptureConfig, load_config
 from harness.capture.ingest import import_capture, resolve_sources
 from harness.capture.inspect import CaptureSummary, summarize
+from harness.capture.pseudonym import Pseudonymiser, PseudonymKey
 from harness.capture.store import CaptureMetadata, capture_metadata, iter_capture, read_capture
 
 __all__ = [
     "CaptureConfig",
     "CaptureMetadata",
     "CaptureSummary",
+    "PseudonymKey",
+    "Pseudonymiser",
     "capture_metadata",
     "import_capture",
     "iter_capture",

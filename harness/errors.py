@@ -22,7 +22,13 @@ record, URL or process concerned. The CLI turns them into exit codes in one plac
     │   └── ReplayError                  the load generator failed (worker crash, no results)
     ├── GateFailed              exit 1   the verdict is "fail"
     ├── RunInvalid              exit 5   the load generator could not hold the schedule
+    ├── InternalError           exit 70  an unexpected exception (a bug): traceback saved to a file
     └── Interrupted             exit 130 (SIGINT) or 143 (SIGTERM)
+
+Any exception that is not a :class:`HarnessError` is a bug in the harness. It becomes exit 70
+(sysexits' ``EX_SOFTWARE``) with one line on stderr and its traceback saved to a file
+(:mod:`harness.crashes`), never a traceback on the terminal and never exit 0 or 1: a broken input
+must not read as a pass or as a failed gate.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ EXIT_USAGE = 2
 EXIT_INVALID_INPUT = 3
 EXIT_INFRASTRUCTURE = 4
 EXIT_RUN_INVALID = 5
+#: sysexits.h ``EX_SOFTWARE``: an internal software error.
+EXIT_INTERNAL = 70
 EXIT_SIGINT = 128 + int(signal.SIGINT)
 EXIT_SIGTERM = 128 + int(signal.SIGTERM)
 
@@ -44,8 +52,12 @@ EXIT_CODES: dict[int, str] = {
     EXIT_GATE_FAILED: "fail: at least one gate failed",
     EXIT_USAGE: "usage error: bad command-line arguments",
     EXIT_INVALID_INPUT: "invalid input: capture, scenario or stack file",
-    EXIT_INFRASTRUCTURE: "infrastructure error: toxiproxy, database or target unreachable",
+    EXIT_INFRASTRUCTURE: (
+        "infrastructure error: toxiproxy, database or target unreachable, "
+        "or a fault or action failed at run time"
+    ),
     EXIT_RUN_INVALID: "run invalid: the load generator could not hold the schedule",
+    EXIT_INTERNAL: "internal error (a bug): one line on stderr, the traceback saved to a file",
     EXIT_SIGINT: "interrupted by SIGINT (Ctrl-C); faults were reverted",
     EXIT_SIGTERM: "interrupted by SIGTERM; faults were reverted",
 }
@@ -160,6 +172,20 @@ class RunInvalid(HarnessError):
     exit_code = EXIT_RUN_INVALID
 
 
+class InternalError(HarnessError):
+    """An unexpected exception (a bug in the harness), exit 70.
+
+    ``traceback_path`` is the file its traceback was saved to (``None`` when it could not be
+    written anywhere); the message names it.
+    """
+
+    exit_code = EXIT_INTERNAL
+
+    def __init__(self, message: str, traceback_path: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback_path = traceback_path
+
+
 class Interrupted(HarnessError):
     """The run was interrupted by a signal; faults were reverted (exit 130 or 143)."""
 
@@ -175,4 +201,4 @@ def exit_code_for(error: BaseException) -> int:
         return error.exit_code
     if isinstance(error, KeyboardInterrupt):
         return EXIT_SIGINT
-    return EXIT_INFRASTRUCTURE
+    return EXIT_INTERNAL

@@ -28,9 +28,10 @@ DESCRIPTION = (
 EPILOG = (
     "exit code: the worst of the scenarios' exit codes: 0 every scenario passed; 1 a scenario "
     "failed or was inconclusive; 3 a scenario, capture or stack file is invalid; 4 "
-    "infrastructure error (toxiproxy, database or target unreachable; also any unexpected "
-    "crash); 5 a run was invalid (the load generator could not hold the schedule); 130/143 "
-    "interrupted (the rest of the night is not run). 2: bad usage, nothing was run."
+    "infrastructure error (toxiproxy, database or target unreachable, or a fault or action "
+    "failed at run time); 5 a run was invalid (the load generator could not hold the "
+    "schedule); 70 internal error (a bug: the traceback is saved in the scenario's folder); "
+    "130/143 interrupted (the rest of the night is not run). 2: bad usage, nothing was run."
 )
 
 

@@ -5,7 +5,10 @@ Each command lives in its own module under :mod:`harness.cli` and exposes
 ``(argparse.Namespace) -> int``. Command modules import heavy libraries inside their handlers
 so that ``harness --help`` stays fast and ``import harness`` never imports gevent.
 
-The exit code is decided here and only here (see :mod:`harness.errors`).
+The exit code is decided here and only here (see :mod:`harness.errors`). An exception that is
+not a :class:`~harness.errors.HarnessError` is a bug: exit 70, one line on stderr, the traceback
+saved to a file whose path the line names (:mod:`harness.crashes`); the same for an exception
+that ends one of the command's threads.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ import argparse
 import importlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from harness import __version__
 from harness.errors import (
     EXIT_CODES,
+    EXIT_GATE_FAILED,
     EXIT_INFRASTRUCTURE,
+    EXIT_INTERNAL,
+    EXIT_PASS,
+    EXIT_RUN_INVALID,
     EXIT_USAGE,
     HarnessError,
     Interrupted,
@@ -98,10 +105,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from harness.crashes import thread_crashes
+
+    with thread_crashes() as crashed:
+        code = _run_handler(handler, args)
+    for crash in crashed:
+        print(f"harness: error: {crash}", file=sys.stderr)
+    if crashed and code in _VERDICT_CODES:
+        # the work of a thread is missing: whatever the verdict says, it is not to be trusted
+        return EXIT_INTERNAL
+    return code
+
+
+#: Codes that report a judged outcome; a crashed thread makes them untrustworthy (exit 70).
+_VERDICT_CODES = frozenset({EXIT_PASS, EXIT_GATE_FAILED, EXIT_RUN_INVALID})
+
+
+def _run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
-        code = handler(args)
-        return int(code)
+        return int(handler(args))
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -110,6 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code_for(KeyboardInterrupt())
     except BrokenPipeError:
         return EXIT_INFRASTRUCTURE
+    except Exception as exc:  # a bug: one line, the traceback in a file, exit 70
+        from harness.crashes import internal_error
+
+        print(f"harness: error: {internal_error(exc)}", file=sys.stderr)
+        return EXIT_INTERNAL
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -3,8 +3,10 @@
 Each command runs with ``/bin/sh -c`` in its own process group (so a timeout or the run's end
 kills it and everything it started), its stdout and stderr go to
 ``<run_dir>/actions/<id>[-<target>].log``, and the timeline records ``action_started`` and
-``action_finished`` (``exit_status``, ``timed_out``, ``duration_s``, ``output``). Placeholders
-and environment variables: :mod:`harness.faults.placeholders`.
+``action_finished`` (``exit_status``, ``timed_out``, ``duration_s``, ``output``). A command that
+exits with a non-zero status or times out has failed (:meth:`RunningCommand.failure`): the
+timeline then stops the run (exit 4). Placeholders and environment variables:
+:mod:`harness.faults.placeholders`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from harness.faults.placeholders import (
     substitute,
 )
 from harness.scenario.model import CommandAction
+from harness.stack.processes import log_tail
 
 #: How long a command gets between SIGTERM and SIGKILL when it is stopped.
 KILL_GRACE_S = 2.0
@@ -148,6 +151,7 @@ class RunningCommand:
 
     def __init__(self, planned: PlannedCommand, timeout_s: float) -> None:
         self.planned = planned
+        self.timeout_s = timeout_s
         self.deadline = time.monotonic() + timeout_s
         self.started = time.monotonic()
         self.timed_out = False
@@ -194,6 +198,32 @@ class RunningCommand:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signum)  # the group we created for this command
 
+    def failure(self) -> str | None:
+        """Why the finished command failed (timed out, or a non-zero exit status it gave
+        itself), or None: a success, or a command the run stopped when it ended."""
+        label = f"action {self.planned.action_id}"
+        if self.planned.target is not None:
+            label += f" on {self.planned.target}"
+        status = self.process.returncode
+        if self.timed_out:
+            why = f"timed out after {self.timeout_s:g}s"
+        elif status is None or status == 0 or self.killed:
+            return None
+        elif status < 0:
+            why = f"was killed by {_signal_name(-status)}"
+        else:
+            why = f"exited with status {status}"
+        return f"{label} {why} (`{self.planned.command}`); output {self.planned.output}: " + (
+            log_tail(self.planned.output, lines=3, width=300)
+        )
+
     @property
     def duration_s(self) -> float:
         return time.monotonic() - self.started
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -74,10 +74,13 @@ class _Applied:
 class FaultTimeline:
     """Runs a scenario's timeline in a thread; a context manager that always cleans up.
 
-    ``failed`` is set when a fault could not be applied (toxiproxy refused or was unreachable):
-    pass it as the replay's ``stop`` event so a run whose faults did not happen ends early;
-    leaving the block then raises :class:`FaultError`. Verifications that fail are recorded
-    (``verified.ok: false``) and listed in ``unverified``, but do not stop the run.
+    ``failed`` is set when a fault could not be applied or reverted (toxiproxy refused or was
+    unreachable), a command action could not start, exited with a non-zero status or timed out,
+    or the timeline's thread met a bug: pass it as the replay's ``stop`` event so a run whose
+    faults did not happen ends early; leaving the block then reverts everything and raises
+    ``failure`` (:class:`FaultError`, exit 4; :class:`~harness.errors.InternalError`, exit 70,
+    for a bug). Verifications that fail are recorded (``verified.ok: false``) and listed in
+    ``unverified``, but do not stop the run.
     """
 
     def __init__(
@@ -151,11 +154,14 @@ class FaultTimeline:
         if late and exc is None:
             raise Interrupted(f"interrupted by {late[0].name} while reverting", signum=late[0])
         if exc is not None:
+            if self.failure is not None and signum is None and isinstance(exc, Exception):
+                # the failed fault stopped the run: it is the cause, the body's error an effect
+                raise self.failure from exc
             return
-        if errors:
-            raise FaultError(f"could not revert every fault: {errors[0]}")
         if self.failure is not None:
             raise self.failure
+        if errors:
+            raise FaultError(f"could not revert every fault: {errors[0]}")
 
     def close(self, reason: str = "end") -> list[str]:
         """Stop the thread, stop running commands, revert every fault still applied.
@@ -178,7 +184,11 @@ class FaultTimeline:
         with self._lock:
             pending = list(reversed(self._active.values()))
         for applied in pending:
-            errors += self._revert(applied, reason=reason, scheduled=False)
+            try:
+                errors += self._revert(applied, reason=reason, scheduled=False)
+            except Exception as exc:  # the other faults must still be reverted
+                errors.append(f"{applied.fault_id}: {type(exc).__name__}: {exc}")
+                self._fail(exc)
         return errors
 
     # -- the thread -------------------------------------------------------------------------
@@ -197,10 +207,11 @@ class FaultTimeline:
     def _run(self) -> None:
         try:
             self._prepare_all()
-        except HarnessError as exc:
-            self.failure = exc
-            self.failed.set()
-            return
+            self._run_steps()
+        except Exception as exc:  # handed to the owner, never lost in a thread
+            self._fail(exc)
+
+    def _run_steps(self) -> None:
         for at_s, order, index in self._steps():
             entry = self.entries[index]
             before: dict[str, float] = {}
@@ -211,24 +222,30 @@ class FaultTimeline:
                 before = self._round_trips(entry)
             if self._wait_until(at_s):
                 return
-            try:
-                if isinstance(entry, CommandAction):
-                    self._start_action(entry, self.ids[index], at_s)
-                elif order == 1:
-                    self._apply(entry, self.ids[index], before)
-                else:
-                    with self._lock:
-                        applied = self._active.get(self.ids[index])
-                    if applied is not None:
-                        self._revert(applied, reason="scheduled", scheduled=True)
-            except HarnessError as exc:
+            if isinstance(entry, CommandAction):
+                self._start_action(entry, self.ids[index], at_s)
+            elif order == 1:
+                self._apply(entry, self.ids[index], before)
+            else:
+                with self._lock:
+                    applied = self._active.get(self.ids[index])
+                if applied is not None:
+                    self._revert(applied, reason="scheduled", scheduled=True)
+
+    def _fail(self, exc: Exception) -> None:
+        """Record the first failure and set ``failed`` (the run stops, then everything is
+        reverted). A :class:`HarnessError` is kept as it is (exit 4 for a fault that could not
+        be applied); anything else is a bug: its traceback is saved next to the event log and
+        the failure becomes an :class:`~harness.errors.InternalError` (exit 70)."""
+        if not isinstance(exc, HarnessError):
+            from harness.crashes import internal_error
+
+            where = f"thread {threading.current_thread().name}"
+            exc = internal_error(exc, self.events.path.parent, where=where)
+        with self._lock:
+            if self.failure is None:
                 self.failure = exc
-                self.failed.set()
-                return
-            except Exception as exc:  # a bug must still stop the run, not die silently
-                self.failure = FaultError(f"fault timeline: {type(exc).__name__}: {exc}")
-                self.failed.set()
-                return
+        self.failed.set()
 
     def _wait_until(self, at_s: float) -> bool:
         """Sleep until ``t0 + at_s``; True when the timeline was stopped meanwhile."""
@@ -423,16 +440,22 @@ class FaultTimeline:
             watcher.start()
 
     def _watch(self, command: RunningCommand, info: dict[str, Any]) -> None:
-        while (status := command.poll()) is None:
-            time.sleep(0.05)
-        self.events.emit(
-            "action_finished",
-            action=info,
-            exit_status=status,
-            timed_out=command.timed_out,
-            killed=command.killed and not command.timed_out,
-            duration_s=round(command.duration_s, 3),
-        )
+        try:
+            while (status := command.poll()) is None:
+                time.sleep(0.05)
+            self.events.emit(
+                "action_finished",
+                action=info,
+                exit_status=status,
+                timed_out=command.timed_out,
+                killed=command.killed and not command.timed_out,
+                duration_s=round(command.duration_s, 3),
+            )
+            problem = command.failure()
+            if problem is not None:
+                self._fail(FaultError(problem))
+        except Exception as exc:  # handed to the owner, never lost in a thread
+            self._fail(exc)
 
 
 def _at_once(calls: list[Callable[[], None]]) -> list[HarnessError | None]:

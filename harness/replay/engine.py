@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harness.errors import ReplayError, UsageError
+from harness.errors import InternalError, ReplayError, UsageError
 from harness.replay.manifest import read_manifest, replay_manifest, update_manifest
 from harness.replay.model import ReplayOptions, ReplayProgress, ReplayResult, ReplayTarget
 from harness.replay.plan import PLAN_COLUMNS, original_hosts, plan_replay, read_capture
@@ -176,6 +176,9 @@ def replay(
     status = "failed" if failures else ("interrupted" if stopped else "complete")
     manifest.update(status=status, validity=_validity_json(result), replay=_replay_json(result))
     update_manifest(run_dir, _keep_callers_fields(read_manifest(run_dir), manifest))
+    internal = group.internal_failures()
+    if internal:
+        raise InternalError(internal[0])
     if failures:
         raise ReplayError(f"replay to {run_dir} failed: {failures[0]}")
     shutil.rmtree(work, ignore_errors=True)

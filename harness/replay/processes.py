@@ -37,6 +37,8 @@ class _State:
     summaries: dict[int, dict[str, Any]] = field(default_factory=dict)
     ready: set[int] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+    #: error lines of workers that crashed on a bug (their traceback saved, see harness.crashes)
+    internal: list[str] = field(default_factory=list)
     t0_ns: int | None = None
 
 
@@ -92,7 +94,10 @@ class WorkerGroup:
                 elif kind == "summary":
                     self.state.summaries[int(data["worker"])] = data
                 elif kind == "error":
-                    self.state.errors.append(str(data.get("message", "worker error")))
+                    message = str(data.get("message", "worker error"))
+                    self.state.errors.append(message)
+                    if data.get("internal"):
+                        self.state.internal.append(_internal_line(message, data))
                 elif kind == "t0":
                     self.state.t0_ns = int(data["t0_ns"])
 
@@ -168,6 +173,11 @@ class WorkerGroup:
                 lines.append(f"{child.name} exited with {code}: {last}")
         return lines
 
+    def internal_failures(self) -> list[str]:
+        """One line per worker that crashed on a bug, naming its saved traceback."""
+        with self._lock:
+            return list(self.state.internal)
+
     def summaries(self) -> dict[int, dict[str, Any]]:
         with self._lock:
             return dict(self.state.summaries)
@@ -193,3 +203,10 @@ class WorkerGroup:
         return ReplayProgress(
             elapsed_s=now - self._started, total=self.total, targets=targets, workers=len(latest)
         )
+
+
+def _internal_line(message: str, data: dict[str, Any]) -> str:
+    from harness.crashes import message_for
+
+    path = data.get("traceback")
+    return message_for(message, str(path) if path else None)

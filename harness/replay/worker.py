@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,34 @@ def _report(kind: str, **data: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one local worker; exit 0 when its part file is written, 1 on error."""
+    """Run one local worker; exit 0 when its part file is written, 1 on error.
+
+    An unexpected exception (a bug) is reported as an ``error`` line with ``internal: true`` and
+    the path of its saved traceback (in the run directory), which the orchestrator turns into
+    exit 70; it never ends as a bare traceback on stderr.
+    """
     parser = argparse.ArgumentParser(prog="python -m harness.replay.worker")
     parser.add_argument("spec", type=Path)
     parser.add_argument("--worker", type=int, default=0)
     args = parser.parse_args(argv)
+    try:
+        return _serve(args.spec, args.worker)
+    except Exception as exc:  # a bug: saved where the run keeps its files, reported in one line
+        from harness.crashes import one_line, save_traceback
 
+        # the spec sits in <run_dir>/.replay/: the traceback goes into the run directory
+        path = save_traceback(exc, args.spec.resolve().parent.parent, where=f"worker {args.worker}")
+        _report(
+            "error",
+            worker=args.worker,
+            message=f"worker {args.worker} crashed: {one_line(exc)}",
+            internal=True,
+            traceback=str(path) if path else None,
+        )
+        return 1
+
+
+def _serve(spec_path: Path, worker: int) -> int:
     from gevent import monkey
 
     monkey.patch_all()
@@ -41,11 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from harness.replay.spec import ShardSpec
 
     try:
-        spec = ShardSpec.load(args.spec)
-        run = ShardRun(spec, _report, args.worker)
+        spec = ShardSpec.load(spec_path)
+        run = ShardRun(spec, _report, worker)
         run.get_ready()
     except HarnessError as exc:
-        _report("error", worker=args.worker, message=str(exc))
+        _report("error", worker=worker, message=str(exc))
         return 1
     if spec.t0_ns == 0:
         # the orchestrator fixes t0 once every worker is ready: "t0 <epoch ns>" on stdin
@@ -55,12 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run.set_t0(int(line[1]))
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, run.stop)
-    try:
-        summary = run.run()
-    except Exception as exc:
-        last = traceback.format_exception_only(exc)[-1].strip()
-        _report("error", worker=args.worker, message=f"worker {args.worker} crashed: {last}")
-        return 1
+    summary = run.run()
     _report("summary", **summary)
     return 0
 

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.crashes import internal_error
 from harness.errors import HarnessError, Interrupted, UsageError, exit_code_for
 from harness.rundir import RunDir
 from harness.workflows.chaos_model import (
@@ -176,9 +177,9 @@ def run_one(
             run_dir=name if run_dir.exists() else None,
         )
     except Exception as exc:  # one scenario's crash must not stop the night
+        if not isinstance(exc, HarnessError):  # a bug: exit 70, its traceback kept
+            exc = internal_error(exc, run_dir if run_dir.is_dir() else request.night_dir)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if not isinstance(exc, HarnessError):
-            message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
         result = ScenarioResult(
             name=name,
             file=str(path),

@@ -6,7 +6,9 @@ clock -> replay -> revert every fault (always) -> stop probes -> tear the stack 
 the manifest -> judge each candidate against the baseline and write the reports.
 
 SIGINT and SIGTERM during the replay stop it early; faults are reverted, partial results are
-kept, the run is marked interrupted and the caller exits 130 or 143.
+kept, the run is marked interrupted and the caller exits 130 or 143. A fault or command action
+that fails at run time stops the run the same way, but the run is marked ``error`` and its error
+raised (exit 4; 70 for a bug), never judged: a run without its faults proves nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.errors import FaultError, HarnessError, Interrupted
+from harness.crashes import internal_errors
+from harness.errors import HarnessError, Interrupted
 from harness.rundir import RunDir
 from harness.scenario.model import Scenario
 from harness.scenario.stackfile import POSTGRES, Stack, TargetSpec, load_stack
@@ -93,9 +96,13 @@ def run_scenario(
     on_step: Step = lambda _msg: None,
     on_progress: Progress | None = None,
 ) -> RunOutcome:
-    """Run ``request.scenario`` and, when ``request.judge``, judge it (see module docs)."""
-    from harness.stack.runtime import StackRuntime
+    """Run ``request.scenario`` and, when ``request.judge``, judge it (see module docs).
 
+    A run that fails (a fault or action that fails at run time, a target that dies, a bug) is
+    stopped, its faults reverted and its stack torn down; its manifest says ``status: error``
+    and the error is raised (a bug as :class:`~harness.errors.InternalError`, its traceback
+    saved in the run directory).
+    """
     chosen = request.targets
     scenario, stack = load_checked(
         request.scenario, request.builds, (lambda _stack: chosen) if chosen else None
@@ -104,6 +111,37 @@ def run_scenario(
     if (run_dir / "requests.parquet").exists():
         raise HarnessError(f"{run_dir} already holds a run; choose another -o/--output")
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with internal_errors(run_dir):
+            return _run_checked(request, scenario, stack, on_step=on_step, on_progress=on_progress)
+    except HarnessError as exc:
+        if not isinstance(exc, Interrupted):
+            mark_failed(run_dir, exc)
+        raise
+
+
+def mark_failed(run_dir: Path, error: HarnessError) -> None:
+    """Record in the manifest that the run ended in error: ``status: error``, the one-line
+    ``error`` and its ``exit_code`` (a run directory never looks like a run that was judged)."""
+    from harness.replay.manifest import update_manifest
+
+    with contextlib.suppress(OSError, ValueError):
+        update_manifest(
+            run_dir, {"status": "error", "error": str(error), "exit_code": error.exit_code}
+        )
+
+
+def _run_checked(
+    request: RunRequest,
+    scenario: Scenario,
+    stack: Stack,
+    *,
+    on_step: Step,
+    on_progress: Progress | None,
+) -> RunOutcome:
+    from harness.stack.runtime import StackRuntime
+
+    run_dir = request.run_dir
     runtime = StackRuntime(stack, run_dir / "stack", on_step=on_step)
     with signals_to_stop() as (stop, received):
         try:
@@ -214,9 +252,10 @@ def _replay_with_faults(
         finally:
             for sampler in samplers:
                 sampler.stop()
-            events.emit("run_finished", interrupted=bool(received))
-    if timeline.failure is not None:
-        raise FaultError(str(timeline.failure))
+            error = str(timeline.failure) if timeline.failure is not None else None
+            events.emit("run_finished", interrupted=bool(received), error=error)
+    if timeline.failure is not None:  # the block raises it; this is for a stop in between
+        raise timeline.failure
     return RunOutcome(
         run_dir=request.run_dir,
         replay=result,

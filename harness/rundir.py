@@ -6,7 +6,8 @@ and reports, possibly on another machine. Writers and readers both import this m
 ``manifest.json`` (a JSON object)::
 
     {"format_version": 1, "run_id": "...", "t0_ns": <epoch ns>, "speed": 2.0, "seed": 0,
-     "host": "...", "command": ["harness", ...], "status": "complete" | "interrupted" | ...,
+     "host": "...", "command": ["harness", ...],
+     "status": "complete" | "interrupted" | "failed" | "error", "error": "<one line>" (error),
      "capture": {"path": "...", "requests": N},
      "targets": {"baseline": {"url": "http://127.0.0.1:P", "role": "baseline"},
                  "candidate": {"url": "...", "role": "candidate"}},

@@ -116,8 +116,27 @@ def _counts(ctx: Context, target: str, phase: str, routes: list[str] | None) -> 
     return int(ctx.errors[rows].sum()), len(rows)
 
 
-def too_few(phase: str, route: str, n_cand: int, n_base: int, need: int) -> Check:
+def too_few(
+    phase: str,
+    route: str,
+    n_cand: int,
+    n_base: int,
+    need: int,
+    *,
+    counted: str = "sent",
+    sent: tuple[int, int] | None = None,
+) -> Check:
+    """An inconclusive (all routes) or skipped (one route) check: fewer than ``need`` counted.
+
+    ``counted`` says what was counted ("sent", "answered without error"); ``sent`` gives the
+    requests sent when that differs, so the sentence reads "27 answered of 195 sent".
+    """
     decided = route in (ALL_ROUTES, INDEPENDENT_ROUTES)
+
+    def side(n: int, total: int | None) -> str:
+        return f"{n} {counted}" if total is None else f"{n} {counted} of {total} sent"
+
+    sc, sb = sent if sent is not None else (None, None)
     return Check(
         phase=phase,
         route=route,
@@ -125,7 +144,7 @@ def too_few(phase: str, route: str, n_cand: int, n_base: int, need: int) -> Chec
         n_candidate=n_cand,
         n_baseline=n_base,
         reason=f"too few requests {phase_words(phase)} {scope_words(route)}: candidate "
-        f"{n_cand}, baseline {n_base}, need {need} each",
+        f"{side(n_cand, sc)}, baseline {side(n_base, sb)}, need {need} each",
     )
 
 
@@ -170,8 +189,9 @@ def error_rate_gate(ctx: Context, gate: ErrorRateGate) -> GateResult:
                 n_candidate=nc,
                 n_baseline=nb,
                 reason=f"candidate error rate {phase_words(phase.name)} {scope_words(route)} "
-                f"{pct(d.p1)} vs baseline {pct(d.p2)} ({diff_pp:+.1f} pp, {conf_words(conf)} "
-                f"{low_pp:.1f}..{high_pp:.1f}), limit +{limit:.1f} pp{noise_txt}",
+                f"{pct(d.p1)} ({kc} failed of {nc} sent) vs baseline {pct(d.p2)} ({kb} of {nb}; "
+                f"{diff_pp:+.1f} pp, {conf_words(conf)} {low_pp:.1f}..{high_pp:.1f}), "
+                f"limit +{limit:.1f} pp{noise_txt}",
             )
         )
     worst_first(checks)
@@ -234,8 +254,9 @@ def cascade_gate(ctx: Context, gate: CascadeGate) -> GateResult:
                 n_candidate=nc,
                 n_baseline=nb,
                 reason=f"candidate error rate {phase_words(phase.name)} {scope_words(route)} "
-                f"{pct(rate)} ({conf_words(conf)} {pct(low)}..{pct(high)}) vs baseline "
-                f"{pct(base)}, limit {pct(gate.max_error_rate)}",
+                f"{pct(rate)} ({kc} failed of {nc} sent, {conf_words(conf)} "
+                f"{pct(low)}..{pct(high)}) vs baseline {pct(base)}, limit "
+                f"{pct(gate.max_error_rate)}",
             )
         )
     worst_first(checks)

@@ -48,22 +48,23 @@ class ErrorRateGate(_Strict):
     per_route: bool = Field(default=True, description="also check each route on its own")
     relative_to: RelativeTo = "absolute"
     phases: list[PhaseKind] | None = Field(
-        default=None, description="phase kinds to judge; default: see GatesConfig.judged"
+        default=None, description="phase kinds to judge; default: all"
     )
 
 
 class LatencyP99Gate(_Strict):
     """Candidate p99 of ``latency_corrected_ms`` may be at most ``max_ratio`` x the baseline's.
 
-    By default only requests that got a non-5xx response count: errors are judged by the error
-    rate gate, and a build that fails fast would otherwise look faster than one that serves.
+    Every request counts by default, failed and timed-out ones included, each at the time it
+    took: a build that turns fast failures into hangs is slower, whatever it answers.
+    ``include_errors: false`` judges only responses without errors (status < 500).
     ``min_increase_ms``: a ratio over the limit fails only when the p99 also grew by more than
     this many milliseconds (a route answering in 10 ms is noisy at the ratio's scale).
     """
 
     max_ratio: float = Field(gt=0)
     min_increase_ms: float = Field(default=10.0, ge=0)
-    include_errors: bool = False
+    include_errors: bool = True
     per_route: bool = True
     relative_to: RelativeTo = "absolute"
     phases: list[PhaseKind] | None = None
@@ -81,16 +82,31 @@ class RetryAmplificationGate(_Strict):
 
 
 class RecoveryTimeGate(_Strict):
-    """After each fault ends, the candidate's error rate must settle within ``max``.
+    """After each fault ends, the candidate must come back into the baseline's pre-fault band
+    within ``max``.
 
-    Settled means: the error rate over a sliding ``window`` stays at or below the pre-fault rate
-    plus ``tolerance_pp`` for ``sustain`` seconds.
+    Settled means: for ``sustain`` seconds, every sliding ``window`` has an error rate at or
+    below the baseline's ``before`` rate plus ``tolerance_pp`` and (with ``latency``) a p90 of
+    ``latency_corrected_ms``, failures included, at or below the baseline's ``before`` p99 times
+    ``latency_ratio`` (and at least ``latency_floor_ms`` above it). A window with fewer than
+    ``MIN_WINDOW_LATENCY`` requests is not judged on latency.
     """
 
     max: Duration
     tolerance_pp: float = Field(default=1.0, ge=0)
     window: Duration = 2.0
     sustain: Duration = 5.0
+    latency: bool = Field(default=True, description="latency must settle too, not only errors")
+    latency_ratio: float = Field(default=1.25, ge=1.0)
+    latency_floor_ms: float = Field(default=10.0, ge=0)
+
+    def latency_band_ms(self, baseline_p99_ms: float) -> float:
+        """The highest window p90 that counts as settled, from the baseline's pre-fault p99."""
+        return max(baseline_p99_ms * self.latency_ratio, baseline_p99_ms + self.latency_floor_ms)
+
+
+#: Fewest requests a recovery window needs before its p90 latency is judged.
+MIN_WINDOW_LATENCY = 10
 
 
 class CascadeGate(_Strict):
@@ -128,16 +144,15 @@ class GatesConfig(_Strict):
         return [name for name in GATE_NAMES if getattr(self, name) is not None]
 
     def judged(self, phases: list[PhaseKind] | None) -> set[str]:
-        """Phase kinds an error-rate or latency gate judges.
+        """Phase kinds an error-rate or latency gate judges: ``phases``, by default every kind.
 
-        By default every kind, except ``recovery`` when the recovery_time gate is set: the
-        seconds right after a fault are a transition, and how long it lasts is that gate's
-        question (a circuit breaker's short cool-down would otherwise fail the error gate).
+        The recovery phase is judged too: a build still failing or hanging in the seconds
+        after the database came back is worse for its users, whether or not the recovery_time
+        gate also says how long that lasted.
         """
         if phases is not None:
             return set(phases)
-        kinds = {"before", "during", "recovery", "after", "steady"}
-        return kinds - {"recovery"} if self.recovery_time is not None else kinds
+        return {"before", "during", "recovery", "after", "steady"}
 
     def recovery_phase_s(self) -> float:
         """Seconds after a fault's end that form its ``recovery`` phase."""

@@ -32,14 +32,17 @@ MWU_CAP = 100_000
 
 def _values(
     ctx: Context, target: str, phase: str, routes: list[str] | None, include_errors: bool
-) -> np.ndarray:
+) -> tuple[np.ndarray, int]:
+    """The latencies judged, and how many requests were sent in that scope."""
     rows = ctx.positions(target, phase, routes)
+    sent = len(rows)
     if not include_errors:
         rows = rows[~ctx.errors[rows]]
     values: np.ndarray = ctx.latency[rows]
-    # A request without a response may carry no latency at all; it has none to rank.
+    # A request without any recorded time has none to rank (a failure counts at the time it
+    # took: the replay records when it failed).
     present: np.ndarray = values[~np.isnan(values)]
-    return present
+    return present, sent
 
 
 def _cap(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -53,18 +56,28 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
     cfg, t = ctx.gates, ctx.targets
     plan = []
     for phase, route, routes in judged_scopes(ctx, gate.phases, gate.per_route):
-        cand = _values(ctx, t.candidate, phase.name, routes, gate.include_errors)
-        base = _values(ctx, t.baseline, phase.name, routes, gate.include_errors)
-        plan.append((phase.name, route, routes, cand, base))
-    comparisons = sum(enough(len(c), len(b), cfg.min_samples) for _, _, _, c, b in plan)
+        cand, sent_c = _values(ctx, t.candidate, phase.name, routes, gate.include_errors)
+        base, sent_b = _values(ctx, t.baseline, phase.name, routes, gate.include_errors)
+        plan.append((phase.name, route, routes, cand, base, sent_c, sent_b))
+    comparisons = sum(enough(len(p[3]), len(p[4]), cfg.min_samples) for p in plan)
     conf = adjusted_confidence(cfg.confidence, comparisons)
     rng = np.random.default_rng(cfg.seed)
-    what = "latency p99" if gate.include_errors else "latency p99 (responses without errors)"
+    counted = "sent" if gate.include_errors else "answered without error"
     checks = []
-    for number, (phase_name, route, routes, cand, base) in enumerate(plan):
+    for number, (phase_name, route, routes, cand, base, sent_c, sent_b) in enumerate(plan):
         if not enough(len(cand), len(base), cfg.min_samples):
-            if len(cand) or len(base):
-                checks.append(too_few(phase_name, route, len(cand), len(base), cfg.min_samples))
+            if sent_c or sent_b:
+                checks.append(
+                    too_few(
+                        phase_name,
+                        route,
+                        len(cand),
+                        len(base),
+                        cfg.min_samples,
+                        counted=counted,
+                        sent=None if gate.include_errors else (sent_c, sent_b),
+                    )
+                )
             continue
         ratio = p99_ratio(
             cand, base, confidence=conf, resamples=cfg.bootstrap_resamples, seed=cfg.seed + number
@@ -72,7 +85,7 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
         shift = latency_shift(_cap(cand, rng), _cap(base, rng))
         noise = 1.0
         if gate.relative_to == "noise" and t.aa is not None:
-            aa = _values(ctx, t.aa, phase_name, routes, gate.include_errors)
+            aa, _ = _values(ctx, t.aa, phase_name, routes, gate.include_errors)
             if len(aa) >= cfg.min_samples:
                 aa_ratio = p99_ratio(aa, base, confidence=conf, resamples=200).ratio
                 noise = max(aa_ratio, 1 / aa_ratio) if aa_ratio > 0 else 1.0
@@ -99,12 +112,20 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
                 n_baseline=len(base),
                 p_value=shift.p_value,
                 effect=shift.cliffs_delta,
-                reason=f"candidate {what} {phase_words(phase_name)} {scope_words(route)} "
+                reason=f"candidate latency p99 {phase_words(phase_name)} {scope_words(route)} "
                 f"{ratio.candidate:.1f} ms vs baseline {ratio.baseline:.1f} ms "
-                f"(x{ratio.ratio:.2f}, {conf_words(conf)} {ratio.low:.2f}..{ratio.high:.2f}; "
+                f"({_counts_words(gate.include_errors, len(cand), sent_c, len(base), sent_b)}; "
+                f"x{ratio.ratio:.2f}, {conf_words(conf)} {ratio.low:.2f}..{ratio.high:.2f}; "
                 f"Mann-Whitney p={shift.p_value:.2g}, Cliff's delta {shift.cliffs_delta:+.2f}), "
                 f"limit x{limit:.2f}{noise_txt}",
             )
         )
     worst_first(checks)
     return summarise("latency_p99", f"x{gate.max_ratio:g}", checks)
+
+
+def _counts_words(include_errors: bool, nc: int, sc: int, nb: int, sb: int) -> str:
+    """What the p99s were computed over: "195 vs 195 sent, failures at the time they took"."""
+    if include_errors:
+        return f"{nc} vs {nb} requests, failures at the time they took"
+    return f"answered without error: {nc} of {sc} sent vs {nb} of {sb}"

@@ -3,7 +3,7 @@
 - error: status 0 (no HTTP response) or >= 500;
 - latency: percentiles of ``latency_corrected_ms`` (due time to last byte);
 - retry amplification: increase of a monotonic attempts counter / replayed requests, per window;
-- recovery time: from a fault's end until the error rate settles (see :func:`recovery_time`);
+- recovery time: see :mod:`harness.analysis.recovery`;
 - cascade: error rate on the independent routes during a fault (computed by the cascade gate);
 - throughput: requests per second of the phase;
 - response differences: share of paired requests (same ``idx``) whose status or body differs.
@@ -88,75 +88,6 @@ def amplification(
     return Amplification(
         float(increases["increase"].to_numpy()[inside].sum()), requests, int(inside.sum())
     )
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """How long after a fault's end a target's error rate settled.
-
-    ``seconds`` is ``None`` when it never settled before ``horizon_reason`` (the next fault or
-    the end of the run).
-    """
-
-    seconds: float | None
-    threshold: float
-    horizon_reason: str
-    requests: int
-
-    @property
-    def recovered(self) -> bool:
-        return self.seconds is not None
-
-
-def recovery_time(
-    due_ns: np.ndarray,
-    errors: np.ndarray,
-    *,
-    end_ns: int,
-    horizon_ns: int,
-    threshold: float,
-    window_s: float,
-    sustain_s: float,
-    horizon_reason: str = "end of the run",
-) -> Recovery:
-    """First time ``s >= end_ns`` from which every ``window_s`` window starting in
-    ``[s, s + sustain_s]`` has an error rate <= ``threshold``; ``s - end`` in seconds.
-
-    Works on 100 ms bins (or window/10 when shorter); windows without requests do not count
-    against recovery. Settling must be confirmed before ``horizon_ns``, else: never recovered.
-    """
-    bin_ns = int(min(0.1, window_s / 10) * 1e9) or 1
-    span = horizon_ns - end_ns
-    inside = (due_ns >= end_ns) & (due_ns < horizon_ns)
-    count = int(inside.sum())
-    nbins = max(span // bin_ns, 0)
-    window = max(round(window_s * 1e9 / bin_ns), 1)
-    if nbins < window:
-        return Recovery(None, threshold, horizon_reason, count)
-    # Rounding to bins must not make a sustain that just fits look too long.
-    sustain = min(max(round(sustain_s * 1e9 / bin_ns), 0), nbins - window)
-    index = ((due_ns[inside] - end_ns) // bin_ns).astype(np.int64)
-    keep = index < nbins
-    totals = np.bincount(index[keep], minlength=nbins)
-    failed = np.bincount(
-        index[keep], weights=errors[inside][keep].astype(np.float64), minlength=nbins
-    )
-    csum_t = np.concatenate([[0], np.cumsum(totals)])
-    csum_f = np.concatenate([[0.0], np.cumsum(failed)])
-    starts = nbins - window + 1  # windows [i, i + window) that fit
-    n = csum_t[window : window + starts] - csum_t[:starts]
-    f = csum_f[window : window + starts] - csum_f[:starts]
-    bad = (n > 0) & (f > threshold * n + 1e-12)
-    # next_bad[i]: first bad window at or after i (starts when none); settled at i when the
-    # windows i..i+sustain are all good.
-    positions = np.where(bad, np.arange(starts), starts)
-    next_bad = np.minimum.accumulate(positions[::-1])[::-1]
-    candidates = np.arange(starts - sustain)
-    ok = next_bad[candidates] > candidates + sustain
-    if not ok.any():
-        return Recovery(None, threshold, horizon_reason, count)
-    first = int(np.argmax(ok))
-    return Recovery(first * bin_ns / 1e9, threshold, horizon_reason, count)
 
 
 @dataclass(frozen=True)

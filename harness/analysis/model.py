@@ -22,19 +22,21 @@ INDEPENDENT_ROUTES = "independent routes"
 DEFINITIONS: dict[str, str] = {
     "error rate": "share of replayed requests with status 0 (no response) or >= 500",
     "latency": "percentiles of latency_corrected_ms (due time to last byte, corrected for "
-    "coordinated omission); the p99 gate uses responses without errors unless include_errors",
+    "coordinated omission) over every request, failed and timed-out ones included at the time "
+    "they took",
     "retry amplification": "increase of the dependency-attempt counter / replayed requests",
-    "recovery time": "from a fault's end until the error rate over a sliding window stays at "
-    "or below the pre-fault (before) rate plus tolerance for the sustain period, or until the "
-    "next fault when that comes sooner; 'never settled' is a result",
+    "recovery time": "from a fault's end until every sliding window, for the sustain period, "
+    "is back in the baseline's pre-fault band: error rate at most its before rate plus "
+    "tolerance, and p90 latency at most its before p99 x latency_ratio; 'never settled' is a "
+    "result",
     "cascade": "error rate of the candidate on independent_routes during a fault",
     "noise": "the same comparison between two copies of the baseline (target role 'aa')",
     "decision": "a check fails when its estimate exceeds the limit AND the interval excludes "
     "no change; intervals are Bonferroni-adjusted over the checks of a gate; fewer than "
     "min_samples requests on either side: inconclusive (per-route checks: skipped)",
     "phases": "before the first fault, during each fault, recovery (the recovery_phase after "
-    "it, judged by the recovery_time gate when that gate is set), after it; by due time, "
-    "with the fault times measured when the fault was applied and reverted",
+    "it), after it; by due time, with the fault times measured when the fault was applied and "
+    "reverted; every phase is judged",
 }
 
 
@@ -106,7 +108,12 @@ class AmplificationRow(_Model):
 
 
 class RecoveryRow(_Model):
-    """When one target's error rate settled after one fault (``seconds`` None: never)."""
+    """When one target came back into the baseline's pre-fault band after one fault.
+
+    ``seconds`` None: never. ``errors_s`` / ``latency_s``: when each criterion alone settled;
+    ``threshold`` is the band's error rate, ``latency_limit_ms`` its p90 latency (None: latency
+    not judged).
+    """
 
     fault: str
     fault_id: str = ""
@@ -114,6 +121,9 @@ class RecoveryRow(_Model):
     end_s: float
     seconds: float | None = None
     threshold: float
+    latency_limit_ms: float | None = None
+    errors_s: float | None = None
+    latency_s: float | None = None
     sustained_s: float | None = None
     measurable: bool = True
     note: str = ""

@@ -18,12 +18,7 @@ import pandas as pd
 
 from harness.analysis.checks import cascade_gate, error_rate_gate, response_diff_gate
 from harness.analysis.context import Context, build_context, choose_targets
-from harness.analysis.dependency import (
-    amplification_gate,
-    amplification_rows,
-    recovery_gate,
-    recovery_rows,
-)
+from harness.analysis.dependency import amplification_gate, amplification_rows
 from harness.analysis.frames import Run
 from harness.analysis.gates import GatesConfig, parse_gates
 from harness.analysis.latency import latency_gate
@@ -40,6 +35,7 @@ from harness.analysis.model import (
     Verdict,
 )
 from harness.analysis.phases import Phase
+from harness.analysis.recovery import recovery_gate, recovery_rows
 from harness.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_RUN_INVALID, EXIT_SIGINT, EXIT_SIGTERM
 
 EXAMPLES = 5

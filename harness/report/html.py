@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from harness.analysis.frames import Run
-from harness.analysis.model import ALL_ROUTES, GateResult, MetricRow, Verdict
+from harness.analysis.model import ALL_ROUTES, GateResult, MetricRow, RecoveryRow, Verdict
 from harness.report import text
 from harness.report.curl import curl_commands
 from harness.report.plots import charts
@@ -97,8 +97,9 @@ def _side_tables(verdict: Verdict) -> str:
     )
     rec = "".join(
         f"<tr><td>{escape(r.fault)}</td><td>{escape(r.target)}</td>"
-        f'<td class="num">{"never" if r.seconds is None else f"{r.seconds:.1f}s"}</td>'
-        f'<td class="num">{r.threshold * 100:.1f}%</td><td>{escape(r.note)}</td></tr>'
+        f'<td class="num">{_settled(r.seconds)}</td><td class="num">{_settled(r.errors_s)}'
+        f' (band {r.threshold * 100:.1f}%)</td><td class="num">{_latency_band(r)}</td>'
+        f"<td>{escape(r.note)}</td></tr>"
         for r in verdict.recovery
     )
     out = ""
@@ -109,10 +110,22 @@ def _side_tables(verdict: Verdict) -> str:
         )
     if rec:
         out += (
-            "<h2>Recovery</h2><table><tr><th>fault</th><th>target</th><th>settled after"
-            f"</th><th>threshold</th><th>note</th></tr>{rec}</table>"
+            "<h2>Recovery</h2><p>Back in the baseline's pre-fault band: error rate and p90 "
+            "latency of every sliding window.</p><table><tr><th>fault</th><th>target</th>"
+            "<th>settled after</th><th>error rate settled</th><th>latency settled</th>"
+            f"<th>note</th></tr>{rec}</table>"
         )
     return out
+
+
+def _settled(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.1f}s"
+
+
+def _latency_band(row: RecoveryRow) -> str:
+    if row.latency_limit_ms is None:
+        return "not judged"
+    return f"{_settled(row.latency_s)} (band {row.latency_limit_ms:.0f} ms)"
 
 
 def _responses(run: Run | None, verdict: Verdict) -> str:

@@ -38,6 +38,8 @@ class Behaviour:
     fault_error: float = 0.0  # on dependent routes during a fault
     independent_fault_error: float = 0.0  # on independent routes during a fault
     recovery_s: float = 0.0  # errors continue at fault_error this long after the fault
+    recovery_error: float | None = None  # ... or at this share instead
+    recovery_latency_ms: float | None = None  # latency in that tail (all routes)
     latency_ms: float = 20.0
     fault_latency_ms: float | None = None
     attempts: float = 1.0  # dependency attempts per dependent request
@@ -88,12 +90,17 @@ class SyntheticRun:
         share = np.full(len(due), behaviour.error)
         share[during & ~independent] = behaviour.fault_error
         share[during & independent] = behaviour.independent_fault_error
-        tail = (since_end < behaviour.recovery_s) & ~independent & ~during
-        share[tail] = behaviour.fault_error
+        in_tail = (since_end < behaviour.recovery_s) & ~during
+        tail = in_tail & ~independent
+        share[tail] = (
+            behaviour.fault_error if behaviour.recovery_error is None else behaviour.recovery_error
+        )
         failed = _exact(share, index)
         latency = np.full(len(due), behaviour.latency_ms)
         if behaviour.fault_latency_ms is not None:
             latency[during] = behaviour.fault_latency_ms
+        if behaviour.recovery_latency_ms is not None:
+            latency[in_tail] = behaviour.recovery_latency_ms
         # A little deterministic spread so percentiles and rank tests have something to rank.
         latency = latency * (1 + 0.2 * ((index * 7919) % 101) / 100)
         status = np.where(failed, 503, 200).astype(np.int32)

@@ -1,4 +1,4 @@
-"""Metrics with known answers: counters with resets, amplification, recovery, pairing."""
+"""Metrics with known answers: counters with resets, amplification, pairing."""
 
 import numpy as np
 import pandas as pd
@@ -9,7 +9,6 @@ from harness.analysis.metrics import (
     counter_increases,
     error_mask,
     pair_responses,
-    recovery_time,
     response_diff,
 )
 
@@ -41,43 +40,6 @@ def test_amplification_in_a_window() -> None:
     amp = amplification(increases, due, S + 1, 2 * S + 1)
     assert (amp.attempts, amp.requests) == (60.0, 10)
     assert amp.ratio == 6.0
-
-
-def _series(errors_until_s: float, end_s: float = 60) -> tuple[np.ndarray, np.ndarray]:
-    due = np.arange(0, int(end_s * 100)) * (S // 100)  # 100 requests a second
-    return due, due < errors_until_s * S
-
-
-def test_recovery_time_known_answer() -> None:
-    due, errors = _series(errors_until_s=23.0)
-    rec = recovery_time(
-        due, errors, end_ns=20 * S, horizon_ns=60 * S, threshold=0.01, window_s=1.0, sustain_s=5.0
-    )
-    assert rec.seconds == pytest.approx(3.0, abs=0.11)
-
-
-def test_immediate_recovery_is_zero() -> None:
-    due, errors = _series(errors_until_s=20.0)
-    rec = recovery_time(
-        due, errors, end_ns=20 * S, horizon_ns=60 * S, threshold=0.01, window_s=1.0, sustain_s=5.0
-    )
-    assert rec.seconds == 0.0
-
-
-def test_never_recovered_is_a_result() -> None:
-    due, errors = _series(errors_until_s=58.0)
-    rec = recovery_time(
-        due,
-        errors,
-        end_ns=20 * S,
-        horizon_ns=60 * S,
-        threshold=0.01,
-        window_s=1.0,
-        sustain_s=5.0,
-        horizon_reason="the end of the run",
-    )
-    assert not rec.recovered
-    assert rec.horizon_reason == "the end of the run"
 
 
 def test_pairs_differ_on_status_or_body() -> None:

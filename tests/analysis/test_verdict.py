@@ -130,18 +130,25 @@ def test_several_candidates_need_a_name(tmp_path: Path) -> None:
         judge(loaded, candidate="ghost")
 
 
-def test_short_breaker_cool_down_is_judged_by_recovery_time_only(tmp_path: Path) -> None:
-    # hotfix-safe's circuit breaker keeps failing for ~1 s after the database is back.
+def test_errors_after_the_fault_are_judged_by_default(tmp_path: Path) -> None:
+    # A circuit breaker that keeps failing for 1 s after the database is back: its users see
+    # those errors, so the error gate judges the recovery phase too (recovery_time says how long).
     cool_down = Behaviour(fault_error=1.0, recovery_s=1.0, latency_ms=15, fault_attempts=0.2)
     verdict = judge(load_run(demo_like(cool_down, DEMO_GATES).write(tmp_path)))
-    assert verdict.status == "pass", verdict.reason
-    recovery = verdict.gate("recovery_time").checks[0]
-    assert recovery.value == pytest.approx(1.0, abs=0.15)
-    assert not any(c.phase.startswith("recovery") for c in verdict.gate("error_rate").checks)
-    strict = dict(DEMO_GATES, error_rate={"max_increase_pp": 1.0, "phases": ["recovery"]})
-    judged = judge(load_run(demo_like(cool_down, strict).write(tmp_path / "strict")))
-    assert judged.gate("error_rate").status == "fail"
-    assert "in the recovery after `postgres down`" in judged.gate("error_rate").reason
+    assert verdict.status == "fail"
+    error = verdict.gate("error_rate")
+    assert error.status == "fail"
+    assert error.reason.startswith(
+        "candidate error rate in the recovery after `postgres down` on all routes 4.8% "
+        "(19 failed of 400 sent) vs baseline 0.0% (0 of 400;"
+    )
+    recovery = verdict.gate("recovery_time")
+    assert recovery.status == "pass"
+    assert recovery.checks[0].value == pytest.approx(1.0, abs=0.15)
+    lenient = dict(DEMO_GATES, error_rate={"max_increase_pp": 1.0, "phases": ["during", "after"]})
+    judged = judge(load_run(demo_like(cool_down, lenient).write(tmp_path / "lenient")))
+    assert judged.status == "pass", judged.reason
+    assert not any(c.phase.startswith("recovery") for c in judged.gate("error_rate").checks)
 
 
 FLAPPING_GATES = {"recovery_time": {"max": "5s"}, "error_rate": {"max_increase_pp": 1.0}}
@@ -185,3 +192,51 @@ def test_latency_floor_for_fast_routes(tmp_path: Path, floor_ms: float, status: 
     run.target("c", "candidate", Behaviour(latency_ms=6))
     verdict = judge(load_run(run.write(tmp_path)))
     assert verdict.gate("latency_p99").status == status, verdict.gate("latency_p99").reason
+
+
+def _hang_run(gates: dict[str, object] | None) -> SyntheticRun:
+    """The issue's case: the baseline fails fast while the database is down (11 ms); the
+    candidate waits in a retry loop past the client's 5 s timeout, and in the recovery a fifth
+    of its requests still time out."""
+    run = SyntheticRun(duration_s=45, rate=13, faults=[Fault(15, 15)], gates=gates)
+    run.independent = ()  # every route needs the database
+    run.target("baseline", "baseline", Behaviour(fault_error=1.0, latency_ms=11))
+    hangs = Behaviour(
+        fault_error=0.86,
+        fault_latency_ms=5000,
+        recovery_s=10,
+        recovery_error=0.2,
+        recovery_latency_ms=2700,
+        latency_ms=11,
+    )
+    return run.target("candidate", "candidate", hangs)
+
+
+def test_a_candidate_that_hangs_instead_of_failing_fast_fails_by_default(tmp_path: Path) -> None:
+    verdict = judge(load_run(_hang_run(None).write(tmp_path)))
+    assert verdict.status == "fail", verdict.reason
+    latency = verdict.gate("latency_p99")
+    assert latency.status == "fail"
+    during = next(
+        c
+        for c in latency.checks
+        if c.phase == "during `postgres down`" and c.route == "all routes"
+    )
+    assert during.status == "fail" and during.n_candidate == during.n_baseline == 195
+    assert "195 vs 195 requests, failures at the time they took" in during.reason
+    errors = verdict.gate("error_rate")
+    assert errors.status == "fail"
+    assert "in the recovery after `postgres down`" in errors.reason
+
+
+def test_with_errors_left_out_the_message_says_what_was_counted(tmp_path: Path) -> None:
+    gates = {"latency_p99": {"max_ratio": 1.25, "include_errors": False, "per_route": False}}
+    verdict = judge(load_run(_hang_run(gates).write(tmp_path)))
+    check = next(
+        c for c in verdict.gate("latency_p99").checks if c.phase == "during `postgres down`"
+    )
+    assert check.status == "inconclusive"
+    assert check.reason == (
+        "too few requests during `postgres down` on all routes: candidate 28 answered without "
+        "error of 195 sent, baseline 1 answered without error of 195 sent, need 30 each"
+    )

@@ -218,9 +218,7 @@ def test_a_candidate_that_hangs_instead_of_failing_fast_fails_by_default(tmp_pat
     latency = verdict.gate("latency_p99")
     assert latency.status == "fail"
     during = next(
-        c
-        for c in latency.checks
-        if c.phase == "during `postgres down`" and c.route == "all routes"
+        c for c in latency.checks if c.phase == "during `postgres down`" and c.route == "all routes"
     )
     assert during.status == "fail" and during.n_candidate == during.n_baseline == 195
     assert "195 vs 195 requests, failures at the time they took" in during.reason

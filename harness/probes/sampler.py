@@ -4,9 +4,12 @@ One thread per target (a target that stops answering cannot delay the others' sa
 are aligned to the run's t0 (``t0 + k * interval``), samples before t0 are kept (a counter's
 value before the replay is its baseline), and each probe has its own interval (default the
 scenario's ``probe_interval``). A probe that cannot be read records nothing for that tick and is
-counted; it never stops the run. On :meth:`ProbeSampler.stop` one last sample is taken, the
-table is written (schema :data:`harness.rundir.PROBES_SCHEMA`, ``t_ns`` from t0) and the
-failures go into a ``probes_failed`` event.
+counted; it never stops the run. A sampling thread that dies of a bug does: ``failed`` is set
+and ``failure`` holds its :class:`~harness.errors.InternalError` (a run whose probe sources
+cannot be read at all is stopped before any traffic by :mod:`harness.probes.preflight`). On
+:meth:`ProbeSampler.stop` one last sample is taken, the table is written (schema
+:data:`harness.rundir.PROBES_SCHEMA`, ``t_ns`` from t0) and the failures go into a
+``probes_failed`` event.
 
 >>> with ProbeSampler(scenario.probes, targets, run.probes, t0_ns=t0, events=log) as sampler:
 ...     replay(...)                                            # doctest: +SKIP
@@ -90,6 +93,9 @@ class ProbeSampler:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._written = False
+        #: Set when a sampling thread died of a bug; ``failure`` is its InternalError (exit 70).
+        self.failed = threading.Event()
+        self.failure: HarnessError | None = None
 
     def interval_of(self, probe: Probe) -> float:
         return probe.interval if probe.interval is not None else self.interval_s
@@ -136,6 +142,19 @@ class ProbeSampler:
     # -- sampling ---------------------------------------------------------------------------
 
     def _sample_target(self, target: ProbeTarget) -> None:
+        try:
+            self._sample(target)
+        except Exception as exc:  # a bug: handed to the run, never lost with the thread
+            from harness.crashes import internal_error
+
+            where = f"thread {threading.current_thread().name}"
+            error = internal_error(exc, self.out.parent, where=where)
+            with self._lock:
+                if self.failure is None:
+                    self.failure = error
+            self.failed.set()
+
+    def _sample(self, target: ProbeTarget) -> None:
         readers = _Readers(target, self.read_timeout_s, self.accepted_connections)
         try:
             due = {p.name: self._first_tick(p) for p in self.probes}

@@ -198,6 +198,11 @@ def _replay_with_faults(
         start_delay_s=request.start_delay_s,
         allow_original_host=scenario.allow_original_host,
     )
+    if scenario.probes:
+        from harness.probes.preflight import check_probes
+
+        on_step("checking the probes")
+        check_probes(scenario.probes, _probe_targets(runtime))
     accepted = None
     if runtime.toxiproxy is not None and not runtime.toxiproxy.external:
         accepted = AcceptedConnections(runtime.toxiproxy.log_path)
@@ -233,9 +238,12 @@ def _replay_with_faults(
             sampler.start()
             timeline.start(t0_ns)
 
+        def failed() -> bool:
+            return timeline.failed.is_set() or any(s.failed.is_set() for s in samplers)
+
         result = None
         try:
-            with timeline, _forward(timeline.failed, stop):
+            with timeline, _forward(failed, stop):
                 on_step("replaying")
                 result = replay(
                     scenario.capture,
@@ -252,10 +260,14 @@ def _replay_with_faults(
         finally:
             for sampler in samplers:
                 sampler.stop()
-            error = str(timeline.failure) if timeline.failure is not None else None
+            failure = timeline.failure or next((s.failure for s in samplers if s.failure), None)
+            error = str(failure) if failure is not None else None
             events.emit("run_finished", interrupted=bool(received), error=error)
     if timeline.failure is not None:  # the block raises it; this is for a stop in between
         raise timeline.failure
+    for sampler in samplers:
+        if sampler.failure is not None:
+            raise sampler.failure
     return RunOutcome(
         run_dir=request.run_dir,
         replay=result,
@@ -362,13 +374,13 @@ def _write_manifest(
 
 
 @contextlib.contextmanager
-def _forward(source: threading.Event, target: threading.Event) -> Iterator[None]:
-    """Set ``target`` when ``source`` is set (a failed fault stops the replay)."""
+def _forward(failed: Callable[[], bool], target: threading.Event) -> Iterator[None]:
+    """Set ``target`` once ``failed()`` is true (a failed fault or probe stops the replay)."""
     done = threading.Event()
 
     def watch() -> None:
-        while not done.is_set():
-            if source.wait(0.1):
+        while not done.wait(0.1):
+            if failed():
                 target.set()
                 return
 

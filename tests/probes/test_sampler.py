@@ -106,3 +106,28 @@ def test_postgres_probes_keep_reading_while_the_proxy_is_down(
         toxiproxy.enable("probes_pg")
     assert sampler.result.failures == {}
     assert pq.read_table(tmp_path / "p.parquet").num_rows >= 5
+
+
+def test_a_bug_in_a_sampling_thread_is_handed_to_the_run(
+    tmp_path: Path, metrics_server: MetricsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.crashes import FILE_PREFIX
+    from harness.errors import InternalError
+    from harness.probes import sampler as module
+
+    def broken(_self: object, _probes: object) -> None:
+        raise KeyError("value")
+
+    monkeypatch.setattr(module._Readers, "read", broken)
+    sampler = ProbeSampler(
+        PROBES[:1],
+        [ProbeTarget("baseline", url=metrics_server.url)],
+        tmp_path / "p.parquet",
+        t0_ns=time.time_ns(),
+    )
+    with sampler:
+        assert sampler.failed.wait(10)
+    assert isinstance(sampler.failure, InternalError)
+    assert "in thread probes-baseline: KeyError: 'value'" in str(sampler.failure)
+    saved = list(tmp_path.glob(f"{FILE_PREFIX}*"))
+    assert len(saved) == 1 and "in broken" in saved[0].read_text()

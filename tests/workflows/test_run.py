@@ -302,3 +302,39 @@ def test_unreachable_toxiproxy_exit_4(
     err = capsys.readouterr().err
     assert "unreachable" in err
     assert "Traceback" not in err
+
+
+def test_a_failing_action_aborts_the_run_with_its_faults_reverted(
+    external_stack: tuple[Path, ToxiproxyServer, list[str]], work: Path
+) -> None:
+    stack, toxiproxy, proxies = external_stack
+    faults = (
+        "  - {at: 1s, for: 25s, dependency: postgres, kind: down}\n"
+        "  - {at: 2s, run: \"echo 'ERROR: relation payments_v2 does not exist' >&2; exit 3\"}"
+    )
+    scenario = _scenario(work, stack, seconds=30, faults=faults)
+    run_dir = work / "run"
+    proc = _spawn_run(scenario, run_dir, toxiproxy.url)
+    try:
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 4, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("harness: error: action a1 exited with status 3 (`echo"), err
+    assert last.endswith("ERROR: relation payments_v2 does not exist")
+    with toxiproxy.client() as client:
+        for name in proxies:
+            proxy = client.get_proxy(name)
+            assert proxy.enabled is True and proxy.toxics == []
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "error" and manifest["exit_code"] == 4
+    assert manifest["error"].startswith("action a1 exited with status 3")
+    events = _events(run_dir)
+    finished = [e for e in events if e["kind"] == "run_finished"]
+    assert len(finished) == 1 and str(finished[0]["error"]).startswith("action a1 exited")
+    assert finished[0]["t_ns"] < 10_000_000_000  # stopped at once, not after 30 s of traffic
+    assert not (run_dir / "verdict.json").exists()  # never judged

@@ -25,7 +25,7 @@ lint: setup
 	$(BIN)/mypy harness
 
 test: lint
-	bash scripts/install-test-deps.sh
+	bash scripts/install-test-deps.sh $(BIN)
 	$(BIN)/pytest
 
 demo: setup

@@ -17,59 +17,60 @@ class Metrics:
     divides its increase by the number of replayed requests to measure retry amplification.
     """
 
-    def __init__(self, *, variant: str, with_breaker: bool) -> None:
+    def __init__(self, *, variant: str, with_breaker: bool, prefix: str = "payments") -> None:
+        # ``prefix`` names the service: another service built on these parts (examples/notes)
+        # exposes the same metrics under its own name.
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.build = Gauge("payments_build_info", "Build of the service", ["variant"], registry=r)
+        p = prefix
+        self.build = Gauge(f"{p}_build_info", "Build of the service", ["variant"], registry=r)
         self.build.labels(variant=variant).set(1)
         self.db_attempts = Counter(
-            "payments_db_attempts",
+            f"{p}_db_attempts",
             "Attempts to use the database (pool checkout plus queries), retries included",
             registry=r,
         )
         self.db_errors = Counter(
-            "payments_db_errors", "Database attempts that failed", ["reason"], registry=r
+            f"{p}_db_errors", "Database attempts that failed", ["reason"], registry=r
         )
         self.db_retries = Counter(
-            "payments_db_retries", "Database attempts that were retries of a failed one", registry=r
+            f"{p}_db_retries", "Database attempts that were retries of a failed one", registry=r
         )
         self.db_connects = Counter(
-            "payments_db_connects",
+            f"{p}_db_connects",
             "Connections the pool tried to open, by result",
             ["result"],
             registry=r,
         )
         self.requests = Counter(
-            "payments_requests", "HTTP requests answered", ["route", "status"], registry=r
+            f"{p}_requests", "HTTP requests answered", ["route", "status"], registry=r
         )
         self.latency = Histogram(
-            "payments_request_duration_seconds",
+            f"{p}_request_duration_seconds",
             "Time from reading a request to sending its answer, queueing included",
             ["route"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.inflight = Gauge(
-            "payments_inflight_requests",
+            f"{p}_inflight_requests",
             "Requests read and not yet answered (waiting for a worker or being handled)",
             registry=r,
         )
         self.queued = Gauge(
-            "payments_queued_requests", "Requests waiting for a free worker", registry=r
+            f"{p}_queued_requests", "Requests waiting for a free worker", registry=r
         )
-        self.pool_size = Gauge(
-            "payments_db_pool_connections", "Open database connections", registry=r
-        )
+        self.pool_size = Gauge(f"{p}_db_pool_connections", "Open database connections", registry=r)
         self.breaker_state: Gauge | None = None
         self.breaker_rejections: Counter | None = None
         if with_breaker:
             self.breaker_state = Gauge(
-                "payments_breaker_state",
+                f"{p}_breaker_state",
                 "Circuit breaker state: 0 closed, 1 half-open, 2 open",
                 registry=r,
             )
             self.breaker_rejections = Counter(
-                "payments_breaker_rejections",
+                f"{p}_breaker_rejections",
                 "Requests answered 503 by the open breaker without touching the database",
                 registry=r,
             )

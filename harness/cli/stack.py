@@ -157,12 +157,13 @@ def _status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"stack {report['stack']}")
-    for column in ("target", "url", "healthy"):
+    for column in ("target", "url", "health", "healthy"):
         table.add_column(column)
     targets = report["targets"]
     assert isinstance(targets, dict)
     for name, info in targets.items():
-        table.add_row(name, info["url"], "yes" if info["healthy"] else "NO")
+        healthy = "yes" if info["healthy"] else "NO"
+        table.add_row(name, info["url"], info["health"], healthy)
     proxies = Table(title="proxies")
     for column in ("proxy", "listen", "upstream", "enabled", "toxics"):
         proxies.add_column(column)

@@ -84,13 +84,15 @@ def plan_commands(
 ) -> list[PlannedCommand]:
     """The commands ``action`` starts, with placeholders filled; :class:`FaultError` when one
     has no value (e.g. ``{postgres.url}`` for a target given only by URL)."""
+    # absolute: the command may change directory, and its output goes elsewhere
+    run_dir = str(ctx.run_dir.absolute())
     values = {
         "python": ctx.python,
-        "run_dir": str(ctx.run_dir),
-        "scenario_dir": str(ctx.scenario_dir),
+        "run_dir": run_dir,
+        "scenario_dir": str(ctx.scenario_dir.absolute()),
     }
     env = dict(os.environ)
-    env["HARNESS_RUN_DIR"] = str(ctx.run_dir)
+    env["HARNESS_RUN_DIR"] = run_dir
     for target in ctx.targets.values():
         for key, value in target.values().items():
             values[f"{key}:{target.name}"] = value

@@ -2,8 +2,8 @@
 
 =============================  =====================================================================
 ``{python}``                   the Python running the harness (has psycopg: ``{python} -m ...``)
-``{run_dir}``                  the run directory
-``{scenario_dir}``             the directory of the scenario file
+``{run_dir}``                  the run directory (absolute)
+``{scenario_dir}``             the directory of the scenario file (absolute)
 ``{postgres.url}``             DSN of the target's own database, DIRECT to the server (not through
                                its proxy: an operator's migration does not go through the fault)
 ``{postgres.dbname}``          the target's database name

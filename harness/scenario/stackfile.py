@@ -5,7 +5,9 @@
     name: payments
     postgres:
       template: payments_template      # the template database each target's database is cloned from
-      init_sql: schema.sql             # schema + seed data, relative to this file
+      init_sql: schema.sql             # schema + seed data (or pg_dump output), beside this file
+      # init_dump: prod.dump           # a pg_dump archive (-Fc, -Fd, -Ft), restored first
+      # migrate: "alembic upgrade head"  # commands run on the template after the files
       # dsn_env: STAGING_PG_DSN        # use that server instead of the embedded one
     builds:                            # named builds a target can run
       v2.3.1: "{python} app.py --port {port} --dsn {postgres.url} --variant v2.3.1"
@@ -17,25 +19,36 @@
 
 A target either runs a ``command`` (or a named ``build``) that the harness starts and stops, or
 is a running service given by ``url`` (then ``postgres_proxy`` names the toxiproxy proxy in
-front of its database, which the harness does not create). Commands may use the placeholders
-``{port}``, ``{python}``, ``{name}``, ``{stack_dir}`` and ``{postgres.url}``,
-``{postgres.host}``, ``{postgres.port}``, ``{postgres.dbname}`` (the target's own database,
-reached through its own proxy). Values of ``env`` and ``headers`` are strings or
-``{from_env: NAME}``; ``build``, ``url`` and ``dsn`` may use ``${VAR}`` and ``${VAR:-default}``.
+front of its database, which the harness does not create). Commands and ``env`` values may use
+the placeholders of :mod:`harness.scenario.stackcommands` (``{port}``, ``{python}``, ``{name}``,
+``{stack_dir}`` (absolute), ``{postgres.url}``...: the target's own database, reached through
+its own proxy). Values of ``env`` and ``headers`` are strings or ``{from_env: NAME}``; ``build``,
+``url`` and ``dsn`` may use ``${VAR}`` and ``${VAR:-default}``. Relative paths are relative to
+the stack file's directory; :mod:`harness.scenario.stackcheck` checks paths and command lines
+when the file is loaded.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
 
 from harness.errors import StackFileError
 from harness.scenario.durations import Duration
+from harness.scenario.stackcheck import check_stack
+from harness.scenario.stackcommands import TARGET_PLACEHOLDERS, command_problems, fill_placeholders
 from harness.scenario.yamlfile import YamlDocument
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
@@ -46,35 +59,7 @@ POSTGRES = "postgres"
 
 #: Placeholders a target's command (or build) may use: the values the stack fills in when it
 #: starts the target (:mod:`harness.stack.runtime`); anything else in braces is an error.
-COMMAND_PLACEHOLDERS: tuple[str, ...] = (
-    "port",
-    "python",
-    "name",
-    "stack_dir",
-    "postgres.url",
-    "postgres.host",
-    "postgres.port",
-    "postgres.dbname",
-)
-#: What the runtime replaces in a command (each shell word on its own).
-PLACEHOLDER_PATTERN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
-
-
-def command_problems(command: str) -> list[str]:
-    """What stops ``command`` from starting: unbalanced quotes, unknown placeholders."""
-    try:
-        words = shlex.split(command)
-    except ValueError as exc:
-        return [f"cannot split the command into words: {exc}"]
-    if not words:
-        return ["the command is empty"]
-    problems = []
-    for word in words:
-        for match in PLACEHOLDER_PATTERN.finditer(word):
-            if match.group(1) not in COMMAND_PLACEHOLDERS:
-                known = ", ".join("{" + key + "}" for key in COMMAND_PLACEHOLDERS)
-                problems.append(f"unknown placeholder {match.group(0)} (known: {known})")
-    return problems
+COMMAND_PLACEHOLDERS: tuple[str, ...] = TARGET_PLACEHOLDERS
 
 
 class FromEnv(BaseModel):
@@ -96,6 +81,25 @@ class FromEnv(BaseModel):
 EnvValue = str | FromEnv
 
 
+def resolve_env(
+    values: dict[str, EnvValue], placeholders: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Environment/header values with ``{from_env: NAME}`` read from the environment.
+
+    With ``placeholders``, placeholders in the values given as strings are filled in too
+    (``DATABASE_URL: "{postgres.url}"``); values read from the environment are taken as they are.
+    """
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, FromEnv):
+            out[key] = value.resolve()
+        elif placeholders is not None:
+            out[key] = fill_placeholders(value, placeholders)
+        else:
+            out[key] = value
+    return out
+
+
 def expand_vars(text: str, environ: dict[str, str] | None = None) -> str:
     """Expand ``${VAR}`` and ``${VAR:-default}`` in ``text``."""
     env = os.environ if environ is None else environ
@@ -111,12 +115,37 @@ def expand_vars(text: str, environ: dict[str, str] | None = None) -> str:
     return _VAR.sub(sub, text)
 
 
+class MigrateCommand(BaseModel):
+    """A command run once against the template database (schema migrations, seed scripts)."""
+
+    model_config = ConfigDict(extra="forbid")
+    run: str
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    cwd: Path | None = None
+    timeout: Duration = 600.0
+
+
+def _migrate_list(value: object) -> object:
+    """``migrate:`` as one command line, one ``{run: ...}``, or a list of either."""
+    items = value if isinstance(value, list) else [value]
+    return [{"run": item} if isinstance(item, str) else item for item in items]
+
+
 class PostgresSpec(BaseModel):
-    """The database: embedded (default) or an external server given by DSN."""
+    """The database: embedded (default) or an external server given by DSN.
+
+    The template is loaded in this order: ``init_dump`` (a custom, directory or tar dump, through
+    ``pg_restore``), ``init_sql`` (plain SQL or ``pg_dump`` output, through ``psql``), then the
+    ``migrate`` commands; then every target's database is cloned from it.
+    """
 
     model_config = ConfigDict(extra="forbid")
     template: Name = "harness_template"
     init_sql: Path | None = None
+    init_dump: Path | None = None
+    migrate: Annotated[list[MigrateCommand], BeforeValidator(_migrate_list)] = Field(
+        default_factory=list
+    )
     dsn: str | None = None
     dsn_env: str | None = None
 
@@ -184,13 +213,25 @@ class Stack(BaseModel):
 
     file: StackFile
     path: Path
+    _doc: YamlDocument | None = PrivateAttr(default=None)
+
+    def where(self, loc: tuple[str | int, ...]) -> str:
+        """``file:line`` of the key at ``loc`` (for errors found after loading)."""
+        return self._doc.where(loc) if self._doc is not None else str(self.path)
+
+    def written(self, loc: tuple[str | int, ...]) -> bool:
+        """Whether the key at ``loc`` is written in the file (not added on the command line)."""
+        return self._doc is not None and loc in self._doc.lines
 
     @property
     def dir(self) -> Path:
-        return self.path.parent
+        """The stack file's directory, absolute (``{stack_dir}``)."""
+        # not resolve(): a symlinked checkout keeps the path the user knows
+        return Path(os.path.normpath(self.path.parent.absolute()))
 
     def resolve_path(self, value: Path) -> Path:
-        return value if value.is_absolute() else (self.dir / value)
+        """``value`` if absolute, else relative to the stack file's directory (absolute)."""
+        return value if value.is_absolute() else Path(os.path.normpath(self.dir / value))
 
 
 def load_stack(path: Path, builds: dict[str, str] | None = None) -> Stack:
@@ -223,12 +264,10 @@ def load_stack(path: Path, builds: dict[str, str] | None = None) -> Stack:
     pg = stack_file.postgres
     if pg.dsn is not None and not (pg.dsn_env and os.environ.get(pg.dsn_env)):
         _expand_at(doc, ("postgres", "dsn"), pg.dsn)
-    if stack_file.postgres.init_sql is not None:
-        sql = stack_file.postgres.init_sql
-        full = sql if sql.is_absolute() else path.parent / sql
-        if not full.is_file():
-            raise doc.fail(("postgres", "init_sql"), f"no such file: {full}")
-    return Stack(file=stack_file, path=path)
+    stack = Stack(file=stack_file, path=path)
+    stack._doc = doc
+    check_stack(stack, doc)
+    return stack
 
 
 def _expand_at(doc: YamlDocument, loc: tuple[str, ...], text: str) -> str:
@@ -250,7 +289,7 @@ def _check_commands(doc: YamlDocument, stack_file: StackFile) -> None:
         if target.command is not None
     ]
     for loc, command in commands:
-        problems = command_problems(command)
+        problems = command_problems(command, TARGET_PLACEHOLDERS)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise doc.fail(loc, problems[0] + more)

@@ -42,6 +42,23 @@ CONNECT_TIMEOUT_S = 10
 # Databases the harness never drops or recreates.
 _PROTECTED = frozenset({"postgres", "template0", "template1"})
 _MAX_NAME = 63  # PostgreSQL silently truncates longer identifiers
+# libpq connection keywords and the environment variables that set them
+_LIBPQ_ENV = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "options": "PGOPTIONS",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "application_name": "PGAPPNAME",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}
 
 
 class Postgres(ABC):
@@ -90,16 +107,39 @@ class Postgres(ABC):
 
         The template accepts no connections afterwards, so it can always be cloned.
         """
-        self._check_name(name)
-        self._admin(lambda conn: self._drop_on(conn, name), name)
-        self._admin(lambda conn: conn.execute(_ddl("CREATE DATABASE {}", name)), name)
+        self.create_database(name)
         try:
             self.execute(name, sql)
         except DatabaseError:
             self.drop(name)
             raise
+        self.mark_template(name)
+
+    def create_database(self, name: str) -> None:
+        """(Re)create the empty database ``name`` (dropping one of that name first)."""
+        self._check_name(name)
+        self._admin(lambda conn: self._drop_on(conn, name), name)
+        self._admin(lambda conn: conn.execute(_ddl("CREATE DATABASE {}", name)), name)
+
+    def mark_template(self, name: str) -> None:
+        """Make ``name`` a template that accepts no connections, so it can always be cloned."""
         mark = "ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"
         self._admin(lambda conn: conn.execute(_ddl(mark, name)), name)
+
+    def client_env(self, dbname: str) -> dict[str, str]:
+        """libpq environment variables (``PGHOST``...) for client programs such as psql.
+
+        The password travels this way rather than on a command line other users can read.
+        """
+        from psycopg import conninfo
+
+        params = conninfo.conninfo_to_dict(self.dsn(dbname))
+        env = {}
+        for key, value in params.items():
+            name = _LIBPQ_ENV.get(key)
+            if name is not None and value is not None:
+                env[name] = str(value)
+        return env
 
     def clone(self, template: str, name: str) -> None:
         """Replace database ``name`` by a fresh copy of ``template`` (closing its sessions)."""

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import re
-import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,10 +26,12 @@ from pathlib import Path
 from types import TracebackType
 
 from harness.errors import HarnessError, StackFileError
-from harness.scenario.stackfile import POSTGRES, FromEnv, Stack, TargetSpec, expand_vars
+from harness.scenario.stackcommands import command_argv, program_problem
+from harness.scenario.stackfile import POSTGRES, Stack, TargetSpec, expand_vars, resolve_env
 from harness.stack.ports import free_port
 from harness.stack.postgres import Postgres, open_postgres
 from harness.stack.targets import TargetProcess
+from harness.stack.template import build_template
 from harness.stack.toxiproxy import ToxiproxyClient
 from harness.stack.toxiproxy_server import ToxiproxyServer
 
@@ -50,6 +51,8 @@ class RunningTarget:
     proxy_listen: str | None = None
     process: TargetProcess | None = None
     build: str | None = None
+    #: The health path and its timeout, as the stack file says (``stack status`` probes them).
+    health: str = "/health"
     #: Epoch ns when the process was started and when its health check first passed.
     started_ns: int | None = None
     healthy_ns: int | None = None
@@ -59,6 +62,7 @@ class RunningTarget:
             "url": self.url,
             "role": self.role,
             "build": self.build,
+            "health": self.health,
             "database": self.database,
             "proxy": self.proxy,
             "pid": self.process.pid if self.process is not None else None,
@@ -154,11 +158,10 @@ class StackRuntime:
         self.postgres = open_postgres(pg_spec.resolved_dsn(), self.work_dir)
         self.postgres.start()
         self.postgres_version = self.postgres.version()
-        sql = ""
-        if pg_spec.init_sql is not None:
-            sql = self.stack.resolve_path(pg_spec.init_sql).read_text(encoding="utf-8")
-        self.on_step(f"loading template database {pg_spec.template}")
-        self.postgres.create_template(pg_spec.template, sql)
+        self.on_step(f"building template database {pg_spec.template}")
+        build_template(
+            self.postgres, self.stack, self.work_dir / "logs" / "template.log", self.on_step
+        )
 
     def _launch(self, name: str, spec: TargetSpec) -> RunningTarget:
         assert self.postgres is not None and self.toxiproxy is not None
@@ -182,22 +185,25 @@ class StackRuntime:
             "port": str(port),
             "python": sys.executable,
             "name": name,
-            "stack_dir": str(self.stack.dir),
+            "stack_dir": str(self.stack.dir),  # absolute
             "postgres.url": self.postgres.dsn(database, host="127.0.0.1", port=listen_port),
             "postgres.host": "127.0.0.1",
             "postgres.port": str(listen_port),
             "postgres.dbname": database,
         }
-        argv = [fill_placeholders(part, values) for part in shlex.split(command)]
+        argv = command_argv(command, values)
         cwd = spec.cwd or defaults.cwd
+        workdir = self.stack.resolve_path(cwd) if cwd else self.stack.dir
+        env = resolve_env({**defaults.env, **spec.env}, values)
+        self._check_program(name, build, argv, workdir, env)
         process = TargetProcess(
             name=name,
             argv=argv,
             url=f"http://127.0.0.1:{port}",
             log_path=self.work_dir / "logs" / f"{name}.log",
             health=spec.health or defaults.health,
-            cwd=self.stack.resolve_path(cwd) if cwd else self.stack.dir,
-            env=resolve_env({**defaults.env, **spec.env}),
+            cwd=workdir,
+            env=env,
             startup_timeout=spec.startup_timeout or defaults.startup_timeout,
             stop_grace=spec.stop_grace or defaults.stop_grace,
         )
@@ -214,8 +220,23 @@ class StackRuntime:
             proxy_listen=f"127.0.0.1:{listen_port}",
             process=process,
             build=build,
+            health=process.health,
             started_ns=started_ns,
         )
+
+    def _check_program(
+        self, name: str, build: str | None, argv: list[str], cwd: Path, env: dict[str, str]
+    ) -> None:
+        """A program that does not exist is a mistake in the stack file (exit 3), not a crash."""
+        problem = program_problem(argv, cwd, {**os.environ, **env})
+        if problem is None:
+            return
+        loc: tuple[str, ...] = ("builds", build) if build else ("targets", name, "command")
+        if self.stack.written(loc):
+            where = f"{self.stack.where(loc)}: {'.'.join(loc)}"
+        else:
+            where = f"target {name} (given on the command line)"
+        raise StackFileError(f"{where}: cannot run: {problem}")
 
     def _join(self, name: str, spec: TargetSpec) -> RunningTarget:
         assert spec.url is not None
@@ -226,6 +247,7 @@ class StackRuntime:
             role=spec.role or _default_role(name),
             headers=resolve_env({**defaults.headers, **spec.headers}),
             proxy=spec.postgres_proxy,
+            health=spec.health or defaults.health,
         )
 
     def client(self) -> ToxiproxyClient:
@@ -304,24 +326,6 @@ class StackRuntime:
         tb: TracebackType | None,
     ) -> None:
         self.down()
-
-
-def fill_placeholders(text: str, values: dict[str, str]) -> str:
-    """Replace ``{name}`` placeholders; an unknown one is a stack-file error naming it."""
-
-    def sub(match: re.Match[str]) -> str:
-        key = match.group(1)
-        if key not in values:
-            known = ", ".join("{" + k + "}" for k in sorted(values))
-            raise StackFileError(f"unknown placeholder {{{key}}} in command (known: {known})")
-        return values[key]
-
-    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}", sub, text)
-
-
-def resolve_env(values: dict[str, str | FromEnv]) -> dict[str, str]:
-    """Environment/header values with ``{from_env: NAME}`` read from the environment."""
-    return {k: v.resolve() if isinstance(v, FromEnv) else v for k, v in values.items()}
 
 
 def _default_role(name: str) -> str:

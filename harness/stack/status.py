@@ -11,7 +11,8 @@ from harness.stack.toxiproxy import ToxiproxyClient
 def stack_status(state: dict[str, object], timeout: float = 2.0) -> dict[str, object]:
     """``{"targets": {NAME: {"url", "healthy", ...}}, "proxies": {NAME: {"listen", ...}}}``.
 
-    Health is checked now (GET of the target's health path); proxies are read from toxiproxy now,
+    Health is checked now (GET of the target's own health path, ``health`` in the stack file
+    or its ``defaults``, recorded in the state); proxies are read from toxiproxy now,
     so a proxy left disabled or with toxics shows up as such.
     """
     targets_state = state.get("targets")
@@ -20,8 +21,10 @@ def stack_status(state: dict[str, object], timeout: float = 2.0) -> dict[str, ob
         with httpx.Client(timeout=timeout) as http:
             for name, info in targets_state.items():
                 url = str(info.get("url", ""))
+                # the target's own health path, from the stack file (state of older versions
+                # has none: /health was the only choice then)
                 health = str(info.get("health") or "/health")
-                targets[name] = {**info, "healthy": _healthy(http, url + health)}
+                targets[name] = {**info, "health": health, "healthy": _healthy(http, url + health)}
     proxies: dict[str, object] = {}
     toxiproxy_url = state.get("toxiproxy")
     wanted = state.get("proxies")

@@ -13,6 +13,7 @@ A SPEC is one of:
 from __future__ import annotations
 
 from harness.errors import UsageError
+from harness.scenario.stackcommands import TARGET_PLACEHOLDERS, command_problems
 from harness.scenario.stackfile import Stack, TargetSpec
 
 AA_TARGET = "baseline-aa"
@@ -34,6 +35,9 @@ def parse_spec(spec: str, stack: Stack, *, role: str) -> TargetSpec:
         command = text.removeprefix("cmd:").strip()
         if not command:
             raise UsageError(f"cmd: needs a command line, got {spec!r}")
+        problems = command_problems(command, TARGET_PLACEHOLDERS)
+        if problems:
+            raise UsageError(f"{spec!r}: {problems[0]}")
         return TargetSpec(command=command, role=role)
     if text in stack.file.builds:
         return TargetSpec(build=text, role=role)

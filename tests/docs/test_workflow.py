@@ -12,8 +12,8 @@ import yaml
 
 from harness.cli.main import build_parser
 from harness.scenario.model import load_scenario
+from harness.scenario.stackcommands import fill_placeholders
 from harness.scenario.stackfile import load_stack
-from harness.stack.runtime import fill_placeholders
 from harness.workflows.specs import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import StackFileError
+from harness.scenario.stackcommands import command_argv
 from harness.scenario.stackfile import FromEnv, expand_vars, load_stack
 
 GOOD = """\
@@ -164,3 +165,106 @@ def test_stack_placeholders_are_the_runtime_ones() -> None:
     source = inspect.getsource(runtime.StackRuntime._launch)
     filled = set(re.findall(r'^\s+"([a-z_.]+)": ', source, re.MULTILINE))
     assert filled == set(COMMAND_PLACEHOLDERS)
+
+
+def test_paths_are_absolute_whatever_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "stack").mkdir()
+    _stack(tmp_path / "stack", GOOD)
+    monkeypatch.chdir(tmp_path)
+    stack = load_stack(Path("stack/stack.yaml"))
+    assert stack.dir == tmp_path / "stack"
+    assert stack.dir.is_absolute()
+    assert stack.resolve_path(Path("../venv/bin/app")) == tmp_path / "venv" / "bin" / "app"
+    assert stack.resolve_path(Path("/opt/app")) == Path("/opt/app")
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "message"),
+    [
+        (
+            ('--dsn {postgres.url}"\n  v2', '--dsn {pg.url}"\n  v2'),
+            r":6: builds\.v1: unknown placeholder \{pg\.url\} \(known: \{port\}, \{python\}",
+            "",
+        ),
+        (
+            ('--fast"', '--fast \\"unclosed"'),
+            r":7: builds\.v2: cannot split the command into words",
+            "",
+        ),
+        (
+            ("  baseline: {build: v1}", "  baseline: {build: v1, cwd: ../nowhere}"),
+            r":9: targets\.baseline\.cwd: no such directory: .*nowhere",
+            "",
+        ),
+        (
+            ("  baseline: {build: v1}", '  baseline: {command: "run {port} {hostname}"}'),
+            r":9: targets\.baseline\.command: unknown placeholder \{hostname\}",
+            "",
+        ),
+        (
+            ("  baseline: {build: v1}", '  baseline: {build: v1, env: {DB: "{postgres.uri}"}}'),
+            r":9: targets\.baseline\.env\.DB: unknown placeholder \{postgres\.uri\}",
+            "",
+        ),
+        (
+            ("  init_sql: schema.sql\n", "  init_dump: data.dump\n"),
+            r":4: postgres\.init_dump: no such file or directory: .*data\.dump",
+            "",
+        ),
+        (
+            ("  init_sql: schema.sql\n", '  init_sql: schema.sql\n  migrate: "migrate {port}"\n'),
+            r":5: postgres\.migrate\.0\.run: unknown placeholder \{port\} \(known: \{python\}",
+            "",
+        ),
+        (
+            (
+                "  init_sql: schema.sql\n",
+                "  init_sql: schema.sql\n  migrate:\n    - ok {postgres.url}\n"
+                "    - {run: 'x', env: {A: '{name}'}}\n",
+            ),
+            r":7: postgres\.migrate\.1\.env\.A: unknown placeholder \{name\}",
+            "",
+        ),
+    ],
+)
+def test_bad_commands_and_paths_name_the_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: tuple[str, str],
+    where: str,
+    message: str,
+) -> None:
+    monkeypatch.delenv("SHOP_CANDIDATE", raising=False)
+    assert change[0] in GOOD
+    with pytest.raises(StackFileError, match=where + message):
+        load_stack(_stack(tmp_path, GOOD.replace(change[0], change[1], 1)))
+
+
+def test_migrate_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHOP_CANDIDATE", raising=False)
+    one = GOOD.replace("  init_sql: schema.sql\n", "  migrate: alembic upgrade head\n")
+    steps = load_stack(_stack(tmp_path, one)).file.postgres.migrate
+    assert [s.run for s in steps] == ["alembic upgrade head"]
+    assert steps[0].timeout == 600.0
+    many = GOOD.replace(
+        "  init_sql: schema.sql\n",
+        "  init_dump: schema.sql\n  migrate:\n    - a {postgres.url}\n"
+        "    - {run: b, env: {DATABASE_URL: '{postgres.url}'}, timeout: 30s, cwd: .}\n",
+    )
+    pg = load_stack(_stack(tmp_path, many)).file.postgres
+    assert pg.init_dump == Path("schema.sql")
+    assert [s.run for s in pg.migrate] == ["a {postgres.url}", "b"]
+    assert pg.migrate[1].env == {"DATABASE_URL": "{postgres.url}"}
+    assert pg.migrate[1].timeout == 30.0
+
+
+def test_literal_braces_are_not_placeholders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SHOP_CANDIDATE", raising=False)
+    text = GOOD.replace('--fast"', '--fast --json \'{{\\"a\\": 1}}\'"')
+    command = load_stack(_stack(tmp_path, text)).file.builds["v2"]
+    argv = command_argv(command, {"python": "py", "port": "1", "postgres.url": "pg://x"})
+    assert argv[-3:] == ["--fast", "--json", '{"a": 1}']

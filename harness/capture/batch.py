@@ -14,22 +14,28 @@ and a request whose body changed length is redone whole (its ``Content-Length`` 
 
 from __future__ import annotations
 
-from collections import Counter
+import re
 from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from harness.capture.config import CaptureConfig, FilterConfig
 from harness.capture.gor import PairedRequest, host_header, split_target
 from harness.capture.httpwire import TOKEN_BYTES as _TOKEN
-from harness.capture.record import SKIP_BAD_REQUEST_LINE, SkipLog, split_headers
-from harness.capture.redact import Redactor, fix_content_length
-from harness.capture.redact_batch import HeaderMasker, redact_values, value_secret_lines
+from harness.capture.record import SKIP_BAD_REQUEST_LINE, SkipLog
+from harness.capture.redact import Redactor
+from harness.capture.redact_batch import HeaderRedaction
 from harness.capture.routes import RouteTemplater
-from harness.capture.schema import HEADER_TYPE
 from harness.capture.sessions import SessionKeyer
 from harness.capture.store import CaptureWriter, HeaderLines
+from harness.capture.urlsecrets import secret_segments_as
+
+# what fix_content_length rewrites: a Content-Length line (name, any case, blanks before the
+# colon) whose value starts with digits
+_CONTENT_LENGTH_NAME = re.compile(r"(?i)content-length[ \t]*")
+_LEADING_DIGITS = re.compile(r"^[0-9]+")
 
 #: Requests parsed and redacted together; row groups hold several such chunks. Arrow work on
 #: a few MB at a time reuses the allocator's memory, where 32k requests at once (40 MB per
@@ -43,7 +49,7 @@ def batch_path_applies(config: CaptureConfig, redactor: Redactor | None) -> bool
         return False
     if config.session.header is not None or config.session.cookie is not None:
         return False
-    return redactor is None or HeaderMasker.supports(redactor)
+    return redactor is None or HeaderRedaction.supports(redactor)
 
 
 class _Columns:
@@ -87,7 +93,7 @@ def write_batches(
     redactor: Redactor | None,
 ) -> int:
     """Parse ``requests`` into ``writer`` one chunk at a time; returns the requests read."""
-    masker = HeaderMasker(redactor) if redactor is not None else None
+    masker = HeaderRedaction(redactor) if redactor is not None else None
     chunk_rows = min(CHUNK_ROWS, writer.batch_rows)
     read = 0
     rows: list[_Row] = []
@@ -166,70 +172,66 @@ def write_batches(
         )
         if len(rows) >= chunk_rows:
             read += len(rows)
-            _write(_Columns(rows), writer, redactor, masker)
+            _write(_Columns(rows), writer, redactor, masker, templater)
             rows = []
             add = rows.append
     if rows:
         read += len(rows)
-        _write(_Columns(rows), writer, redactor, masker)
+        _write(_Columns(rows), writer, redactor, masker, templater)
     return read
 
 
 def _write(
-    cols: _Columns, writer: CaptureWriter, redactor: Redactor | None, masker: HeaderMasker | None
+    cols: _Columns,
+    writer: CaptureWriter,
+    redactor: Redactor | None,
+    masker: HeaderRedaction | None,
+    templater: RouteTemplater,
 ) -> None:
     if not cols.ts:
         return
-    paths, bodies = cols.path, cols.body
-    exact: set[int] = set()
-    new_length: dict[int, int] = {}
+    paths, bodies, hosts, routes = cols.path, cols.body, cols.host, cols.route
     lines = HeaderLines(_head_array(cols.head))
     names, values = lines.names, lines.values
     if redactor is not None and masker is not None:
-        redact_path, redact_body = redactor.redact_path, redactor.redact_body
-        paths = [redact_path(p) if "?" in p else p for p in paths]
+        # the same steps as Redactor.redact, column by column: head lines, host, path, body
+        names, values = masker.redact(lines)
+        if any("@" in h for h in hosts):
+            hosts = [redactor.redact_host(h) if "@" in h else h for h in hosts]
+        redact_path = redactor.redact_path
+        paths = [redact_path(p) for p in paths]
+        if any(new is not old for new, old in zip(paths, cols.path, strict=True)):
+            placeholder = templater.placeholder
+            routes = [
+                r if new is old else templater.route(secret_segments_as(old, new, placeholder))
+                for old, new, r in zip(cols.path, paths, routes, strict=True)
+            ]
         # a body that changed length changes the head too (Content-Length)
+        new_length: dict[int, int] = {}
         if any(bodies):
             bodies = list(bodies)
+            redact_body = redactor.redact_body
             for i, body in enumerate(cols.body):
                 if body:
-                    clean = redact_body(body)
+                    clean = redact_body(body, cols.head[i].decode("latin-1"))
                     if clean is not body:
                         bodies[i] = clean
                         if len(clean) != len(body):
                             new_length[i] = len(clean)
-        masked = masker.mask(lines)
-        offsets = lines.offsets.to_numpy()
-        # a row whose body changed length is redone whole from its raw head (Content-Length)
-        exact = set(new_length)
-        counts = Counter(masked.rules)
-        flagged = value_secret_lines(masked)
-        if exact:
-            exact_rows = np.array(sorted(exact))
-            masked_rows = np.searchsorted(offsets, masked.lines, side="right") - 1
-            # those rows count their masks in the redactor: not here
-            for line in np.flatnonzero(np.isin(masked_rows, exact_rows)).tolist():
-                counts[masked.rules[line]] -= 1
-            flagged_rows = np.searchsorted(offsets, flagged, side="right") - 1
-            flagged = flagged[~np.isin(flagged_rows, exact_rows)]
-        redactor.counts.update(+counts)  # + drops rules left at zero
-        # only the lines a pre-check flags can hold a JWT, e-mail or card number
-        names, values = redact_values(masked, flagged, redactor)
-    headers: pa.Array | pa.ChunkedArray = lines.column(names, values)
-    if exact:
-        assert redactor is not None
-        headers = _redact_rows(sorted(exact), cols.head, new_length, redactor, headers)
+        if new_length:
+            values = _set_content_length(lines, names, values, new_length)
+    headers: pa.Array = lines.column(names, values)
     columns = {
         "ts_ns": pa.array(cols.ts, pa.int64()),
         "session": pa.array(cols.session, pa.string()),
         "method": pa.array(cols.method, pa.string()),
         "scheme": pa.array(cols.scheme, pa.string()),
-        "host": pa.array(cols.host, pa.string()),
+        "host": pa.array(hosts, pa.string()),
         "path": pa.array(paths, pa.string()),
         "http_version": pa.array(cols.version, pa.string()),
         "headers": headers,
         "body": pa.array(bodies, pa.binary()),
-        "route": pa.array(cols.route, pa.string()),
+        "route": pa.array(routes, pa.string()),
         "orig_status": pa.array(cols.status, pa.int32()),
         "orig_latency_ns": pa.array(cols.latency, pa.int64()),
         "orig_body_sha256": pa.array(cols.sha, pa.string()),
@@ -238,41 +240,27 @@ def _write(
     writer.write_rows(columns)
 
 
-def _redact_rows(
-    rows: list[int],
-    heads: list[bytes],
-    new_length: dict[int, int],
-    redactor: Redactor,
-    headers: pa.Array,
-) -> pa.ChunkedArray:
-    """``headers`` with the rows ``rows`` redacted by the per-record code from their raw head.
-
-    The other rows are zero-copy slices between them (the capture writer takes chunked columns).
-    """
-    names: list[str] = []
-    values: list[str] = []
-    offsets = [0]
-    for row in rows:
-        raw = heads[row]
-        head = redactor.redact_head(raw.decode("latin-1")) if raw else ""
-        if row in new_length:
-            head = fix_content_length(head, new_length[row])
-        for name, value in split_headers(head):
-            names.append(name)
-            values.append(value)
-        offsets.append(len(names))
-    pairs = pa.StructArray.from_arrays(
-        [pa.array(names, pa.string()), pa.array(values, pa.string())],
-        fields=list(HEADER_TYPE.value_type),
-    )
-    redone = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pairs, type=HEADER_TYPE)
-    pieces: list[pa.Array] = []
-    start = 0
-    for i, row in enumerate(rows):
-        pieces += (headers.slice(start, row - start), redone.slice(i, 1))
-        start = row + 1
-    pieces.append(headers.slice(start))
-    return pa.chunked_array(pieces, HEADER_TYPE)
+def _set_content_length(
+    lines: HeaderLines, names: pa.Array, values: pa.Array, new_length: dict[int, int]
+) -> pa.Array:
+    """``values`` with the ``Content-Length`` of the rows in ``new_length`` set (as
+    :func:`~harness.capture.redact.fix_content_length` sets it in a head text)."""
+    offsets = lines.offsets.to_numpy()
+    where: list[int] = []
+    new: list[str] = []
+    for row, length in new_length.items():
+        for line in range(int(offsets[row]), int(offsets[row + 1])):
+            name = names[line].as_py()
+            value = values[line].as_py()
+            has_colon = lines.has_colon is None or lines.has_colon[line].as_py()
+            if has_colon and _CONTENT_LENGTH_NAME.fullmatch(name) and value[:1].isdigit():
+                where.append(line)
+                new.append(_LEADING_DIGITS.sub(str(length), value, count=1))
+    if not where:
+        return values
+    mask = np.zeros(len(values), dtype=bool)
+    mask[where] = True
+    return pc.replace_with_mask(values, pa.array(mask), pa.array(new, pa.string()))
 
 
 def _head_array(heads: list[bytes]) -> pa.Array:

@@ -10,7 +10,9 @@ Usage::
 Every GoReplay source is read as one capture merged by timestamp (chunk sets, globs); mitmproxy
 and HAR sources are merged in too. Order of work per request: the session key is hashed from
 the raw request first, then the route is templated, filters decide, transforms apply, and
-redaction runs last before the row is written.
+redaction (pseudonyms by default, :mod:`harness.capture.redact`) runs last before the row is
+written; a route whose path lost a secret is templated again with the placeholder where the
+secret was.
 
 When every source is a GoReplay file and the configuration leaves nothing to decide per request
 (no filter, transform, session header or extra pattern: the defaults), the same work runs on
@@ -33,8 +35,9 @@ from harness.capture.filters import Filters
 from harness.capture.gor import DEFAULT_WINDOW, read_gor, read_gor_requests
 from harness.capture.har import read_har
 from harness.capture.mitm import read_mitm
+from harness.capture.pseudonym import PseudonymKey
 from harness.capture.record import Exchange, SkipLog
-from harness.capture.redact import Redactor
+from harness.capture.redact import Mode, Redactor
 from harness.capture.routes import RouteTemplater
 from harness.capture.schema import FORMAT_VERSION
 from harness.capture.sessions import SessionKeyer
@@ -46,6 +49,7 @@ from harness.capture.store import (
     RedactionReport,
     SourceInfo,
 )
+from harness.capture.urlsecrets import secret_segments_as
 from harness.errors import CaptureError
 
 #: Called with (bytes read so far, bytes in all sources).
@@ -91,10 +95,15 @@ def import_capture(
     config: CaptureConfig | None = None,
     progress: ProgressCallback | None = None,
     reorder_window: int = DEFAULT_WINDOW,
+    redact_mode: Mode = "pseudonym",
+    pseudonym_key: PseudonymKey | None = None,
 ) -> CaptureMetadata:
     """Read ``sources`` into the capture file ``out`` and return its metadata.
 
-    Raises :class:`CaptureError` when a source cannot be read or nothing usable remains.
+    ``redact`` false keeps every value (``--no-redact``); else ``redact_mode`` says how
+    secrets are replaced: by pseudonyms under ``pseudonym_key`` (a random key when ``None``)
+    or by constant masks. Raises :class:`CaptureError` when a source cannot be read or nothing
+    usable remains.
     """
     config = config or CaptureConfig()
     if fmt != "auto" and fmt not in FORMATS:
@@ -120,7 +129,7 @@ def import_capture(
     keyer = SessionKeyer(config.session)
     templater = RouteTemplater(config.routes)
     filters = Filters(config.filters)
-    redactor = Redactor(config.redaction) if redact else None
+    redactor = Redactor(config.redaction, mode=redact_mode, key=pseudonym_key) if redact else None
     batch = len(gor) == len(sources) and batch_path_applies(config, redactor)
     if gor and not batch:
         streams.append(read_gor(gor, skips, advance, window=reorder_window))
@@ -147,6 +156,7 @@ def import_capture(
         keyer.key, templater.route, filters.keep, filters.transform, writer.add
     )  # fmt: skip
     scrub = redactor.redact if redactor is not None else None
+    placeholder = templater.placeholder
     try:
         if batch:
             # GoReplay only, nothing to decide per request: whole row groups at once
@@ -164,7 +174,10 @@ def import_capture(
                 continue
             transform(ex)
             if scrub is not None:
+                path = ex.path
                 scrub(ex)
+                if ex.path is not path:  # no secret (nor its pseudonym) in the route
+                    ex.route = route_of(secret_segments_as(path, ex.path, placeholder))
             add(ex)
         if writer.rows == 0:
             detail = skips.summary() if skips.total else f"{read} requests read, all filtered"
@@ -189,10 +202,20 @@ def import_capture(
             filtered=dict(filters.counts.most_common()),
             redaction=RedactionReport(
                 enabled=redact,
+                mode=redactor.mode if redactor is not None else "off",
+                key=(
+                    redactor.pseudonymiser.key_source
+                    if redactor is not None and redactor.pseudonymiser is not None
+                    else None
+                ),
                 rules=dict(redactor.counts.most_common()) if redactor is not None else {},
             ),
             options=ImportOptions(
-                format=fmt, redact=redact, reorder_window=reorder_window, config=config
+                format=fmt,
+                redact=redact,
+                redact_mode=redactor.mode if redactor is not None else "off",
+                reorder_window=reorder_window,
+                config=config if redactor is None else _stored_config(config, redactor),
             ),
         )
         writer.close(meta)
@@ -207,3 +230,15 @@ def import_capture(
 
 def _ts(ex: Exchange) -> int:
     return ex.ts_ns
+
+
+def _stored_config(config: CaptureConfig, redactor: Redactor) -> CaptureConfig:
+    """``config`` as the capture's metadata keeps it: ``--set-header`` values as the rows
+    hold them (redacted), configured patterns by name only (a pattern may spell a secret)."""
+    line = redactor.line
+    filters = config.filters.model_copy(
+        update={"set_headers": {n: line(n, v)[1] for n, v in config.filters.set_headers.items()}}
+    )
+    patterns = [p.model_copy(update={"pattern": "(not stored)"}) for p in config.redaction.patterns]
+    redaction = config.redaction.model_copy(update={"patterns": patterns})
+    return config.model_copy(update={"filters": filters, "redaction": redaction})

@@ -1,294 +1,353 @@
 """Redaction of secrets and personal data, on by default (DESIGN section 9).
 
-Rules (their names are the keys of the redaction report, which counts and never shows values):
+Two modes: ``pseudonym`` (the default) replaces each secret by its pseudonym
+(:mod:`harness.capture.pseudonym`: the same value gets the same stand-in everywhere, in the form
+a server validates, so the traffic still replays); ``mask`` (``--redact-mode mask``) by the
+constant masks of earlier versions (``REDACTED``, ``redacted@example.invalid``, ``1000...0``).
+Both modes look in the same places and count the same rules; the capture's redaction report
+says the mode and the count per rule, never a value.
 
-==================  ==========================================================================
-``authorization``   ``Authorization`` / ``Proxy-Authorization``: the credentials after the scheme
-``cookie``          ``Cookie``: every cookie value (names kept)
-``set-cookie``      ``Set-Cookie``: the cookie value
-``api-key``         API-key-like headers (``X-API-Key``, ``X-Auth-Token``, ...) and extra names
-``jwt``             JSON Web Tokens anywhere (headers, query string, body)
-``email``           e-mail addresses (also URL-encoded ``%40``) -> ``redacted@example.invalid``
-``card``            13-19 digit runs passing the Luhn check -> ``1000...0``, same length
-``secret-field``    JSON keys and form / query fields such as ``password``, ``token``, ``cvv``
-``<name>``          each configured extra pattern
-==================  ==========================================================================
+========================  ========================================================================
+rule                      what is replaced, where
+========================  ========================================================================
+``authorization``         ``Authorization`` / ``Proxy-Authorization`` credentials
+``cookie``, ``set-cookie`` cookie values (names kept)
+``api-key``               API-key headers (built-in list, ``redaction.headers``, and any header
+                          whose name names a secret: ``X-Custom-Auth``, ``X-Session-Token``)
+``header-entropy``        the value of any other non-standard header that looks like a random
+                          token (:func:`~harness.capture.secretnames.looks_random`)
+``secret-field``          values under secret names (:mod:`harness.capture.secretnames`) in
+                          JSON, form, query, multipart and XML (:mod:`harness.capture.bodyfields`)
+``path-token``            path segments after a segment such as ``reset``, ``verify``,
+                          ``tokens``, ``api-keys`` that look like ids or tokens, and random
+                          tokens of 24+ characters anywhere in a path
+``userinfo``              ``user:password@`` in the host column, ``Host`` and URLs
+``jwt``, ``email``,       by their value, anywhere: headers (names too), path, query, bodies
+``card``, ``aws-key``,    (:mod:`harness.capture.secretvalues`)
+``private-key``, <name>
+``undecoded-body``        not a replacement: a compressed body that could not be decoded
+                          (:mod:`harness.capture.contentcoding`), kept as it was
+========================  ========================================================================
 
-Replacements keep the shape that a replayed request needs: JSON stays JSON, card numbers stay
-digits, e-mails stay e-mails; ``Content-Length`` follows a body that changed length.
-Cheap substring pre-checks run first so that a record without anything to redact costs little.
+Compressed bodies are decoded, redacted and encoded again; ``Content-Length`` follows a body
+that changed length.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from typing import Literal
 
+from harness.capture import credentials
+from harness.capture.bodyfields import FIELD_RULE, FieldFinder
+from harness.capture.cards import luhn_valid
 from harness.capture.config import RedactionConfig
-from harness.capture.record import Exchange
+from harness.capture.contentcoding import (
+    UndecodableBody,
+    codings_of,
+    dechunk,
+    decode_body,
+    encode_body,
+    rechunk,
+)
+from harness.capture.credentials import MASK, mask_named_header
+from harness.capture.escapes import decode, encode_like
+from harness.capture.pseudonym import Pseudonymiser, PseudonymKey
+from harness.capture.record import Exchange, header_value
+from harness.capture.secretnames import (
+    CREDENTIAL_HEADERS,
+    URL_HEADERS,
+    SecretNames,
+    benign_header,
+    looks_random,
+)
+from harness.capture.secretvalues import Hit, ValuePatterns, select
+from harness.capture.urlsecrets import UrlRules
 
-MASK = "REDACTED"
+__all__ = ["EMAIL_MASK", "MASK", "MODES", "Redactor", "fix_content_length", "luhn_valid"]
+
 EMAIL_MASK = "redacted@example.invalid"
-
-_API_KEY_HEADERS = frozenset(
-    {
-        "x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
-        "x-csrf-token", "x-xsrf-token", "x-amz-security-token", "x-goog-api-key",
-        "private-token", "x-api-token", "x-session-token", "x-refresh-token", "x-client-secret",
-        "ocp-apim-subscription-key", "x-functions-key",
-    }
-)  # fmt: skip
-_SECRET_FIELDS = (
-    "password", "passwd", "pwd", "pass", "secret", "client_secret", "token", "access_token",
-    "refresh_token", "id_token", "api_key", "apikey", "api-key", "auth", "authorization",
-    "session", "sessionid", "cvv", "cvc", "cvv2", "pin", "ssn", "otp",
-)  # fmt: skip
+Mode = Literal["pseudonym", "mask"]
+MODES: tuple[Mode, ...] = ("pseudonym", "mask")
+#: Rules that find a secret by its name (a pattern rule on the same span counts instead).
+FIELD_RULES = frozenset({FIELD_RULE, "path-token", "userinfo"})
+UNDECODED = "undecoded-body"
 
 _CONTENT_LENGTH = re.compile(r"(?im)^(content-length[ \t]*:[ \t]*)\d+")
-_COOKIE_VALUE = re.compile(r"=[^;]*")
-# a card number has 13+ digits, maybe split by spaces or dashes: with the separators deleted and
-# every digit mapped to "0", bytes.translate and a substring test find candidates at C speed
-# (a regex scan over every header costs about ten times more)
-_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
-_THIRTEEN_DIGITS = b"0" * 13
-
-
-def _may_hold_card(text: str) -> bool:
-    return _THIRTEEN_DIGITS in text.encode("latin-1", "replace").translate(_DIGITS_TO_ZERO, b" -")
-
-
-_JWT = r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
-_EMAIL = r"[A-Za-z0-9._%+-]*[A-Za-z0-9_+-](?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-_CARD = r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])"
-
-
-def luhn_valid(digits: str) -> bool:
-    """Whether a string of digits passes the Luhn check."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-class _Patterns:
-    """The value rules, compiled once per import."""
-
-    def __init__(self, fields: list[str], extra: list[tuple[str, str]]) -> None:
-        names = "|".join(re.escape(f) for f in sorted(set(fields), key=len, reverse=True))
-        self.jwt = re.compile(_JWT)
-        self.email = re.compile(_EMAIL)
-        self.card = re.compile(_CARD)
-        self.json_field = re.compile(
-            rf'("(?:{names})"\s*:\s*)("(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*)', re.I
-        )
-        self.form_field = re.compile(rf"((?:^|[?&;])(?:{names})=)([^&#;\s]*)", re.I)
-        self.extra = [(name, re.compile(p)) for name, p in extra]
-        self.fields = re.compile(rf"(?:{names})", re.I)
+_JSON_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_FIXED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_LINE_CACHE_LIMIT = 20_000
+_LINE_CACHE_MAX_CHARS = 1024
 
 
 class Redactor:
-    """Removes secrets from :class:`Exchange` objects in place and counts what it removed."""
+    """Removes secrets from :class:`Exchange` objects in place and counts what it replaced.
 
-    def __init__(self, config: RedactionConfig | None = None) -> None:
+    ``key`` is the pseudonym key (a random one when ``None``); ignored in ``mask`` mode.
+    """
+
+    def __init__(
+        self,
+        config: RedactionConfig | None = None,
+        *,
+        mode: Mode = "pseudonym",
+        key: PseudonymKey | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown redaction mode {mode!r}")
         config = config or RedactionConfig()
-        self.counts: Counter[str] = Counter()
-        named = sorted(
-            {"authorization", "proxy-authorization", "cookie", "set-cookie"}
-            | _API_KEY_HEADERS
-            | {h.lower() for h in config.headers},
-            key=len,
-            reverse=True,
+        self.mode: Mode = mode
+        #: the pseudonymiser of this import (``None`` in mask mode)
+        self.pseudonymiser = (
+            Pseudonymiser(key or PseudonymKey.generate()) if mode == "pseudonym" else None
         )
-        # matched against lower-cased text: case-sensitive patterns are faster
-        self._names = frozenset(named)
-        self._named = re.compile(r"\n(" + "|".join(map(re.escape, named)) + r")[ \t]*:[ \t]*")
-        fields = [*_SECRET_FIELDS, *config.fields]
-        extra = [(p.name, p.pattern) for p in config.patterns]
-        self._p = _Patterns(fields, extra)
+        self.counts: Counter[str] = Counter()
+        extra_names = [*config.fields, *config.headers]
+        self._names = SecretNames(extra_names)
+        self._named = CREDENTIAL_HEADERS | {h.lower() for h in config.headers}
+        self._patterns = ValuePatterns([(p.name, p.pattern) for p in config.patterns])
+        self._fields = FieldFinder(self._names, extra_names)
+        self._url = UrlRules(self._names, self._fields, self._patterns, self._apply)
+        self._lines: dict[tuple[str, str, bool], tuple[str, str, tuple[str, ...]]] = {}
+
+    @property
+    def has_extra_patterns(self) -> bool:
+        """Whether configured patterns run too (they may match anything)."""
+        return bool(self._patterns.extra)
+
+    def is_named_header(self, name: str) -> bool:
+        """Whether header ``name`` is a credential whose whole value is always replaced."""
+        key = name.rstrip(" \t")
+        low = key.lower()
+        return low in _FIXED or low in self._named or self._names(key)
+
+    # -- what a secret becomes --------------------------------------------------------------
+
+    def secret(self, raw: str) -> str:
+        """The replacement of one raw secret: its pseudonym (a leading auth scheme kept), or
+        the mask."""
+        if self.pseudonymiser is None:
+            return MASK
+        return credentials.credentials(raw, self.pseudonymiser.pseudonym)
+
+    def _replace(self, rule: str, raw: str) -> str:
+        if self.pseudonymiser is not None:
+            return self.secret(raw)
+        if rule == "email":
+            return EMAIL_MASK
+        if rule == "card":
+            masked = "".join("0" if ch.isdigit() else ch for ch in raw)
+            return "1" + masked[1:]  # a leading 1 keeps a bare JSON number valid
+        return MASK
+
+    # -- an exchange -------------------------------------------------------------------------
 
     def redact(self, exchange: Exchange) -> None:
-        """Redact headers, query string and body of ``exchange``."""
+        """Redact headers, host, path and body of ``exchange``."""
         if exchange.head:
             exchange.head = self.redact_head(exchange.head)
+        if "@" in exchange.host:
+            exchange.host = self.redact_host(exchange.host)
         exchange.path = self.redact_path(exchange.path)
         if exchange.body:
-            body = self.redact_body(exchange.body)
+            body = self.redact_body(exchange.body, exchange.head)
             if len(body) != len(exchange.body):
                 exchange.head = fix_content_length(exchange.head, len(body))
             exchange.body = body
 
-    def redact_path(self, path: str) -> str:
-        """``path`` with its query string redacted (``path`` itself when nothing matched)."""
-        if "?" not in path:
-            return path
-        base, _, query = path.partition("?")
-        clean = self._text(query, fields=True)
-        return path if clean is query else base + "?" + clean
-
-    def redact_body(self, body: bytes) -> bytes:
-        """``body`` redacted (``body`` itself when nothing matched)."""
-        # latin-1 maps every byte to one character and back: the body survives unchanged
-        text = body.decode("latin-1")
-        clean = self._text(text, fields=True)
-        return body if clean is text else clean.encode("latin-1")
-
-    def redact_head(self, head: str) -> str:
-        """The header lines ``head`` (see :class:`Exchange`) with every rule applied."""
-        return self._head(head)
-
-    @property
-    def header_names(self) -> frozenset[str]:
-        """Lower-case names of the headers whose value is masked (``mask_header``)."""
-        return self._names
-
-    @property
-    def has_extra_patterns(self) -> bool:
-        """Whether configured patterns run too (they may match anything, even masks)."""
-        return bool(self._p.extra)
-
-    def _head(self, head: str) -> str:
-        text = "\n" + head  # every header line now starts with a newline: a cheap regex anchor
-        # find named headers in a lower-cased copy (same length: latin-1 text), splice the original
-        pieces: list[str] = []
-        pos = 0
-        for match in self._named.finditer(text.lower()):
-            end = text.find("\n", match.end())
-            end = len(text) if end < 0 else end
-            start = match.start()
-            name = text[start + 1 : start + 1 + len(match.group(1))]
-            if text[end - 1 : end] == "\r":
-                end -= 1  # keep the wire's CRLF line end
-            value = text[match.end() : end].rstrip(" \t")
-            pieces += (text[pos:start], "\n", name, ": ", self.mask_header(name, value))
-            pos = end
-        if pieces:
-            pieces.append(text[pos:])
-            text = "".join(pieces)
-        if "eyJ" in text:
-            text = self._sub(self._p.jwt, _mask, text, "jwt")
-        if "@" in text or "%40" in text:
-            text = self._sub(self._p.email, _email_mask, text, "email")
-        if _may_hold_card(text):
-            text = self._sub(self._p.card, _card_mask, text, "card")
-        for name, pattern in self._p.extra:
-            text = self._sub(pattern, _mask, text, name)
-        return text[1:]
-
-    def redact_values(self, text: str) -> str:
-        """``text`` (one header name or value) with the JWT, e-mail and card rules applied.
-
-        What :meth:`redact_head` does after masking named headers, for one part of one line:
-        no match of these rules spans a colon or a line break, or starts or ends with a blank,
-        so the parts of a head can be redacted one by one (the batch path does).
-        """
-        return self._text(text, fields=False)
-
-    def mask_header(self, name: str, value: str) -> str:
-        """The masked ``value`` of the named header ``name`` (counted under its rule)."""
-        rule, new = mask_named_header(name, value)
-        self.counts[rule] += 1
+    def redact_host(self, host: str) -> str:
+        """A host (column or ``Host`` value) without the user and password of its user info."""
+        if "@" not in host:
+            return host
+        new = credentials.userinfo(host, self.secret)
+        if new != host:
+            self.counts["userinfo"] += 1
         return new
 
-    def _text(self, text: str, fields: bool) -> str:
-        """Apply the value rules to ``text``; returns ``text`` itself when nothing matched."""
-        p = self._p
-        if "eyJ" in text:
-            text = self._sub(p.jwt, _mask, text, "jwt")
-        if "@" in text or "%40" in text:
-            text = self._sub(p.email, _email_mask, text, "email")
-        if _may_hold_card(text):
-            text = self._sub(p.card, _card_mask, text, "card")
-        if fields and p.fields.search(text):
-            text = self._sub(p.json_field, _json_mask, text, "secret-field")
-            text = self._sub(p.form_field, _form_mask, text, "secret-field")
-        for name, pattern in p.extra:
-            text = self._sub(pattern, _mask, text, name)
-        return text
+    def redact_path(self, path: str) -> str:
+        """``path`` (with its query) redacted; ``path`` itself when nothing matched."""
+        rules: list[str] = []
+        new = self._url.path(path, rules)
+        self.counts.update(rules)
+        return new
 
-    def _sub(
-        self,
-        pattern: re.Pattern[str],
-        mask: Callable[[re.Match[str]], str | None],
-        text: str,
-        rule: str,
-    ) -> str:
-        hits = 0
+    def redact_head(self, head: str) -> str:
+        """The header lines ``head`` (see :class:`Exchange`), each through :meth:`redact_line`."""
+        lines = head.split("\n")
+        changed = False
+        for i, line in enumerate(lines):
+            name, colon, value = line.partition(":")
+            if not colon:
+                new_name, _ = self.redact_line(line, "", colon=False)
+                if new_name != line:
+                    lines[i] = new_name
+                    changed = True
+                continue
+            value = value.strip(" \t\r")
+            new_name, new_value = self.redact_line(name, value)
+            if new_name != name or new_value != value:
+                lines[i] = f"{new_name}: {new_value}"
+                changed = True
+        return "\n".join(lines) if changed else head
 
-        def replace(match: re.Match[str]) -> str:
-            nonlocal hits
-            new = mask(match)
-            if new is None:
-                return match.group(0)
-            hits += 1
-            return new
+    def redact_line(self, name: str, value: str, colon: bool = True) -> tuple[str, str]:
+        """(name, value) of one header line with every rule applied, and counted.
 
-        result = pattern.sub(replace, text)
+        ``value`` is trimmed of blanks and CR; a line without a colon is ``(line, "")`` with
+        ``colon`` false (only the value rules run on it). The per-record and the batch paths
+        both redact headers through this one function (see :meth:`line`).
+        """
+        new_name, new_value, rules = self.line(name, value, colon)
+        self.counts.update(rules)
+        return new_name, new_value
+
+    def line(self, name: str, value: str, colon: bool = True) -> tuple[str, str, tuple[str, ...]]:
+        """What :meth:`redact_line` makes of a line, and its rules, without counting them."""
+        key = (name, value, colon)
+        cached = self._lines.get(key)
+        if cached is None:
+            rules: list[str] = []
+            if colon:
+                new_name, new_value = self._line(name, value, rules)
+            else:
+                new_name, new_value = self._apply(name, self._patterns.find(name), rules), value
+            cached = (new_name, new_value, tuple(rules))
+            if len(name) + len(value) <= _LINE_CACHE_MAX_CHARS:
+                if len(self._lines) >= _LINE_CACHE_LIMIT:
+                    self._lines.clear()
+                self._lines[key] = cached
+        return cached
+
+    def _line(self, name: str, value: str, rules: list[str]) -> tuple[str, str]:
+        trimmed = name.rstrip(" \t")
+        low = trimmed.lower()
+        if low in _FIXED or low in self._named or self._names(trimmed):
+            if self.pseudonymiser is None:
+                rule, new = mask_named_header(trimmed, value)
+            else:
+                rule, new = self._credential(low, value)
+            rules.append(rule)
+            return trimmed, new
+        if low == "host":
+            new = credentials.userinfo(value, self.secret) if "@" in value else value
+            if new != value:
+                rules.append("userinfo")
+            return name, new
+        new_name = self._apply(name, self._patterns.find(name), rules)
+        if low in URL_HEADERS:
+            return new_name, self._url.url(value, rules)
+        new = self._apply(value, self._patterns.find(value), rules)
+        if new is value and not benign_header(low) and looks_random(value):
+            new = self.secret(value)
+            rules.append("header-entropy")
+        return new_name, new
+
+    def _credential(self, low: str, value: str) -> tuple[str, str]:
+        """(rule, pseudonymised value) of a credential header."""
+        if low in ("authorization", "proxy-authorization"):
+            return "authorization", self.secret(value)
+        assert self.pseudonymiser is not None
+        pseudonym = self.pseudonymiser.pseudonym
+        if low == "cookie":
+            return "cookie", credentials.cookies(value, pseudonym)
+        if low == "set-cookie":
+            return "set-cookie", credentials.set_cookie(value, pseudonym)
+        return "api-key", self.secret(value)
+
+    # -- bodies ------------------------------------------------------------------------------
+
+    def redact_body(self, body: bytes, head: str = "") -> bytes:
+        """``body`` redacted (``body`` itself when nothing matched).
+
+        ``head`` (the request's header lines) says the body's type, content coding (decoded,
+        redacted, encoded again) and transfer coding (chunked bodies are re-chunked).
+        """
+        chunked = False
+        data = body
+        if head and "chunked" in (header_value(head, "transfer-encoding") or "").lower():
+            plain = dechunk(body)
+            if plain is not None:
+                data, chunked = plain, True
+        codings = codings_of(header_value(head, "content-encoding")) if head else []
+        applied: list[str] = []
+        if codings:
+            try:
+                data, applied = decode_body(data, codings)
+            except UndecodableBody:
+                self.counts[UNDECODED] += 1
+        try:
+            text, charset = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            # latin-1 maps every byte to one character and back: the body survives unchanged
+            text, charset = data.decode("latin-1"), "latin-1"
+        content_type = (header_value(head, "content-type") or "") if head else ""
+        rules: list[str] = []
+        new = self._apply(text, self._body_hits(text, content_type), rules)
+        if new is text:
+            return body
+        self.counts.update(rules)
+        out = new.encode(charset, "surrogateescape")
+        if applied:
+            out = encode_body(out, applied)
+        return rechunk(out) if chunked else out
+
+    def _body_hits(self, text: str, content_type: str) -> list[Hit]:
+        fields = self._fields
+        kind = content_type.lower()
+        hits: list[Hit] = []
+        form = "x-www-form-urlencoded" in kind
+        if fields.may_hold(text):
+            first = text.lstrip()[:1]
+            if "multipart/" in kind:
+                boundary = _boundary(content_type, text)
+                if boundary:
+                    hits += fields.multipart(text, boundary)
+            elif "json" in kind or (first and first in "{["):
+                hits += fields.json(text)
+            elif "xml" in kind or first == "<":
+                hits += fields.xml(text)
+            else:
+                hits += fields.form(text, strict=form)
+        hits += self._patterns.find(text, url=form)
+        return hits
+
+    # -- spans -------------------------------------------------------------------------------
+
+    def _apply(self, text: str, hits: list[Hit], rules: list[str]) -> str:
+        """``text`` with the ``hits`` replaced (``text`` itself when nothing changed)."""
         if not hits:
             return text
-        self.counts[rule] += hits
-        return result
+        out: list[str] = []
+        pos = 0
+        for start, end, rule, codec in select(hits, FIELD_RULES):
+            old = text[start:end]
+            value, tokens = decode(codec, old)
+            replaced = self._replace(rule, value)
+            if codec == "number":
+                new = replaced if _JSON_NUMBER.fullmatch(replaced) else json.dumps(replaced)
+            else:
+                new = encode_like(codec, value, tokens, replaced)
+            if new == old:
+                continue
+            out += (text[pos:start], new)
+            pos = end
+            rules.append(rule)
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
 
 
-def mask_named_header(name: str, value: str) -> tuple[str, str]:
-    """(rule, masked value) of the value of a named header (see :class:`Redactor`)."""
-    lname = name.lower()
-    if lname in ("authorization", "proxy-authorization"):
-        rule = "authorization"
-        scheme, space, _ = value.partition(" ")
-        new = f"{scheme} {MASK}" if space else MASK
-    elif lname == "cookie":
-        rule = "cookie"
-        if value.count("=") > value.count(";"):  # every cookie is name=value
-            new = _COOKIE_VALUE.sub("=" + MASK, value)
-        else:
-            new = "; ".join(
-                f"{k.strip()}={MASK}" if sep else MASK
-                for k, sep, _ in (p.partition("=") for p in value.split(";"))
-            )
-    elif lname == "set-cookie":
-        rule = "set-cookie"
-        first, semi, attrs = value.partition(";")
-        key, sep, _ = first.partition("=")
-        new = f"{key}={MASK}{semi}{attrs}" if sep else MASK
-    else:
-        rule = "api-key"
-        new = MASK
-    return rule, new
+def _boundary(content_type: str, text: str) -> str | None:
+    m = re.search(r'(?i)boundary="?([^";,]+)"?', content_type)
+    if m:
+        return m.group(1)
+    first = text[: text.find("\n")] if "\n" in text else ""
+    return first[2:].rstrip("\r") if first.startswith("--") and len(first) > 4 else None
 
 
 def fix_content_length(head: str, length: int) -> str:
     """``head`` with its ``Content-Length`` set to ``length`` (for a body that changed)."""
     return _CONTENT_LENGTH.sub(f"\\g<1>{length}", head)
-
-
-def _mask(match: re.Match[str]) -> str:
-    return MASK
-
-
-def _email_mask(match: re.Match[str]) -> str:
-    return "redacted%40example.invalid" if "%40" in match.group(0) else EMAIL_MASK
-
-
-def _card_mask(match: re.Match[str]) -> str | None:
-    raw = match.group(0)
-    digits = raw.replace(" ", "").replace("-", "")
-    if not luhn_valid(digits):
-        return None
-    # a leading 1 keeps a bare JSON number valid (JSON forbids leading zeros)
-    masked = "".join("0" if ch.isdigit() else ch for ch in raw)
-    return "1" + masked[1:]
-
-
-def _json_mask(match: re.Match[str]) -> str | None:
-    if match.group(2) == f'"{MASK}"':
-        return None  # an earlier rule already took it
-    return f'{match.group(1)}"{MASK}"'
-
-
-def _form_mask(match: re.Match[str]) -> str | None:
-    value = match.group(2)
-    return f"{match.group(1)}{MASK}" if value and value != MASK else None

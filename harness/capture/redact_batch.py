@@ -1,205 +1,155 @@
 """Redaction of header lines a batch of requests at a time (the GoReplay batch path).
 
-The per-record :meth:`Redactor.redact_head <harness.capture.redact.Redactor.redact_head>` first
-masks the credential headers of a head, then runs the JWT, e-mail and card rules only when
-cheap pre-checks find ``eyJ``, ``@``, ``%40`` or 13 digits in the masked text. Here the same
-two steps run on the split lines of a whole batch:
+The per-record path sends every header line through
+:meth:`Redactor.redact_line <harness.capture.redact.Redactor.redact_line>`. Here the same
+function runs on the lines of a whole batch, but only on the lines it could change, and once
+per distinct line:
 
-1. :class:`HeaderMasker` finds the credential lines in Arrow (name before the colon, trailing
-   blanks dropped, any case) and masks each value with
-   :func:`~harness.capture.redact.mask_named_header`, the per-record code itself;
-2. :func:`value_secret_lines` runs the pre-checks once over the batch's masked names and values
-   and returns the lines where one may fire (a superset: a false hit costs time, never a
-   secret); :func:`redact_values` runs the per-record rules on the name and the value of those
-   lines, and only those.
+1. :class:`HeaderRedaction` picks the candidate lines in Arrow: credential headers (by name),
+   URL headers, a ``Host`` with ``@``, non-standard headers whose value has 16+ characters
+   (the random-token detector), and lines where a cheap pre-check may see a value rule's
+   pattern in the name or the value (``eyJ``, ``@``, ``%40``, 13 digits, ``AKIA``...,
+   ``-----BEGIN``); a superset: a false candidate costs time, never a secret;
+2. the candidates are made distinct (``name\\nvalue``, dictionary-encoded in Arrow): each
+   distinct line is redacted once (the redactor also remembers lines across batches), its
+   rules counted once per occurrence, and the new names and values are put in place.
 
-No match of these rules spans a colon or a line break, so a line that passes step 2 would have
-had nothing more done to it by the per-record code, and the rules give the same text on one
-name or value as on the whole head: both paths write the same lines and count the same
-redactions.
+A line that is not a candidate would have come out of ``redact_line`` unchanged, so both paths
+write the same lines and count the same rules (``tests/capture/test_batch.py``).
 """
 
 from __future__ import annotations
 
-import re
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harness.capture.redact import MASK, Redactor, mask_named_header
+from harness.capture.redact import Redactor
+from harness.capture.secretnames import URL_HEADERS, benign_header
 from harness.capture.store import HeaderLines
 
-_VALUE_SECRET_HINTS = (b"eyJ", b"@", b"%40")
-# the card pre-check deletes spaces and dashes, maps digits to "0" and looks for 13 zeros; with
-# spaces and dashes mapped to "0" too (positions kept), 13 zeros are a superset of its hits
-_CARD_CHARS_TO_ZERO = bytes.maketrans(b"0123456789 -", b"000000000000")
+_VALUE_SECRET_HINTS = (
+    b"eyJ", b"@", b"%40", b"-----BEGIN", b"AKIA", b"ASIA", b"AGPA", b"AIDA", b"AROA", b"ANPA",
+    b"ANVA", b"AIPA", b"ABIA", b"ACCA",
+)  # fmt: skip
+# the card pre-check deletes blanks, dashes and pluses, maps digits to "0" and looks for 13
+# zeros; with those mapped to "0" too (positions kept), 13 zeros are a superset of its hits
+_CARD_CHARS_TO_ZERO = bytes.maketrans(b"0123456789 -+", b"0000000000000")
 _THIRTEEN = b"0" * 13
-# header names the masker compares as plain strings (exactly what the per-record regex matches)
-_PLAIN_NAME = re.compile(r"[!-9;-~]+")
+#: What the random-token detector needs at least (``looks_random``).
+_MIN_RANDOM = 16
+# name categories
+_NAMED, _HOST, _URL, _BENIGN, _OTHER = range(5)
 
 
-class MaskedLines:
-    """Header lines with credential values masked; ``rules`` are the rules of masked lines."""
-
-    def __init__(self, names: pa.Array, values: pa.Array, lines: np.ndarray, rules: list[str]):
-        self.names = names
-        self.values = values
-        self.lines = lines  # indices of the masked lines
-        self.rules = rules
-
-
-class HeaderMasker:
-    """Masks the credential headers of a batch's :class:`HeaderLines` as ``redactor`` would."""
+class HeaderRedaction:
+    """Redacts the header lines of a batch as ``redactor.redact_line`` would, line by line."""
 
     def __init__(self, redactor: Redactor) -> None:
-        self._names = pa.array(sorted(redactor.header_names), pa.string())
+        self._redactor = redactor
+        self._kinds: dict[str, int] = {}
 
     @staticmethod
     def supports(redactor: Redactor) -> bool:
-        """Whether the masker matches ``redactor`` exactly (no extra patterns, plain names)."""
-        return not redactor.has_extra_patterns and all(
-            _PLAIN_NAME.fullmatch(name) for name in redactor.header_names
-        )
+        """Whether the candidate pre-checks cover every rule of ``redactor`` (no extra
+        patterns: a configured pattern may match anything)."""
+        return not redactor.has_extra_patterns
 
-    def mask(self, lines: HeaderLines) -> MaskedLines:
-        """``lines`` with every credential value masked (not counted: see ``rules``)."""
+    def redact(self, lines: HeaderLines) -> tuple[pa.Array, pa.Array]:
+        """(names, values) of ``lines`` redacted; the rules are counted in the redactor."""
         names, values = lines.names, lines.values
-        none = np.empty(0, dtype=np.int64)
         if not len(names):
-            return MaskedLines(names, values, none, [])
-        key = pc.ascii_lower(pc.ascii_rtrim(names, " \t"))
-        named = pc.is_in(key, value_set=self._names)
-        if lines.has_colon is not None:
-            named = pc.and_(named, lines.has_colon)
-        where = np.flatnonzero(named.to_numpy(zero_copy_only=False))
-        if not where.size:
-            return MaskedLines(names, values, none, [])
-        take = pa.array(where)
-        sub_names = pc.ascii_rtrim(names.take(take), " \t")
-        # the value as the per-record code cuts it: blanks after the colon, one CR at the end
-        raw = pc.ascii_ltrim(lines.raw_values.take(take), " \t")
-        raw = pc.ascii_rtrim(pc.replace_substring_regex(raw, r"\r$", ""), " \t")
-        masks, rules = _masks(pc.equal(key.take(take), "cookie"), sub_names, raw)
-        # the capture writer trims values: a mask is written as "Name: mask", then trimmed
-        trimmed = pc.ascii_trim(masks, " \t\r")
-        if not pc.all(pc.equal(sub_names, names.take(take))).as_py():
-            names = pc.replace_with_mask(names, named, sub_names)  # blanks before the colon
-        return MaskedLines(
-            names,
-            pc.replace_with_mask(values, named, trimmed),
-            where,
-            rules,
+            return names, values
+        picked = self._candidates(lines)
+        if not picked.size:
+            return names, values
+        take = pa.array(picked)
+        # "1\nname\nvalue", "0" for a line without colon: no name or value holds a line break
+        colon = (
+            pa.array(np.full(len(picked), "1"), pa.string())
+            if lines.has_colon is None
+            else pc.if_else(lines.has_colon.take(take), "1", "0")
         )
-
-
-def _masks(cookie: pa.Array, names: pa.Array, values: pa.Array) -> tuple[pa.Array, list[str]]:
-    """The masks of named-header ``values`` and their rules (cookie lines marked in ``cookie``).
-
-    Cookies that are all ``name=value`` pairs (by far the most) are masked in Arrow; any other
-    line goes through :func:`mask_named_header`, the per-record code.
-    """
-    n = len(values)
-    rules = ["cookie"] * n
-    done: list[np.ndarray] = []
-    masks: list[pa.Array] = []
-    is_cookie = cookie.to_numpy(zero_copy_only=False)
-    in_python = np.flatnonzero(~is_cookie)
-    if is_cookie.any():
-        rows = np.flatnonzero(is_cookie)
-        masked, pairs = _mask_cookie_pairs(values.take(pa.array(rows)))
-        done.append(rows[pairs])
-        masks.append(masked.filter(pa.array(pairs)))
-        in_python = np.sort(np.concatenate((in_python, rows[~pairs])))
-    if in_python.size:
-        picked = pa.array(in_python)
-        by_python: list[str] = []
-        for i, name, value in zip(
-            in_python.tolist(),
-            names.take(picked).to_pylist(),
-            values.take(picked).to_pylist(),
-            strict=True,
-        ):
-            rules[i], new = mask_named_header(name, value)
-            by_python.append(new)
-        done.append(in_python)
-        masks.append(pa.array(by_python, pa.string()))
-    if len(masks) == 1 and len(done[0]) == n:
-        return masks[0], rules  # one kind of line only: already in line order
-    order = np.concatenate(done)
-    position = np.empty(n, dtype=np.int64)
-    position[order] = np.arange(n)
-    return pa.concat_arrays(masks).take(pa.array(position)), rules
-
-
-def _mask_cookie_pairs(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Cookie values with every ``name=value`` made ``name=REDACTED``, and where that is exact.
-
-    Exact where every ``;``-separated part has an ``=``: then there are more ``=`` than ``;``,
-    and the per-record code does the same, ``re.sub("=[^;]*", "=REDACTED")``.
-    """
-    parts = pc.split_pattern(values, ";")
-    flat = parts.flatten()
-    # each part read as two pieces of its own buffer: "name=" and the rest (new offsets, no
-    # copy); taking the first pieces is one copy, where splitting at "=" and picking the first
-    # element makes two
-    n = len(flat)
-    bounds = np.frombuffer(flat.buffers()[1], dtype=np.int32)[flat.offset : flat.offset + n + 1]
-    eq = pc.find_substring(flat, "=").to_numpy()
-    has_eq = eq >= 0
-    pieces = np.empty(2 * n + 1, dtype=np.int32)
-    pieces[0:-1:2] = bounds[:-1]
-    pieces[1:-1:2] = np.where(has_eq, bounds[:-1] + eq + 1, bounds[1:])
-    pieces[-1] = bounds[-1]
-    split = pa.Array.from_buffers(
-        pa.string(), 2 * n, [None, pa.py_buffer(pieces), flat.buffers()[2]]
-    )
-    # "name=" of a part with "=", the whole part without
-    keys = split.take(pa.array(np.arange(0, 2 * n, 2)))
-    masked_parts = pc.binary_join_element_wise(keys, MASK, "")
-    if not has_eq.all():
-        masked_parts = pc.if_else(pa.array(has_eq), masked_parts, keys)
-    masked = pc.binary_join(pa.ListArray.from_arrays(parts.offsets, masked_parts), ";")
-    # a value always has at least one part, so no list is empty
-    starts = parts.offsets.to_numpy()[:-1]
-    exact = np.minimum.reduceat(has_eq, starts)
-    return masked, exact.astype(bool)
-
-
-def value_secret_lines(masked: MaskedLines) -> np.ndarray:
-    """Lines (sorted, unique) where a value-rule pre-check may fire, in the name or the value."""
-    return np.union1d(_lines_with_hints(masked.names), _lines_with_hints(masked.values))
-
-
-def redact_values(
-    masked: MaskedLines, lines: np.ndarray, redactor: Redactor
-) -> tuple[pa.Array, pa.Array]:
-    """(names, values) of ``masked`` with ``lines`` redacted by the per-record value rules.
-
-    :meth:`Redactor.redact_values` runs on the name and on the value of each line, and counts
-    its hits; a line where nothing matched keeps its text.
-    """
-    names, values = masked.names, masked.values
-    if not lines.size:
+        joined = pc.binary_join_element_wise(colon, names.take(take), values.take(take), "\n")
+        encoded = joined.dictionary_encode()
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        line = self._redactor.line
+        new_names: list[str] = []
+        new_values: list[str] = []
+        changed = np.zeros(len(encoded.dictionary), dtype=bool)
+        occurrences = np.bincount(indices, minlength=len(encoded.dictionary))
+        counts: Counter[str] = Counter()
+        for i, text in enumerate(encoded.dictionary.to_pylist()):
+            flag, _, rest = text.partition("\n")
+            name, _, value = rest.partition("\n")
+            new_name, new_value, rules = line(name, value, flag == "1")
+            new_names.append(new_name)
+            new_values.append(new_value)
+            if new_name != name or new_value != value:
+                changed[i] = True
+            for rule in rules:
+                counts[rule] += int(occurrences[i])
+        self._redactor.counts.update(counts)
+        hit = changed[indices]
+        if not hit.any():
+            return names, values
+        where = np.zeros(len(names), dtype=bool)
+        where[picked[hit]] = True
+        mask = pa.array(where)
+        rows = pa.array(indices[hit])
+        for column, new in ((0, new_names), (1, new_values)):
+            replacement = pa.array(new, pa.string()).take(rows)
+            if column == 0:
+                names = pc.replace_with_mask(names, mask, replacement)
+            else:
+                values = pc.replace_with_mask(values, mask, replacement)
         return names, values
-    take = pa.array(lines)
-    where = np.zeros(len(names), dtype=bool)
-    where[lines] = True
-    mask = pa.array(where)
-    redact = redactor.redact_values
-    columns = []
-    for column in (names, values):
-        old = column.take(take).to_pylist()
-        new = [redact(text) for text in old]
-        changed = new != old
-        columns.append(
-            pc.replace_with_mask(column, mask, pa.array(new, pa.string())) if changed else column
+
+    def _candidates(self, lines: HeaderLines) -> np.ndarray:
+        """Indices (sorted, unique) of the lines ``redact_line`` could change."""
+        names = lines.names
+        trimmed = pc.ascii_rtrim(names, " \t")
+        encoded = trimmed.dictionary_encode()
+        kinds = np.array(
+            [self._kind(name) for name in encoded.dictionary.to_pylist()], dtype=np.int8
         )
-    return columns[0], columns[1]
+        kind = kinds[encoded.indices.to_numpy(zero_copy_only=False)]
+        if lines.has_colon is not None:  # a line without colon is a name: patterns only
+            kind = np.where(lines.has_colon.to_numpy(zero_copy_only=False), kind, _BENIGN)
+        pick = (kind == _NAMED) | (kind == _URL)
+        if (kind == _HOST).any():
+            has_at = pc.match_substring(lines.values, "@").to_numpy(zero_copy_only=False)
+            pick |= (kind == _HOST) & has_at
+        if (kind == _OTHER).any():
+            long = pc.greater_equal(pc.utf8_length(lines.values), _MIN_RANDOM)
+            pick |= (kind == _OTHER) & long.to_numpy(zero_copy_only=False)
+        flagged = np.union1d(_lines_with_hints(names), _lines_with_hints(lines.values))
+        pick[flagged] = True
+        return np.flatnonzero(pick)
+
+    def _kind(self, name: str) -> int:
+        kind = self._kinds.get(name)
+        if kind is None:
+            low = name.lower()
+            if self._redactor.is_named_header(name):
+                kind = _NAMED
+            elif low == "host":
+                kind = _HOST
+            elif low in URL_HEADERS:
+                kind = _URL
+            elif benign_header(low):
+                kind = _BENIGN
+            else:
+                kind = _OTHER
+            if len(self._kinds) < 100_000:
+                self._kinds[name] = kind
+        return kind
 
 
 def _lines_with_hints(column: pa.Array) -> np.ndarray:
-    """Lines of a string column whose text may hold a JWT, an e-mail or a card number."""
+    """Lines of a string column whose text may hold a value rule's pattern."""
     if not len(column):
         return np.empty(0, dtype=np.int64)
     buffers = column.buffers()

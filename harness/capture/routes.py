@@ -30,6 +30,11 @@ class RouteTemplater:
         self._hex = re.compile(rf"(?=[^/]*\d)[0-9a-fA-F]{{{self._config.hex_min_length},}}")
         self._cache: dict[str, str] = {}
 
+    @property
+    def placeholder(self) -> str:
+        """What an id (or a redacted secret) becomes in a route, ``{id}`` by default."""
+        return self._config.placeholder
+
     def route(self, path: str) -> str:
         """The route template of ``path`` (which may carry a query string)."""
         cached = self._cache.get(path)

@@ -18,12 +18,13 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from harness.capture.config import CaptureConfig
 from harness.capture.record import Exchange
@@ -67,10 +68,24 @@ class Counts(BaseModel):
 
 
 class RedactionReport(BaseModel):
-    """Whether redaction ran, and how many values each rule replaced (never the values)."""
+    """Whether redaction ran, how, and how many values each rule replaced (never the values)."""
 
     enabled: bool
+    mode: Literal["pseudonym", "mask", "off"] = Field(
+        "mask", description="pseudonym (the default), mask (constant masks) or off"
+    )
+    key: str | None = Field(
+        None, description="where the pseudonym key came from (never the key itself)"
+    )
     rules: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_of_older_files(cls, data: Any) -> Any:
+        # files written before pseudonyms have no mode: they masked, or did nothing
+        if isinstance(data, dict) and "mode" not in data:
+            return {**data, "mode": "mask" if data.get("enabled", True) else "off"}
+        return data
 
 
 class ImportOptions(BaseModel):
@@ -78,6 +93,7 @@ class ImportOptions(BaseModel):
 
     format: str = "auto"
     redact: bool = True
+    redact_mode: str = "mask"
     reorder_window: int = 10_000
     config: CaptureConfig = CaptureConfig()
 

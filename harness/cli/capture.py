@@ -33,7 +33,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="read .gor/.gor.gz, mitmproxy flow files and HAR into a capture file",
         description=(
             "Read capture sources (files or glob patterns; GoReplay chunk sets are merged by "
-            "timestamp) into OUT. Secrets and personal data are redacted unless --no-redact."
+            "timestamp) into OUT. Secrets and personal data (credentials, cookies, API keys, "
+            "JWTs, e-mail addresses, card numbers, secret fields; in headers, host, path, query "
+            "and bodies, compressed or not) are replaced by pseudonyms: equal values get equal "
+            "stand-ins of the same form, from a key that is never written anywhere, so the "
+            "traffic still replays. --redact-mode mask uses constant masks instead; "
+            "--no-redact keeps everything."
         ),
     )
     imp.add_argument("sources", nargs="+", metavar="SRC", help="input files or glob patterns")
@@ -41,6 +46,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="the capture file to write (*.capture.parquet)")  # fmt: skip
     imp.add_argument("--format", default="auto", choices=("auto", "gor", "mitm", "har"),
                      help="input format (default: detected from the content)")  # fmt: skip
+    imp.add_argument("--redact-mode", choices=("pseudonym", "mask"), default=None,
+                     help="pseudonym (default): consistent stand-ins of the same form; "
+                     "mask: constant masks such as REDACTED (may not replay)")  # fmt: skip
+    imp.add_argument("--pseudonym-key-env", metavar="NAME",
+                     help="read the pseudonym key from environment variable NAME (16+ "
+                     "characters), so that imports of related traffic agree; default: a "
+                     "random key for this import only")  # fmt: skip
     imp.add_argument("--no-redact", action="store_true",
                      help="keep secrets and personal data (noted in the metadata)")  # fmt: skip
     imp.add_argument("--config", type=Path, metavar="FILE",
@@ -118,9 +130,15 @@ def _import(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from harness.capture.ingest import import_capture, resolve_sources
+    from harness.capture.pseudonym import PseudonymKey
 
     if args.reorder_window < 1:
         raise UsageError("--reorder-window must be at least 1")
+    if args.no_redact and (args.redact_mode or args.pseudonym_key_env):
+        raise UsageError("--no-redact cannot be combined with --redact-mode or --pseudonym-key-env")
+    if args.redact_mode == "mask" and args.pseudonym_key_env:
+        raise UsageError("--pseudonym-key-env needs --redact-mode pseudonym (the default)")
+    key = PseudonymKey.from_env(args.pseudonym_key_env) if args.pseudonym_key_env else None
     sources = resolve_sources(args.sources)
     config = _config(args)
     console = Console(stderr=True)
@@ -141,6 +159,8 @@ def _import(args: argparse.Namespace) -> int:
             args.output,
             fmt=args.format,
             redact=not args.no_redact,
+            redact_mode=args.redact_mode or "pseudonym",
+            pseudonym_key=key,
             config=config,
             progress=lambda done, _total: bar.update(task, completed=done),
             reorder_window=args.reorder_window,
@@ -156,7 +176,8 @@ def _import(args: argparse.Namespace) -> int:
         print("filtered: " + ", ".join(f"{r} x{n}" for r, n in meta.filtered.items()))
     if meta.redaction.enabled:
         rules = ", ".join(f"{r} x{n}" for r, n in meta.redaction.rules.items()) or "nothing found"
-        print(f"redacted: {rules}")
+        how = "pseudonymised" if meta.redaction.mode == "pseudonym" else "masked"
+        print(f"{how}: {rules}")
     else:
         print("redaction: OFF (--no-redact); this file may hold secrets and personal data")
     return 0

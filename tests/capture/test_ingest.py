@@ -41,7 +41,7 @@ def test_datadog_gor_import(tmp_path: Path) -> None:
     assert table.column("offset_ns")[100].as_py() == DATADOG_LAST_NS - DATADOG_FIRST_NS
     assert table.column("idx").to_pylist() == list(range(101))
     assert table.column("source")[0].as_py() == "datadog-ecommerce-requests_0.gor:1"
-    assert meta.redaction.rules == {"cookie": 101}
+    assert meta.redaction.rules == {"cookie": 101, "api-key": 2}  # X-Spree-Order-Token
     assert capture_metadata(out) == meta
     headers = table.column("headers")[0].as_py()
     assert headers[:2] == [

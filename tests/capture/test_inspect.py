@@ -27,7 +27,7 @@ def test_datadog_summary(tmp_path: Path) -> None:
     assert s.duration_s == (DATADOG_LAST_NS - DATADOG_FIRST_NS) / S
     assert s.routes == [("/cart_link", 26), ("/api_tokens", 26), ("/", 11)]
     assert s.methods == {"GET": 99, "POST": 2}
-    assert s.redactions == {"cookie": 101}
+    assert s.redactions == {"cookie": 101, "api-key": 2}
     assert s.mean_per_s == round(101 / s.duration_s, 3)
     assert 1 <= s.peak_per_s <= 101
 

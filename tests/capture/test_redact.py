@@ -27,7 +27,7 @@ def test_luhn() -> None:
 
 
 def test_credential_headers() -> None:
-    r = Redactor()
+    r = Redactor(mode="mask")
     e = ex(
         {
             "Authorization": "Bearer abc.def",
@@ -55,7 +55,7 @@ def test_extra_header_names_and_patterns() -> None:
         headers=["X-Custom-Sig"],
         patterns=[RedactionPattern(name="employee-id", pattern=r"EMP-\d{6}")],
     )
-    r = Redactor(config)
+    r = Redactor(config, mode="mask")
     e = ex({"X-Custom-Sig": "sig", "X-Note": "by EMP-123456"}, "/q?who=EMP-654321")
     r.redact(e)
     assert header_value(e.head, "x-custom-sig") == "REDACTED"
@@ -80,7 +80,7 @@ def test_values_in_headers_query_and_json_body() -> None:
         f"/pay?email=carol%40example.net&card={CARD.replace(' ', '')}&pin=1234&q=ok",
         body,
     )
-    r = Redactor()
+    r = Redactor(mode="mask")
     r.redact(e)
     data = json.loads(e.body)  # still valid JSON
     assert data["email"] == "redacted@example.invalid"
@@ -101,7 +101,7 @@ def test_values_in_headers_query_and_json_body() -> None:
 
 def test_form_body() -> None:
     e = ex({}, "/login", b"user=dave%40example.com&password=pw&remember=1")
-    Redactor().redact(e)
+    Redactor(mode="mask").redact(e)
     assert e.body == b"user=redacted%40example.invalid&password=REDACTED&remember=1"
 
 
@@ -111,7 +111,7 @@ def test_form_body() -> None:
 def test_innocent_values_are_untouched(value: str) -> None:
     e = ex({"User-Agent": value, "X-Other": value}, "/p?q=" + value.replace(" ", "+"))
     before = (e.head, e.path)
-    r = Redactor()
+    r = Redactor(mode="mask")
     r.redact(e)
     assert (e.head, e.path) == before
     assert not r.counts

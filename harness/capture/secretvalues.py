@@ -1,0 +1,132 @@
+"""Secrets recognised by their value wherever they stand: the pattern rules, as text spans.
+
+==============  ==========================================================================
+``jwt``         JSON Web Tokens (``eyJ...``.``...``.``...``)
+``email``       e-mail addresses, also percent-encoded (``ann%40acme.io``)
+``card``        payment card numbers (:mod:`harness.capture.cards`), also with ``+`` or
+                ``%20`` between the groups in URLs and form bodies
+``aws-key``     AWS access key ids (``AKIA...``, ``ASIA...``)
+``private-key`` PEM private-key blocks (``-----BEGIN ... PRIVATE KEY-----``), also with
+                escaped line breaks (JSON ``\\n``, URL ``%0A``)
+``userinfo``    the user and password of a URL (``https://user:pw@host``)
+``<name>``      each configured pattern (``redaction.patterns``)
+==============  ==========================================================================
+
+:meth:`ValuePatterns.find` returns :data:`Hit` spans; where several rules find overlapping
+spans in one text, :func:`select` keeps one of them (the outer one). Cheap substring checks
+run before each regular expression, so text without a candidate costs little.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.capture.cards import CARD_CANDIDATE, is_card
+from harness.capture.escapes import Codec, decode
+
+#: A span to replace: (start, end, rule, codec of the text in it). Field rules (a secret by its
+#: name) hold the value in its place's codec; patterns match raw text.
+Hit = tuple[int, int, str, Codec]
+
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+EMAIL = re.compile(
+    r"[A-Za-z0-9._%+-]*[A-Za-z0-9_+-](?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+AWS_KEY = re.compile(
+    r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}"
+    r"(?![A-Za-z0-9])"
+)
+_BLANK = r"(?: |%20|\+)"
+PEM_BLOCK = re.compile(
+    rf"-----BEGIN{_BLANK}((?:[A-Z0-9]+{_BLANK})*PRIVATE{_BLANK}KEY(?:{_BLANK}BLOCK)?)-----"
+    r".*?-----END[ %20+A-Z0-9]*?KEY(?:" + _BLANK + r"BLOCK)?-----",
+    re.S,
+)
+USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:\"'<>\\]+)(?::([^\s/?#@\"'<>\\]*))?@"
+)
+# a card in a URL or form body: the groups may be joined by "+" or "%20"
+CARD_IN_URL = re.compile(
+    r"(?<![0-9A-Za-z_.])(?<![0-9A-Za-z_][-.])[0-9](?:(?:[ +-]|%20)?[0-9]){12,18}"
+    r"(?![0-9A-Za-z_])(?![-.][0-9A-Za-z])"
+)
+_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA")
+# the card pre-check: 13 digits once blanks, dashes and pluses are gone
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+_THIRTEEN_DIGITS = b"0" * 13
+
+
+def may_hold_card(text: str) -> bool:
+    """Whether ``text`` has 13 digits in a row once blanks, dashes, pluses and ``%20`` go."""
+    data = text.encode("latin-1", "replace")
+    if b"%20" in data:
+        data = data.replace(b"%20", b"")
+    return _THIRTEEN_DIGITS in data.translate(_DIGITS_TO_ZERO, b" -+")
+
+
+class ValuePatterns:
+    """The pattern rules (see the module docstring), compiled once per import."""
+
+    def __init__(self, extra: list[tuple[str, str]] | None = None) -> None:
+        self.extra = [(name, re.compile(pattern)) for name, pattern in extra or []]
+
+    def find(self, text: str, url: bool = False) -> list[Hit]:
+        """Spans of ``text`` that the pattern rules find; ``url``: text is URL- or form-encoded."""
+        hits: list[Hit] = []
+        if "eyJ" in text:
+            hits += [(m.start(), m.end(), "jwt", "raw") for m in JWT.finditer(text)]
+        if "@" in text or "%40" in text:
+            for m in EMAIL.finditer(text):
+                hits.append((m.start(), m.end(), "email", "url" if "%" in m.group(0) else "raw"))
+            if "://" in text:
+                hits += _userinfo(text)
+        if may_hold_card(text):
+            hits += _cards(text, url)
+        if "A" in text and any(p in text for p in _AWS_PREFIXES):
+            hits += [(m.start(), m.end(), "aws-key", "raw") for m in AWS_KEY.finditer(text)]
+        if "-----BEGIN" in text:
+            for m in PEM_BLOCK.finditer(text):
+                escaped = "%20" in m.group(0) or "%0" in m.group(0)
+                hits.append((m.start(), m.end(), "private-key", "form" if escaped else "raw"))
+        for name, pattern in self.extra:
+            hits += [(m.start(), m.end(), name, "raw") for m in pattern.finditer(text) if m.end()]
+        return hits
+
+
+def _userinfo(text: str) -> list[Hit]:
+    hits: list[Hit] = []
+    for m in USERINFO.finditer(text):
+        for group in (1, 2):
+            if m.group(group):
+                hits.append((m.start(group), m.end(group), "userinfo", "url"))
+    return hits
+
+
+def _cards(text: str, url: bool) -> list[Hit]:
+    hits: list[Hit] = []
+    if url:
+        for m in CARD_IN_URL.finditer(text):
+            value, _ = decode("form", m.group(0))
+            if is_card(value):
+                hits.append((m.start(), m.end(), "card", "form"))
+    else:
+        for m in CARD_CANDIDATE.finditer(text):
+            if is_card(m.group(0)):
+                hits.append((m.start(), m.end(), "card", "raw"))
+    return hits
+
+
+def select(hits: list[Hit], field_rules: frozenset[str] = frozenset()) -> list[Hit]:
+    """Non-overlapping hits, in order: of overlapping spans the one that starts first and is
+    longest stays; on the very same span a pattern rule wins over a field rule (``field_rules``)
+    so that a JWT in a ``token`` field counts as a JWT."""
+    if len(hits) < 2:
+        return hits
+    ordered = sorted(hits, key=lambda h: (h[0], -h[1], h[2] in field_rules))
+    kept: list[Hit] = []
+    end = -1
+    for hit in ordered:
+        if hit[0] >= end:  # an overlapping hit loses to the one kept before it
+            kept.append(hit)
+            end = hit[1]
+    return kept

@@ -1,0 +1,139 @@
+"""Secrets in URLs: path segments, query strings, user info (the request path and URL headers).
+
+- **path segments**: each segment (percent-decoded) goes through the pattern rules (a JWT or an
+  e-mail address in a path); the one or two segments after a segment that announces a secret
+  (:func:`~harness.capture.secretnames.announces_secret`: ``/password-reset/<uid>/<token>``,
+  ``/verify/<token>``, ``/api-keys/<key>``) are replaced whole when they look like ids or
+  tokens (not a plain lower-case word, not a number of up to 10 digits, which is a database id);
+  a segment of 24+ characters that looks random (upper and lower case and digits) is replaced
+  wherever it is (rule ``path-token``); ``;name=value`` parameters (``;jsessionid=...``) are
+  fields;
+- **query string and fragment**: secret field names, then the pattern rules;
+- **user info** of an absolute URL (``https://user:pw@host/...``): a pattern rule.
+
+A replaced segment is written with the escaping it had; ``/`` never appears in a replacement, so
+the segments stay where they were and the route template of the new path puts the placeholder
+where a secret was (:func:`secret_segments_as`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from harness.capture.bodyfields import FieldFinder
+from harness.capture.escapes import decode
+from harness.capture.secretnames import SecretNames, announces_secret, looks_random
+from harness.capture.secretvalues import Hit, ValuePatterns, may_hold_card
+
+#: Replaces hits in a text and notes their rules: ``Redactor._apply``.
+Apply = Callable[[str, list[Hit], list[str]], str]
+
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+_PLAIN_WORD = re.compile(r"[a-z]+(?:[-_.][a-z]+)*")
+_DATABASE_ID = re.compile(r"[0-9]{1,10}")
+_PATH_HINT = re.compile(
+    r"eyJ|@|%40|AKIA|ASIA|-----BEGIN|://|;|[^/]{24}|"
+    r"(?i:reset|verif|confirm|activat|invit|magic|unsubscribe|token|key|secret|passw|otp|"
+    r"session|signin|login|auth)"
+)
+#: Segments after a keyword that are replaced at most.
+FOLLOWING = 2
+RANDOM_SEGMENT_LENGTH = 24
+
+
+class UrlRules:
+    """The URL rules of one redactor (see the module docstring)."""
+
+    def __init__(
+        self, names: SecretNames, fields: FieldFinder, patterns: ValuePatterns, apply: Apply
+    ) -> None:
+        self._names = names
+        self._fields = fields
+        self._patterns = patterns
+        self._apply = apply
+
+    def path(self, path: str, rules: list[str]) -> str:
+        """A request path (query included) redacted; ``path`` itself when nothing changed."""
+        return self.url(path, rules)
+
+    def url(self, text: str, rules: list[str]) -> str:
+        """An origin-form path or an absolute URL, redacted (``text`` itself if unchanged)."""
+        origin = ""
+        rest = text
+        m = _ORIGIN.match(text)
+        if m:
+            origin, rest = m.group(0), text[m.end() :]
+            if "@" in origin:
+                origin = self._apply(origin, self._patterns.find(origin), rules)
+        base, question, query = rest.partition("?")
+        if not question:
+            base, hash_, fragment = rest.partition("#")
+            query = ""
+        else:
+            query, hash_, fragment = query.partition("#")
+        new_base = self._segments(base, rules)
+        new_query = self._query(query, rules) if query else query
+        new_fragment = self._query(fragment, rules) if fragment else fragment
+        if new_base is base and new_query is query and new_fragment is fragment and not m:
+            return text
+        new = origin + new_base + question + new_query + hash_ + new_fragment
+        return text if new == text else new
+
+    def _query(self, query: str, rules: list[str]) -> str:
+        hits: list[Hit] = []
+        if self._fields.may_hold(query):
+            hits += self._fields.form(query)
+        hits += self._patterns.find(query, url=True)
+        return self._apply(query, hits, rules)
+
+    def _segments(self, base: str, rules: list[str]) -> str:
+        if not base or not (_PATH_HINT.search(base) or may_hold_card(base)):
+            return base
+        segments = base.split("/")
+        follow = 0
+        changed = False
+        for i, segment in enumerate(segments):
+            if not segment:
+                follow = 0
+                continue
+            value = decode("url", segment)[0] if "%" in segment else segment
+            whole: list[Hit] = [(0, len(segment), "path-token", "url")]
+            if follow and _opaque(value):
+                hits = whole
+                follow -= 1
+            else:
+                follow = 0
+                hits = self._patterns.find(segment, url=True)
+                if ";" in segment:
+                    at = segment.index(";") + 1
+                    hits += self._fields.form(segment[at:], offset=at)
+                if not hits and looks_random(value, RANDOM_SEGMENT_LENGTH, 3):
+                    hits = whole
+            if hits:
+                new = self._apply(segment, hits, rules)
+                if new is not segment:
+                    segments[i] = new
+                    changed = True
+            if announces_secret(value):
+                follow = FOLLOWING
+        return "/".join(segments) if changed else base
+
+
+def _opaque(value: str) -> bool:
+    """Whether a segment after a keyword is an id or token rather than a word or a row id."""
+    return not (_PLAIN_WORD.fullmatch(value) or _DATABASE_ID.fullmatch(value))
+
+
+def secret_segments_as(old: str, new: str, placeholder: str) -> str:
+    """``new`` (the redacted form of path ``old``) with each path segment that redaction
+    changed written as ``placeholder``: what the route template is computed from, so a route
+    shows where a secret was, never the secret or its pseudonym."""
+    old_base = old.partition("?")[0]
+    new_base, question, query = new.partition("?")
+    old_segments = old_base.split("/")
+    new_segments = new_base.split("/")
+    if len(old_segments) != len(new_segments):
+        return new
+    marked = [placeholder if a != b else b for a, b in zip(old_segments, new_segments, strict=True)]
+    return "/".join(marked) + question + query

@@ -44,12 +44,11 @@ CHUNK_ROWS = 4096
 
 
 def batch_path_applies(config: CaptureConfig, redactor: Redactor | None) -> bool:
-    """Whether the batch path gives exactly the rows of the per-record path for ``config``."""
+    """Whether the batch path gives exactly the rows of the per-record path for ``config``
+    (every redaction runs in batches: ``redactor`` does not matter)."""
     if config.filters != FilterConfig():
         return False
-    if config.session.header is not None or config.session.cookie is not None:
-        return False
-    return redactor is None or HeaderRedaction.supports(redactor)
+    return config.session.header is None and config.session.cookie is None
 
 
 class _Columns:
@@ -198,8 +197,7 @@ def _write(
         names, values = masker.redact(lines)
         if any("@" in h for h in hosts):
             hosts = [redactor.redact_host(h) if "@" in h else h for h in hosts]
-        redact_path = redactor.redact_path
-        paths = [redact_path(p) for p in paths]
+        paths = masker.redact_paths(paths)
         if any(new is not old for new, old in zip(paths, cols.path, strict=True)):
             placeholder = templater.placeholder
             routes = [

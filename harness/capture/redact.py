@@ -111,6 +111,7 @@ class Redactor:
         self._fields = FieldFinder(self._names, extra_names)
         self._url = UrlRules(self._names, self._fields, self._patterns, self._apply)
         self._lines: dict[tuple[str, str, bool], tuple[str, str, tuple[str, ...]]] = {}
+        self._paths: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     @property
     def has_extra_patterns(self) -> bool:
@@ -168,10 +169,21 @@ class Redactor:
 
     def redact_path(self, path: str) -> str:
         """``path`` (with its query) redacted; ``path`` itself when nothing matched."""
-        rules: list[str] = []
-        new = self._url.path(path, rules)
+        new, rules = self.path_result(path)
         self.counts.update(rules)
         return new
+
+    def path_result(self, path: str) -> tuple[str, tuple[str, ...]]:
+        """What :meth:`redact_path` makes of ``path``, and its rules, without counting them."""
+        cached = self._paths.get(path)
+        if cached is None:
+            rules: list[str] = []
+            cached = (self._url.path(path, rules), tuple(rules))
+            if len(path) <= _LINE_CACHE_MAX_CHARS:
+                if len(self._paths) >= _LINE_CACHE_LIMIT:
+                    self._paths.clear()
+                self._paths[path] = cached
+        return cached
 
     def redact_head(self, head: str) -> str:
         """The header lines ``head`` (see :class:`Exchange`), each through :meth:`redact_line`."""

@@ -69,6 +69,12 @@ TRICKY_HEADS = [
     b"X-E:   a@b.example\t",
     b"X-J: eyJabcd.efghij.klmn@x.example 4012-8888-8888-1881",
     b"X-D: 401288888888188",
+    b"X-Emp: EMP-1234 and EMP-99",
+    b"X-Custom-Token: abc",
+    b"X-Random: Q2hlY2tUaGlzU2VjcmV0VmFsdWUx",
+    b"Referer: https://u:pw@shop.example/reset/Ab3dE5fG7h?token=zzz&email=a%40b.example",
+    b"Host: user:pw@h",
+    b"X-Aws: AKIAIOSFODNN7EXAMPLE",
 ]
 
 
@@ -97,6 +103,9 @@ def tricky_records() -> list[GorRecord]:
         _raw([b"X-Card: 4012888888881881", b"Host: h"]),
         _raw([b"Host: 1234567890", b"4012888888881881: x"]),
         _raw([b"Host: h"], body=b"plain body"),
+        _raw([b"Host: h", b"Content-Type: application/x-www-form-urlencoded"], body=b"pin=1234"),
+        _raw([b"Host: h"], b"/reset-password/MQ/5k2-a1b2c3d4e5?new_password=x"),
+        _raw([b"Host: h"], b"/users/ann%40acme.io/profile"),
         _raw([]),
         b"GET / HTTP/1.1\r\n\n\r\n\r\n",
         b"GET http://abs.example/x?y=1 HTTP/1.1\r\nCookie: a=b\r\n\r\n",
@@ -153,7 +162,11 @@ def test_batch_path_writes_what_the_record_path_writes(
     tricky = write_gor(tmp_path / "tricky.gor", tricky_records())
     config = CaptureConfig(
         session=SessionConfig(salt="fixed"),
-        redaction=RedactionConfig(headers=["X-Internal-Signature", "odd name"], fields=["n"]),
+        redaction=RedactionConfig(
+            headers=["X-Internal-Signature", "odd name"],
+            fields=["n"],
+            patterns=[RedactionPattern(name="employee", pattern=r"EMP-\d+")],
+        ),
     )
     fast, slow = import_both(
         [tricky], tmp_path / "out.parquet", monkeypatch, config=config, redact_mode=mode
@@ -168,7 +181,7 @@ def test_batch_path_writes_what_the_record_path_writes(
     assert {"cookie", "authorization", "set-cookie", "api-key", "jwt", "email", "card"} <= set(
         meta.redaction.rules
     )
-    assert len(rows) == len(TRICKY_HEADS) + 16
+    assert len(rows) == len(TRICKY_HEADS) + 19
 
 
 def test_small_chunks_and_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,9 +233,6 @@ def test_out_of_order_input_is_resorted_the_same(
     [
         CaptureConfig(filters=FilterConfig(methods=["GET"])),
         CaptureConfig(session=SessionConfig(cookie="sid")),
-        CaptureConfig(
-            redaction=RedactionConfig(patterns=[RedactionPattern(name="x", pattern="x")])
-        ),
     ],
 )
 def test_per_record_path_when_a_request_needs_python(config: CaptureConfig) -> None:
@@ -232,6 +242,8 @@ def test_per_record_path_when_a_request_needs_python(config: CaptureConfig) -> N
 def test_batch_path_by_default() -> None:
     assert batch_path_applies(CaptureConfig(), Redactor())
     assert batch_path_applies(CaptureConfig(), None)
+    patterns = RedactionConfig(patterns=[RedactionPattern(name="x", pattern="x")])
+    assert batch_path_applies(CaptureConfig(redaction=patterns), Redactor(patterns))
 
 
 def test_random_requests_are_parsed_as_the_record_path_parses_them(

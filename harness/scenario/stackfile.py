@@ -46,6 +46,7 @@ from pydantic import (
 )
 
 from harness.errors import StackFileError
+from harness.scenario.auth import AuthSpec
 from harness.scenario.durations import Duration
 from harness.scenario.stackcheck import check_stack
 from harness.scenario.stackcommands import TARGET_PLACEHOLDERS, command_problems, fill_placeholders
@@ -163,6 +164,8 @@ class TargetDefaults(BaseModel):
     cwd: Path | None = None
     env: dict[str, EnvValue] = Field(default_factory=dict)
     headers: dict[str, EnvValue] = Field(default_factory=dict)
+    #: staging identities (harness.scenario.auth): a login per session, re-signed JWTs
+    auth: AuthSpec | None = None
 
 
 class TargetSpec(BaseModel):
@@ -179,6 +182,7 @@ class TargetSpec(BaseModel):
     cwd: Path | None = None
     env: dict[str, EnvValue] = Field(default_factory=dict)
     headers: dict[str, EnvValue] = Field(default_factory=dict)
+    auth: AuthSpec | None = None
     role: Literal["baseline", "candidate", "aa"] | None = None
 
     @model_validator(mode="after")
@@ -267,7 +271,43 @@ def load_stack(path: Path, builds: dict[str, str] | None = None) -> Stack:
     stack = Stack(file=stack_file, path=path)
     stack._doc = doc
     check_stack(stack, doc)
+    _check_auth(stack, doc)
     return stack
+
+
+def _check_auth(stack: Stack, doc: YamlDocument) -> None:
+    """The accounts file of a login reads, and a JWT key at hand parses (file:line, exit 3)."""
+    from harness.scenario.accounts import load_accounts
+    from harness.scenario.jwtkey import load_jwt_key
+
+    places: list[tuple[tuple[str, ...], AuthSpec]] = []
+    if stack.file.defaults.auth is not None:
+        places.append((("defaults", "auth"), stack.file.defaults.auth))
+    places += [
+        (("targets", name, "auth"), t.auth) for name, t in stack.file.targets.items() if t.auth
+    ]
+    for loc, auth in places:
+        login = auth.login
+        if login is not None and login.accounts is not None:
+            try:
+                load_accounts(login, stack.dir)
+            except ValueError as exc:
+                raise doc.fail((*loc, "login", "accounts"), str(exc)) from None
+        jwt = auth.jwt
+        if jwt is not None and (jwt.key_file is not None or jwt.key_env in os.environ):
+            try:
+                load_jwt_key(auth, stack.dir)
+            except ValueError as exc:
+                key = "key_file" if jwt.key_file is not None else "key_env"
+                raise doc.fail((*loc, "jwt", key), str(exc)) from None
+
+
+def target_auth(stack: Stack, name: str) -> tuple[AuthSpec | None, tuple[str, ...]]:
+    """The staging identities of target ``name`` (its own, else the defaults') and their key."""
+    own = stack.file.targets[name].auth
+    if own is not None:
+        return own, ("targets", name, "auth")
+    return stack.file.defaults.auth, ("defaults", "auth")
 
 
 def _expand_at(doc: YamlDocument, loc: tuple[str, ...], text: str) -> str:

@@ -27,6 +27,8 @@ ROLE_CANDIDATE = "candidate"
 ROLE_AA = "aa"
 
 DICTIONARY_COLUMNS: tuple[str, ...] = ("target", "route", "error", "body_sha256")
+#: wave-2 columns the fidelity check reads when the run has them (harness.analysis.fidelity)
+FIDELITY_COLUMNS: tuple[str, ...] = ("orig_status", "orig_location_route", "location_route", "link")
 REQUEST_COLUMNS: tuple[str, ...] = (
     "target",
     "idx",
@@ -287,8 +289,10 @@ def read_requests(path: Path) -> pd.DataFrame:
 
     try:
         # Strings are read straight into dictionaries: millions of rows, a few distinct values.
+        present = set(pq.read_schema(path).names)
+        wanted = [*REQUEST_COLUMNS, *(c for c in FIDELITY_COLUMNS if c in present)]
         table = pq.read_table(
-            path, columns=list(REQUEST_COLUMNS), read_dictionary=list(DICTIONARY_COLUMNS)
+            path, columns=wanted, read_dictionary=list(DICTIONARY_COLUMNS)
         ).unify_dictionaries()
     except FileNotFoundError:
         raise InputError(f"{path}: no requests.parquet in the run directory") from None

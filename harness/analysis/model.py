@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from harness.analysis.fidelity import Fidelity
+
 Status = Literal["pass", "fail", "inconclusive", "invalid", "interrupted"]
 CheckStatus = Literal["pass", "fail", "inconclusive", "skipped"]
 
@@ -167,6 +169,8 @@ class Verdict(_Model):
     amplification: list[AmplificationRow] = []
     recovery: list[RecoveryRow] = []
     responses: Responses = Responses()
+    #: the replay's match with the capture before the first fault (None: nothing to compare)
+    fidelity: Fidelity | None = None
     versions: dict[str, str] = {}
     config: dict[str, object] = {}
     definitions: dict[str, str] = DEFINITIONS

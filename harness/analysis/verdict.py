@@ -17,8 +17,9 @@ import math
 import pandas as pd
 
 from harness.analysis.checks import cascade_gate, error_rate_gate, response_diff_gate
-from harness.analysis.context import Context, build_context, choose_targets
+from harness.analysis.context import Context, Targets, build_context, choose_targets
 from harness.analysis.dependency import amplification_gate, amplification_rows
+from harness.analysis.fidelity import fidelity, parse_fidelity
 from harness.analysis.frames import Run
 from harness.analysis.gates import GatesConfig, parse_gates
 from harness.analysis.latency import latency_gate
@@ -61,6 +62,9 @@ def judge(
     signal = run.interrupted_signal()
     validity = run.manifest.validity
     valid, reasons = validity.valid, list(validity.reasons)
+    faithful = fidelity(ctx.frame, _roles(targets), parse_fidelity(_scenario_key(run, "fidelity")))
+    if faithful is not None and not faithful.valid:
+        valid, reasons = False, [*reasons, *faithful.reasons]
     if run.manifest.status == "failed":  # a worker crashed: the traffic is incomplete
         valid, reasons = False, [*reasons, "the replay failed (manifest status 'failed')"]
     status, reason = _overall(results, signal, valid, reasons)
@@ -82,9 +86,21 @@ def judge(
         amplification=amplification_rows(ctx, amp_probe),
         recovery=recovery,
         responses=_responses(ctx),
+        fidelity=faithful,
         versions={k: v for k, v in run.manifest.versions.items() if v is not None},
         config=gates.model_dump(mode="json", exclude_none=True),
     )
+
+
+def _roles(targets: Targets) -> dict[str, str]:
+    roles = {targets.baseline: "baseline", targets.candidate: "candidate"}
+    if targets.aa:
+        roles[targets.aa] = "aa"
+    return roles
+
+
+def _scenario_key(run: Run, key: str) -> object:
+    return (run.manifest.scenario or {}).get(key)
 
 
 def _evaluate(ctx: Context, recovery: list[RecoveryRow]) -> list[GateResult]:

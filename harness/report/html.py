@@ -173,6 +173,23 @@ def _methods(run: Run | None, indexes: list[int]) -> dict[int, str]:
     return {int(i): str(m) for i, m in zip(rows["idx"], rows["method"], strict=True)}
 
 
+def _fidelity(verdict: Verdict) -> str:
+    line = text.fidelity_summary(verdict)
+    if line is None:
+        return ""
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in text.fidelity_routes(verdict)
+    )
+    table = (
+        "<table><tr><th>target</th><th>route</th><th>matched</th>"
+        f"<th>captured -&gt; replayed</th><th>hint</th></tr>{rows}</table>"
+        if rows
+        else ""
+    )
+    return f"<h2>Replay fidelity</h2>\n<p>{escape(line)}</p>\n{table}"
+
+
 def render_html(verdict: Verdict, run: Run | None) -> str:
     """The report page; without ``run`` (files missing) it has no charts, and says so."""
     versions = ", ".join(f"{k} {v}" for k, v in verdict.versions.items())
@@ -199,6 +216,7 @@ candidate <b>{escape(verdict.candidate)}</b>, baseline <b>{escape(verdict.baseli
 {"<ul>" + invalid + "</ul>" if invalid else ""}
 <h2>Gates</h2>
 <table><tr><th>gate</th><th>status</th><th>limit</th><th>reason</th></tr>{gates}</table>
+{_fidelity(verdict)}
 <h2>Over time</h2>
 <p class="muted">shaded: fault windows as measured; dotted lines: when a target's error rate
 settled after a fault.</p>

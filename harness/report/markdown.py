@@ -41,6 +41,16 @@ def render_markdown(verdict: Verdict) -> str:
             for r in rows
         ]
         lines.append("")
+    faithful = text.fidelity_summary(verdict)
+    if faithful:
+        lines += [_cell(faithful), ""]
+        worst = text.fidelity_routes(verdict)
+        if worst:
+            lines += ["<details><summary>routes that did not match the capture</summary>", ""]
+            lines += ["| target | route | matched | captured -> replayed | hint |"]
+            lines += ["|---|---|---:|---|---|"]
+            lines += [f"| {' | '.join(_cell(c) for c in row)} |" for row in worst]
+            lines += ["", "</details>", ""]
     resp = verdict.responses
     if resp.paired:
         lines += [

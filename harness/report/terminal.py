@@ -37,6 +37,9 @@ def print_summary(verdict: Verdict, console: Console | None = None) -> None:
             text.gate_title(gate.name), f"[{color}]{gate.status}[/]", gate.limit, gate.reason
         )
     console.print(table)
+    faithful = text.fidelity_summary(verdict)
+    if faithful:
+        console.print(faithful, highlight=False, markup=False)
     color = COLORS.get(verdict.status, "white")
     console.print(
         f"[bold {color}]{verdict.status.upper()}[/]: {verdict.reason}", highlight=False, markup=True

@@ -88,3 +88,40 @@ def totals(verdict: Verdict) -> list[MetricRow]:
 
 def failing_checks(verdict: Verdict) -> list[tuple[str, Check]]:
     return [(g.name, c) for g in verdict.gates for c in g.checks if c.status == "fail"]
+
+
+def fidelity_summary(verdict: Verdict) -> str | None:
+    """One line: how well each target's replay matched the capture before the first fault."""
+    fid = verdict.fidelity
+    if fid is None:
+        return None
+    parts = []
+    for t in fid.targets:
+        if t.share is None:
+            parts.append(f"{t.target} nothing to compare")
+            continue
+        links = link_counts(t.links)
+        parts.append(
+            f"{t.target} {t.share * 100:.1f}% of {t.compared}" + (f" ({links})" if links else "")
+        )
+    need = f"need {fid.min_match * 100:.0f}% on the baseline" if fid.min_match > 0 else "off"
+    return f"Replay fidelity before the first fault ({need}): " + "; ".join(parts)
+
+
+def link_counts(links: dict[str, dict[str, int]]) -> str:
+    """``links 412 ok, 3 missing`` over all phases (empty without links)."""
+    ok = sum(v.get("ok", 0) for v in links.values())
+    missing = sum(v.get("missing", 0) for v in links.values())
+    return f"links {ok} ok, {missing} missing" if ok or missing else ""
+
+
+def fidelity_routes(verdict: Verdict) -> list[tuple[str, str, str, str, str]]:
+    """(target, route, matched, captured -> replayed, hint) of the worst routes."""
+    fid = verdict.fidelity
+    if fid is None:
+        return []
+    return [
+        (t.target, r.route, f"{r.matched}/{r.compared}", f"{r.captured} -> {r.replayed}", r.hint)
+        for t in fid.targets
+        for r in t.worst
+    ]

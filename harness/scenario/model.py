@@ -60,6 +60,7 @@ from pydantic import (
     field_validator,
 )
 
+from harness.analysis.fidelity import FidelityConfig
 from harness.analysis.gates import GatesConfig, default_gates
 from harness.errors import ScenarioError
 from harness.scenario.durations import Duration
@@ -377,6 +378,9 @@ class Scenario(_Strict):
     probe_interval: Duration = Field(default=1.0, gt=0)
     independent_routes: list[str] = Field(default_factory=list)
     gates: GatesConfig = Field(default_factory=default_gates)
+    #: the baseline's match with the capture before the first fault that a run needs to be
+    #: judged: a share (0.9, "90%"; 0 turns the check off) or {min_match, max_error_increase_pp}
+    fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
     lag_bound_ms: float | None = Field(default=None, gt=0, le=MAX_TOXIC_MS)
     timeout: Duration | None = Field(default=None, gt=0)
     loop: bool = False
@@ -384,6 +388,11 @@ class Scenario(_Strict):
     #: replay even to a target on the capture's original host (a capture recorded on loopback)
     allow_original_host: bool = False
     _file: Path | None = PrivateAttr(default=None)
+
+    @field_validator("fidelity", mode="before")
+    @classmethod
+    def _fidelity_share(cls, value: object) -> object:
+        return value if isinstance(value, dict | FidelityConfig) else {"min_match": value}
 
     @field_validator("gates", mode="before")
     @classmethod

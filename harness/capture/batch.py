@@ -24,12 +24,13 @@ import pyarrow.compute as pc
 from harness.capture.config import CaptureConfig, FilterConfig
 from harness.capture.gor import PairedRequest, host_header, split_target
 from harness.capture.httpwire import TOKEN_BYTES as _TOKEN
+from harness.capture.learning import ChunkLearned, ImportLearning
 from harness.capture.record import SKIP_BAD_REQUEST_LINE, SkipLog
 from harness.capture.redact import Redactor
 from harness.capture.redact_batch import HeaderRedaction
 from harness.capture.routes import RouteTemplater
 from harness.capture.sessions import SessionKeyer
-from harness.capture.store import CaptureWriter, HeaderLines
+from harness.capture.store import CaptureWriter, HeaderLines, links_column
 from harness.capture.urlsecrets import secret_segments_as
 
 # what fix_content_length rewrites: a Content-Length line (name, any case, blanks before the
@@ -66,20 +67,22 @@ class _Columns:
             self.version,
             self.head,
             self.body,
-            self.session,
+            self.rid,
             self.route,
             self.status,
             self.latency,
             self.sha,
             self.source,
+            self.response,
         ) = (list(column) for column in zip(*rows, strict=True))
 
 
-#: ts, method, scheme, host, path, http version, head, body, session, route, status, latency,
-#: response sha256, source
+#: ts, method, scheme, host, path, http version, head, body, record id, route, status, latency,
+#: response sha256, source, raw response
 _Row = tuple[
-    int, str, str, str, str, str, bytes, bytes, str, str, int | None, int | None, str | None, str
-]
+    int, str, str, str, str, str, bytes, bytes, bytes, str, int | None, int | None, str | None,
+    str, bytes | None,
+]  # fmt: skip
 
 
 def write_batches(
@@ -90,20 +93,23 @@ def write_batches(
     keyer: SessionKeyer,
     templater: RouteTemplater,
     redactor: Redactor | None,
+    learning: ImportLearning,
 ) -> int:
-    """Parse ``requests`` into ``writer`` one chunk at a time; returns the requests read."""
+    """Parse ``requests`` into ``writer`` one chunk at a time; returns the requests read.
+
+    Sessions (by credential) and links are decided per chunk by ``learning``, before redaction.
+    """
     masker = HeaderRedaction(redactor) if redactor is not None else None
     chunk_rows = min(CHUNK_ROWS, writer.batch_rows)
     read = 0
     rows: list[_Row] = []
     add = rows.append
-    # This loop runs once per request: split_request, host_header and SessionKeyer.record_key
-    # are written out in it (each call costs as much as its work); test_batch.py and the parser
-    # fuzz test hold them to the functions they copy.
-    route_of, session_of = templater.route, keyer.record_key
-    keyed = keyer.keyed_hash
+    # This loop runs once per request: split_request and host_header are written out in it
+    # (each call costs as much as its work); test_batch.py and the parser fuzz test hold them to
+    # the functions they copy.
+    route_of = templater.route
     token = _TOKEN
-    for ts, rid, payload, source, status, latency, sha in requests:
+    for ts, rid, payload, source, status, latency, sha, response in requests:
         first = payload.find(b"\n")
         head_end = body_start = -1
         if first > 0 and payload[first - 1] == 13:  # CRLF message: one search, not two
@@ -145,12 +151,6 @@ def write_batches(
                 host = head[5 : None if end < 0 else end].decode("latin-1").strip()
             else:
                 host = host_header(head)
-        if rid and rid.isascii():
-            digest = keyed.copy()
-            digest.update(b"r\0" + rid)
-            session = digest.hexdigest()
-        else:
-            session = session_of(rid, source)
         add(
             (
                 ts,
@@ -161,22 +161,23 @@ def write_batches(
                 version.decode("latin-1"),
                 head,
                 payload[body_start:],
-                session,
+                rid,
                 route_of(path),
                 status,
                 latency,
                 sha,
                 source,
+                response,
             )
         )
         if len(rows) >= chunk_rows:
             read += len(rows)
-            _write(_Columns(rows), writer, redactor, masker, templater)
+            _write(_Columns(rows), writer, redactor, masker, templater, learning)
             rows = []
             add = rows.append
     if rows:
         read += len(rows)
-        _write(_Columns(rows), writer, redactor, masker, templater)
+        _write(_Columns(rows), writer, redactor, masker, templater, learning)
     return read
 
 
@@ -186,12 +187,16 @@ def _write(
     redactor: Redactor | None,
     masker: HeaderRedaction | None,
     templater: RouteTemplater,
+    learning: ImportLearning,
 ) -> None:
     if not cols.ts:
         return
     paths, bodies, hosts, routes = cols.path, cols.body, cols.host, cols.route
     lines = HeaderLines(_head_array(cols.head))
     names, values = lines.names, lines.values
+    # sessions and links from the raw requests (before redaction); the responses go with them
+    learned = learning.chunk(cols, lines, writer.rows)
+    cols.response = []
     if redactor is not None and masker is not None:
         # the same steps as Redactor.redact, column by column: head lines, host, path, body
         names, values = masker.redact(lines)
@@ -221,7 +226,7 @@ def _write(
     headers: pa.Array = lines.column(names, values)
     columns = {
         "ts_ns": pa.array(cols.ts, pa.int64()),
-        "session": pa.array(cols.session, pa.string()),
+        "session": pa.array(learned.sessions, pa.string()),
         "method": pa.array(cols.method, pa.string()),
         "scheme": pa.array(cols.scheme, pa.string()),
         "host": pa.array(hosts, pa.string()),
@@ -234,7 +239,10 @@ def _write(
         "orig_latency_ns": pa.array(cols.latency, pa.int64()),
         "orig_body_sha256": pa.array(cols.sha, pa.string()),
         "source": pa.array(cols.source, pa.string()),
+        "orig_location_route": pa.array(learned.locations, pa.string()),
     }
+    if learned.links:
+        columns["links"] = _confirm_links(learned, learning, paths, bodies, headers)
     writer.write_rows(columns)
 
 
@@ -259,6 +267,23 @@ def _set_content_length(
     mask = np.zeros(len(values), dtype=bool)
     mask[where] = True
     return pc.replace_with_mask(values, pa.array(mask), pa.array(new, pa.string()))
+
+
+def _confirm_links(
+    learned: ChunkLearned,
+    learning: ImportLearning,
+    paths: list[str],
+    bodies: list[bytes],
+    headers: pa.Array | pa.ChunkedArray,
+) -> pa.Array:
+    """The ``links`` column of a chunk: each row's links as its stored (redacted) row holds them."""
+    rows = sorted(learned.links)
+    stored = headers.take(pa.array(rows)).to_pylist() if rows else []
+    per_row: list[list[dict[str, object]] | None] = [None] * len(paths)
+    for row, pairs in zip(rows, stored, strict=True):
+        head = "\n".join(f"{p['name']}: {p['value']}" for p in pairs)
+        per_row[row] = learning.confirm(learned.links[row], paths[row], head, bodies[row])
+    return links_column(per_row)
 
 
 def _head_array(heads: list[bytes]) -> pa.Array:

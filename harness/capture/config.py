@@ -20,6 +20,12 @@ Example::
       remove_headers: [X-Forwarded-For]
       set_headers: {X-Replay: "1"}
       host: staging.payments.internal
+    links:                                # session links learned at import (on by default)
+      add:                                # a link the learner cannot find by itself
+        - {from: "POST /api/login", src: "json:$.data.key", dst: "header:X-Session", kind: token}
+      exclude:                            # links never to store (any field may be a glob)
+        - {dst: "query:page"}
+        - {from: "GET /api/feed", src: "json:$.articles*"}
 """
 
 from __future__ import annotations
@@ -27,9 +33,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.capture.linkspec import (
+    SOURCE_PLACES,
+    TARGET_PLACES,
+    LocatorError,
+    parse_source,
+    parse_target,
+)
 from harness.errors import CaptureError, printable
 
 
@@ -110,6 +124,101 @@ class FilterConfig(_Model):
     host: str | None = Field(None, description="rewrite the host (column and Host header)")
 
 
+LinkKind = Literal["token", "cookie", "csrf", "id", "value"]
+
+
+def _check_route(value: str | None) -> str | None:
+    if value is None:
+        return None
+    method, space, glob = value.strip().partition(" ")
+    if space and not (method.isalpha() and glob.strip().startswith(("/", "*"))):
+        raise ValueError(f"{value!r}: expected 'METHOD /route-glob' or '/route-glob'")
+    if not space and not method.startswith(("/", "*")):
+        raise ValueError(f"{value!r}: expected 'METHOD /route-glob' or '/route-glob'")
+    return value
+
+
+def _check_glob(value: str | None, places: tuple[str, ...], what: str) -> str | None:
+    """A locator, or a glob over locators whose place (before ':') is known or a wildcard."""
+    if value is None:
+        return None
+    place = value.partition(":")[0].partition("~")[0]
+    if not any(ch in place for ch in "*?[") and place not in places:
+        raise ValueError(f"{value!r}: unknown {what} place {place!r} (one of {', '.join(places)})")
+    return value
+
+
+class LinkRule(_Model):
+    """A ``links.exclude`` rule: links matching every given field are not stored.
+
+    ``src`` and ``dst`` are locators or globs over them (``query:*``), ``from`` / ``to`` the
+    ``METHOD /route-glob`` of the source and target exchanges, ``kind`` a link kind.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    src: str | None = Field(None, description="source locator (or glob)")
+    dst: str | None = Field(None, description="target locator (or glob)")
+    from_: str | None = Field(None, alias="from", description="METHOD /route of the source")
+    to: str | None = Field(None, description="METHOD /route of the target")
+    kind: LinkKind | None = None
+
+    _routes = field_validator("from_", "to")(_check_route)
+
+    @field_validator("src")
+    @classmethod
+    def _src_glob(cls, value: str | None) -> str | None:
+        return _check_glob(value, SOURCE_PLACES, "source")
+
+    @field_validator("dst")
+    @classmethod
+    def _dst_glob(cls, value: str | None) -> str | None:
+        return _check_glob(value, TARGET_PLACES, "target")
+
+    @model_validator(mode="after")
+    def _something(self) -> LinkRule:
+        if all(v is None for v in (self.src, self.dst, self.from_, self.to, self.kind)):
+            raise ValueError("a rule needs at least one of src, dst, from, to, kind")
+        return self
+
+
+class LinkAddRule(LinkRule):
+    """A ``links.add`` rule: the value the response of a ``from`` exchange holds at ``src`` is
+    a link wherever a later request of the session sends it (only at ``dst`` / in ``to``
+    requests when given), whatever the learner's guards say.
+    """
+
+    src: str = Field(description="source locator: where the response holds the value")
+
+    @field_validator("src")
+    @classmethod
+    def _src_glob(cls, value: str | None) -> str | None:
+        try:
+            parse_source(value or "")
+        except LocatorError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("dst")
+    @classmethod
+    def _dst_glob(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parse_target(value)
+        except LocatorError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class LinksConfig(_Model):
+    """Session links learned at import (see docs/capture.md, "Links")."""
+
+    enabled: bool = Field(True, description="learn links from the captured responses")
+    add: list[LinkAddRule] = Field(default_factory=list, description="links to add")
+    exclude: list[LinkRule] = Field(default_factory=list, description="links never stored")
+
+
 class CaptureConfig(_Model):
     """Everything ``harness capture import --config FILE`` accepts."""
 
@@ -117,6 +226,7 @@ class CaptureConfig(_Model):
     routes: RoutesConfig = RoutesConfig()
     redaction: RedactionConfig = RedactionConfig()
     filters: FilterConfig = FilterConfig()
+    links: LinksConfig = LinksConfig()
 
 
 def load_config(path: Path) -> CaptureConfig:
@@ -142,4 +252,6 @@ def load_config(path: Path) -> CaptureConfig:
     doc = YamlDocument.from_text(text, path, CaptureError)
     if doc.data is None:
         return CaptureConfig()
+    if not isinstance(doc.data, dict):
+        raise doc.fail((), "expected a mapping of sections (session, routes, ..., links)")
     return doc.validate(CaptureConfig)

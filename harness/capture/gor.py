@@ -13,7 +13,9 @@ response. This reader:
 - pairs each response with the unpaired request of the same id whose timestamp is nearest before
   it (GoReplay 1.2 reuses one id for every request on a connection); a request still waiting for
   its response is emitted when ``window`` newer records or ``pair_horizon_ns`` have passed;
-- keeps a last record that has no trailing separator (GoReplay itself drops it).
+- keeps a last record that has no trailing separator (GoReplay itself drops it);
+- hands each request's raw response on with it (for the link learner, which reads and drops
+  it: nothing of a response is stored beyond the capture's ``orig_*`` columns).
 
 Memory is bounded by the reorder window and the pairing horizon, not by the input size.
 """
@@ -39,6 +41,7 @@ from harness.capture.record import (
     SkipLog,
     header_value,
 )
+from harness.capture.response import parse_response
 from harness.errors import CaptureError
 
 SEPARATOR = "\n🐵🙈🙉\n".encode()
@@ -52,8 +55,9 @@ _TRUNCATED = b"\0truncated gzip"
 #: A raw record: (ts_ns, file index, record number, type, id, latency_ns or -1, payload, source)
 RawRecord = tuple[int, int, int, int, bytes, int, bytes, str]
 Progress = Callable[[int], None]
-#: A request as paired: (ts_ns, id, payload, source, status, latency_ns, response body sha256)
-PairedRequest = tuple[int, bytes, bytes, str, int | None, int | None, str | None]
+#: A request as paired: (ts_ns, id, payload, source, status, latency_ns, response body sha256,
+#: raw response or None). The raw response is for the link learner, which reads and drops it.
+PairedRequest = tuple[int, bytes, bytes, str, int | None, int | None, str | None, bytes | None]
 
 
 def _blocks(path: Path, skips: SkipLog, progress: Progress | None) -> Iterator[bytes]:
@@ -179,7 +183,7 @@ def _sorted_halves(records: Iterable[RawRecord], window: int) -> Iterator[list[R
 class _Pending:
     """A request waiting for its response."""
 
-    __slots__ = ("latency", "payload", "rid", "sha", "source", "status", "ts")
+    __slots__ = ("latency", "payload", "response", "rid", "sha", "source", "status", "ts")
 
     def __init__(self, ts: int, rid: bytes, payload: bytes, source: str) -> None:
         self.ts = ts
@@ -189,10 +193,14 @@ class _Pending:
         self.status: int | None = None
         self.latency: int | None = None
         self.sha: str | None = None
+        self.response: bytes | None = None
 
     def request(self) -> PairedRequest:
         """The request with what was paired to it."""
-        return self.ts, self.rid, self.payload, self.source, self.status, self.latency, self.sha
+        return (
+            self.ts, self.rid, self.payload, self.source, self.status, self.latency, self.sha,
+            self.response,
+        )  # fmt: skip
 
 
 def read_gor(
@@ -240,10 +248,10 @@ def read_gor_requests(
         oldest = record[0] - pair_horizon_ns
         while raw and (len(raw) > window or raw[0][0] < oldest):
             r = raw.popleft()
-            yield r[0], r[4], r[6], r[7], None, None, None
+            yield r[0], r[4], r[6], r[7], None, None, None, None
     if first_response is None:
         for r in raw:
-            yield r[0], r[4], r[6], r[7], None, None, None
+            yield r[0], r[4], r[6], r[7], None, None, None, None
         return
     queue = deque(_Pending(r[0], r[4], r[6], r[7]) for r in raw)
     # request id -> requests still waiting for their response
@@ -294,6 +302,7 @@ def _pair(
     # the response's own timestamp minus the request's: what the client waited for
     best.latency = ts - best.ts
     best.sha = hashlib.sha256(body).hexdigest()
+    best.response = payload
 
 
 def _forget(waiting: dict[bytes, list[_Pending]], entry: _Pending) -> None:
@@ -324,7 +333,7 @@ def host_header(head: bytes) -> str:
 
 
 def _exchange(request: PairedRequest, skips: SkipLog) -> Exchange | None:
-    ts, rid, payload, source, status, latency, sha = request
+    ts, rid, payload, source, status, latency, sha, response = request
     parsed = split_request(payload)
     if parsed is None:
         skips.add(SKIP_BAD_REQUEST_LINE, source)
@@ -347,4 +356,5 @@ def _exchange(request: PairedRequest, skips: SkipLog) -> Exchange | None:
         orig_status=status,
         orig_latency_ns=latency,
         orig_body_sha256=sha,
+        response=None if response is None else parse_response(response),
     )

@@ -26,6 +26,7 @@ from harness.capture.record import (
     SkipLog,
     join_headers,
 )
+from harness.capture.response import Response
 from harness.errors import CaptureError
 
 SKIP_BAD_TIME = "har entry with invalid startedDateTime"
@@ -89,19 +90,19 @@ def _exchange(entry: dict[str, Any], ts_ns: int, where: str) -> Exchange | None:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    head = join_headers(
-        (str(h.get("name", "")), str(h.get("value", "")))
-        for h in request.get("headers") or []
-        if isinstance(h, dict) and h.get("name") and not str(h["name"]).startswith(":")
-    )
+    head = _head(request.get("headers"))
     status = latency = sha = None
+    captured: Response | None = None
     response = entry.get("response")
     # browsers write status 0 for requests that never got an answer
-    if isinstance(response, dict) and int(response.get("status") or 0) > 0:
-        status = int(response["status"])
+    if isinstance(response, dict) and _status(response) > 0:
+        status = _status(response)
         time_ms = entry.get("time")
         latency = int(float(time_ms) * 1e6) if isinstance(time_ms, int | float) else None
-        sha = hashlib.sha256(_content(response.get("content"))).hexdigest()
+        body = _content(response.get("content"))
+        sha = hashlib.sha256(body).hexdigest()
+        # HAR exporters store the decoded text, whatever Content-Encoding says
+        captured = Response(status, _head(response.get("headers")), body, decoded=True)
     return Exchange(
         ts_ns=ts_ns,
         method=method.upper(),
@@ -115,6 +116,25 @@ def _exchange(entry: dict[str, Any], ts_ns: int, where: str) -> Exchange | None:
         orig_status=status,
         orig_latency_ns=latency,
         orig_body_sha256=sha,
+        response=captured,
+    )
+
+
+def _status(response: dict[str, Any]) -> int:
+    try:
+        return int(response.get("status") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _head(headers: Any) -> str:
+    """The ``head`` text of a HAR ``headers`` list (HTTP/2 pseudo-headers left out)."""
+    if not isinstance(headers, list):
+        return ""
+    return join_headers(
+        (str(h.get("name", "")), str(h.get("value", "")))
+        for h in headers
+        if isinstance(h, dict) and h.get("name") and not str(h["name"]).startswith(":")
     )
 
 

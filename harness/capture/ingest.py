@@ -9,10 +9,13 @@ Usage::
 
 Every GoReplay source is read as one capture merged by timestamp (chunk sets, globs); mitmproxy
 and HAR sources are merged in too. Order of work per request: the session key is hashed from
-the raw request first, then the route is templated, filters decide, transforms apply, and
-redaction (pseudonyms by default, :mod:`harness.capture.redact`) runs last before the row is
-written; a route whose path lost a secret is templated again with the placeholder where the
-secret was.
+the raw request first (by credential, :mod:`harness.capture.clients`, unless a session key
+is configured), the route is templated and the captured response read for the values it
+delivered, filters decide, transforms apply, the request's session links are learned
+(:mod:`harness.capture.learning`), and redaction (pseudonyms by default,
+:mod:`harness.capture.redact`) runs last before the row is written; a route whose path lost a
+secret is templated again with the placeholder where the secret was, and the links are stored
+as the redacted request holds their values.
 
 When every source is a GoReplay file and the configuration leaves nothing to decide per request
 (no filter, transform, session header or extra pattern: the defaults), the same work runs on
@@ -34,6 +37,7 @@ from harness.capture.detect import FORMATS, Format, detect_format
 from harness.capture.filters import Filters
 from harness.capture.gor import DEFAULT_WINDOW, read_gor, read_gor_requests
 from harness.capture.har import read_har
+from harness.capture.learning import ImportLearning
 from harness.capture.mitm import read_mitm
 from harness.capture.pseudonym import PseudonymKey
 from harness.capture.record import Exchange, SkipLog
@@ -130,6 +134,11 @@ def import_capture(
     templater = RouteTemplater(config.routes)
     filters = Filters(config.filters)
     redactor = Redactor(config.redaction, mode=redact_mode, key=pseudonym_key) if redact else None
+    pseudonymiser = redactor.pseudonymiser if redactor is not None else None
+    learning = ImportLearning(
+        config, keyer, templater,
+        pseudonym=pseudonymiser.pseudonym if pseudonymiser is not None else None,
+    )  # fmt: skip
     batch = len(gor) == len(sources) and batch_path_applies(config, redactor)
     if gor and not batch:
         streams.append(read_gor(gor, skips, advance, window=reorder_window))
@@ -153,7 +162,7 @@ def import_capture(
         gc.disable()
     # bound methods looked up once: this loop runs once per request
     session_of, route_of, keep, transform, add = (
-        keyer.key, templater.route, filters.keep, filters.transform, writer.add
+        learning.session, templater.route, filters.keep, filters.transform, writer.add
     )  # fmt: skip
     scrub = redactor.redact if redactor is not None else None
     placeholder = templater.placeholder
@@ -162,28 +171,41 @@ def import_capture(
             # GoReplay only, nothing to decide per request: whole row groups at once
             requests = read_gor_requests(gor, skips, advance, window=reorder_window)
             read = write_batches(
-                requests, writer, skips=skips, keyer=keyer, templater=templater, redactor=redactor
-            )
+                requests, writer, skips=skips, keyer=keyer, templater=templater, redactor=redactor,
+                learning=learning,
+            )  # fmt: skip
         for ex in merged:
             read += 1
             if first_read is None:
                 first_read = ex.ts_ns
             ex.session = session_of(ex)
             ex.route = route_of(ex.path)
+            response, ex.response = ex.response, None  # the row does not keep it
+            delivered = None
+            if response is not None:
+                ex.orig_location_route = learning.location_route(response, ex.path)
+                delivered = learning.delivered(ex.session, response, ex.path, ex.head, ex.body)
             if not keep(ex, ex.ts_ns - first_read):
                 continue
             transform(ex)
+            raw = learning.learn(
+                writer.rows, ex.session, ex.ts_ns, f"{ex.method} {ex.route}", ex.path, ex.head,
+                ex.body, response, ex.orig_latency_ns, delivered,
+            )  # fmt: skip
             if scrub is not None:
                 path = ex.path
                 scrub(ex)
                 if ex.path is not path:  # no secret (nor its pseudonym) in the route
                     ex.route = route_of(secret_segments_as(path, ex.path, placeholder))
+            if raw:
+                ex.links = learning.confirm(raw, ex.path, ex.head, ex.body)
             add(ex)
         if writer.rows == 0:
             detail = skips.summary() if skips.total else f"{read} requests read, all filtered"
             if not skips.total and read == 0:
                 detail = "no requests found"
             raise CaptureError(f"no usable requests in {', '.join(map(str, sources))}: {detail}")
+        sessions_report, links_report = learning.finish()
         meta = CaptureMetadata(
             format_version=FORMAT_VERSION,
             sources=[
@@ -217,6 +239,8 @@ def import_capture(
                 reorder_window=reorder_window,
                 config=config if redactor is None else _stored_config(config, redactor),
             ),
+            sessions=sessions_report,
+            links=links_report,
         )
         writer.close(meta)
     except BaseException:

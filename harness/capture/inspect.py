@@ -1,7 +1,8 @@
-"""What a capture file holds: counts, duration, rate, sessions, routes, skips and redactions.
+"""What a capture file holds: counts, duration, rate, sessions, routes, skips, redactions, links.
 
 The summary is computed by streaming the few columns it needs, so it works on captures larger
-than memory. It never reads headers or bodies, so it cannot show a secret.
+than memory. It never reads headers or bodies, nor a link's value, so it cannot show a secret;
+links are grouped by kind, source and target place (:mod:`harness.capture.linkgroups`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from harness.capture.linkgroups import LinkGroup, link_groups
+from harness.capture.links import LinkReport
 from harness.capture.store import iter_capture, open_capture
 
 _NS = 1_000_000_000
@@ -38,6 +41,11 @@ class CaptureSummary:
     redactions: dict[str, int]
     sources: list[str] = field(default_factory=list)
     route_count: int = 0
+    #: how sessions were found: "credential", "header NAME", "cookie NAME" (None: not recorded)
+    sessions_found_by: str | None = None
+    sessions_by: dict[str, int] = field(default_factory=dict)
+    links: LinkReport = field(default_factory=LinkReport)
+    link_groups: list[LinkGroup] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         """The JSON document of ``inspect --json``."""
@@ -58,6 +66,17 @@ class CaptureSummary:
             "redaction_enabled": self.redaction_enabled,
             "redactions": self.redactions,
             "sources": self.sources,
+            "sessions_found_by": self.sessions_found_by,
+            "sessions_by": self.sessions_by,
+            "links": {
+                "enabled": self.links.enabled,
+                "links": self.links.links,
+                "requests": self.links.requests,
+                "by_kind": self.links.by_kind,
+                "ambiguous": self.links.ambiguous,
+                "dropped": self.links.dropped,
+                "groups": [g.to_json() for g in self.link_groups],
+            },
         }
 
 
@@ -106,4 +125,8 @@ def summarize(path: Path, top: int = 10) -> CaptureSummary:
         redaction_enabled=meta.redaction.enabled,
         redactions=meta.redaction.rules,
         sources=[s.path for s in meta.sources],
+        sessions_found_by=meta.sessions.found_by if meta.sessions is not None else None,
+        sessions_by=meta.sessions.requests_by if meta.sessions is not None else {},
+        links=meta.links,
+        link_groups=link_groups(path) if meta.links.links else [],
     )

@@ -25,6 +25,7 @@ from harness.capture.record import (
     SkipLog,
     join_headers,
 )
+from harness.capture.response import Response
 from harness.errors import CaptureError
 
 Progress = Callable[[int], None]
@@ -82,18 +83,17 @@ def _exchange(flow: Any, where: str) -> Exchange:
     start = request.timestamp_start
     ts_ns = round(start * 1e9)
     status = latency = sha = None
+    captured: Response | None = None
     if response is not None:
         status = int(response.status_code)
         end = response.timestamp_end or response.timestamp_start or start
         latency = max(0, round((end - start) * 1e9))
         sha = hashlib.sha256(response.raw_content or b"").hexdigest()
+        # raw_content: de-chunked by mitmproxy, still content-encoded (Response.text decodes)
+        captured = Response(status, _head(response.headers.fields), response.raw_content or b"")
     peer = flow.client_conn.peername
     client = f"{peer[0]}:{peer[1]}" if peer and peer[0] else None
-    head = join_headers(
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in request.headers.fields
-        if not name.startswith(b":")
-    )
+    head = _head(request.headers.fields)
     return Exchange(
         ts_ns=ts_ns,
         method=request.method,
@@ -108,6 +108,16 @@ def _exchange(flow: Any, where: str) -> Exchange:
         orig_status=status,
         orig_latency_ns=latency,
         orig_body_sha256=sha,
+        response=captured,
+    )
+
+
+def _head(fields: Any) -> str:
+    """The ``head`` text of mitmproxy header fields (HTTP/2 pseudo-headers left out)."""
+    return join_headers(
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in fields
+        if not name.startswith(b":")
     )
 
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.capture.response import Response
 
 #: Skip reasons shared by several readers (one place, so the counts line up across formats).
 SKIP_BAD_HEADER = "bad record header"
@@ -41,6 +45,7 @@ class Exchange:
     ``conn`` is a connection or record key the format offers (GoReplay id) for session fallback.
     ``orig_body_sha256`` hashes the response body as recorded: the bytes on the wire for GoReplay
     and mitmproxy (still content-encoded), the text a HAR exporter stored (usually decoded).
+    ``response`` is that response itself while the import learns from it; it is not stored.
     """
 
     ts_ns: int
@@ -65,6 +70,8 @@ class Exchange:
     #: :data:`harness.capture.schema.LINK_TYPE` (``src_idx``, ``src``, ``dst``, ``value``,
     #: ``encoding``, ``kind``); ``None`` when there are none
     links: list[dict[str, object]] | None = None
+    #: the original response as captured, for the link learner only (never stored)
+    response: Response | None = None
 
 
 @dataclass

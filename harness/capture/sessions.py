@@ -41,12 +41,20 @@ class SessionKeyer:
         """Whether keys come from a configured header or cookie (else from the record itself)."""
         return self._header is not None or self._cookie is not None
 
+    @property
+    def config(self) -> SessionConfig:
+        """The session part of the capture config."""
+        return self._config
+
     def key(self, exchange: Exchange) -> str:
         """The session key of ``exchange``; a pure function of its client identity and the salt."""
-        raw = self._identity(exchange)
-        return hashlib.blake2b(
-            raw.encode("utf-8", "surrogateescape"), digest_size=8, key=self._salt[:64]
-        ).hexdigest()
+        return self.hash_identity(self._identity(exchange))
+
+    def hash_identity(self, raw: str) -> str:
+        """The session key of a client identity text (salted: the text is never stored)."""
+        digest = self._keyed.copy()
+        digest.update(raw.encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
 
     @property
     def keyed_hash(self) -> hashlib.blake2b:

@@ -27,6 +27,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from harness.capture.config import CaptureConfig
+from harness.capture.clients import SessionReport
+from harness.capture.links import DROP_RESORTED, LinkReport
 from harness.capture.record import Exchange
 from harness.capture.schema import (
     CAPTURE_SCHEMA,
@@ -111,6 +113,10 @@ class CaptureMetadata(BaseModel):
     options: ImportOptions = ImportOptions()
     first_ts_ns: int | None = None
     last_ts_ns: int | None = None
+    #: how sessions were found (None: a file written before sessions by credential)
+    sessions: SessionReport | None = None
+    #: what link learning found (format 2; a format-1 file reads as "not enabled")
+    links: LinkReport = LinkReport()
 
 
 class CaptureWriter:
@@ -244,7 +250,7 @@ class CaptureWriter:
             "orig_body_sha256": pa.array([e.orig_body_sha256 for e in batch], pa.string()),
             "source": pa.array([e.source for e in batch], pa.string()),
             "orig_location_route": pa.array([e.orig_location_route for e in batch], pa.string()),
-            "links": _links([e.links for e in batch]),
+            "links": links_column([e.links for e in batch]),
         }
         arrays = [columns[name] for name in CAPTURE_SCHEMA.names]
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=CAPTURE_SCHEMA))
@@ -257,11 +263,12 @@ class CaptureWriter:
         metadata.first_ts_ns = self.min_ts if self.rows else None
         metadata.last_ts_ns = self.last_ts
         metadata.counts.resorted = self.resorted
-        blob = metadata.model_dump_json().encode()
-        self._writer.add_key_value_metadata({METADATA_KEY: blob})
-        self._writer.close()
         if self.resorted:
-            _resort(self._tmp, blob)
+            self._writer.close()
+            _resort(self._tmp, metadata)
+        else:
+            self._writer.add_key_value_metadata({METADATA_KEY: metadata.model_dump_json().encode()})
+            self._writer.close()
         self._tmp.replace(self.path)
 
     def abort(self) -> None:
@@ -272,8 +279,8 @@ class CaptureWriter:
             self._tmp.unlink()
 
 
-def _links(rows: list[list[dict[str, object]] | None]) -> pa.Array:
-    """The ``links`` column of a batch (an empty list where a row has none)."""
+def links_column(rows: list[list[dict[str, object]] | None]) -> pa.Array:
+    """The ``links`` column of some rows (an empty list where a row has none)."""
     if not any(rows):
         return missing_column("links", len(rows))
     return pa.array([r or [] for r in rows], LINKS_TYPE)
@@ -353,12 +360,21 @@ def _split_at_colon(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
     return names, values
 
 
-def _resort(path: Path, blob: bytes) -> None:
+def _resort(path: Path, metadata: CaptureMetadata) -> None:
+    """Sort the written file by time once more; ``idx`` and the links' ``src_idx`` follow."""
     table = pq.read_table(path).sort_by([("ts_ns", "ascending"), ("idx", "ascending")])
     ts = table.column("ts_ns")
+    old_idx = table.column("idx").to_numpy()
     table = table.set_column(0, "idx", pa.array(range(len(table)), pa.int64()))
     offsets = pc.subtract(ts, ts[0]) if len(table) else ts
     table = table.set_column(2, "offset_ns", offsets)
+    links, dropped = _renumber_links(table.column("links"), old_idx)
+    table = table.set_column(table.schema.get_field_index("links"), "links", links)
+    if dropped:
+        counts = metadata.links.dropped
+        counts[DROP_RESORTED] = counts.get(DROP_RESORTED, 0) + dropped
+        metadata.links.links -= dropped
+    blob = metadata.model_dump_json().encode()
     table = table.replace_schema_metadata({METADATA_KEY: blob})
     pq.write_table(
         table,
@@ -368,6 +384,29 @@ def _resort(path: Path, blob: bytes) -> None:
         use_dictionary=DICTIONARY_COLUMNS,
         write_statistics=STATISTICS_COLUMNS,
     )
+
+
+def _renumber_links(column: pa.ChunkedArray, old_idx: np.ndarray) -> tuple[pa.Array, int]:
+    """``links`` with ``src_idx`` renumbered after a sort; links whose source now comes at or
+    after their own row are dropped (returns how many)."""
+    links = column.combine_chunks()
+    if not len(links) or not pc.sum(pc.list_value_length(links)).as_py():
+        return links, 0
+    new_of_old = np.empty(len(old_idx), dtype=np.int64)
+    new_of_old[old_idx] = np.arange(len(old_idx))
+    flat = links.flatten()
+    src = new_of_old[flat.field("src_idx").to_numpy()]
+    owner = links.value_parent_indices().to_numpy()
+    keep = src < owner
+    fields = [flat.field(name) for name in ("src", "dst", "value", "encoding", "kind")]
+    rebuilt = pa.StructArray.from_arrays(
+        [pa.array(src, pa.int64()), *fields], fields=list(LINKS_TYPE.value_type)
+    ).filter(pa.array(keep))
+    counts = np.bincount(owner[keep], minlength=len(links))
+    new_offsets = np.zeros(len(links) + 1, dtype=np.int32)
+    np.cumsum(counts, out=new_offsets[1:])
+    out = pa.ListArray.from_arrays(pa.array(new_offsets), rebuilt, type=LINKS_TYPE)
+    return out, int((~keep).sum())
 
 
 def open_capture(path: Path) -> tuple[pq.ParquetFile, CaptureMetadata]:

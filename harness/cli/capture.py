@@ -77,11 +77,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ins = actions.add_parser(
         "inspect",
         help="summarise a capture file",
-        description="Requests, responses, duration, sessions, rate, top routes, skips, redactions.",
+        description=(
+            "Requests, responses, duration, sessions (and how they were found), rate, top "
+            "routes, skips, redactions, and the session links grouped by kind, source and target."
+        ),
     )
     ins.add_argument("file", type=Path, metavar="FILE")
     ins.add_argument("--json", action="store_true", help="print the summary as JSON")
-    ins.add_argument("--top", type=int, default=10, help="how many routes to list (default 10)")
+    ins.add_argument("--top", type=int, default=10,
+                     help="how many routes and link groups to list (default 10)")  # fmt: skip
     ins.set_defaults(handler=_inspect)
 
 
@@ -191,16 +195,16 @@ def _inspect(args: argparse.Namespace) -> int:
         json.dump(summary.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_summary(summary)
+        _print_summary(summary, args.top)
     return 0
 
 
-def _print_summary(s: CaptureSummary) -> None:
+def _print_summary(s: CaptureSummary, top: int) -> None:
     lines = [
         f"capture     {s.path} (format {s.format_version})",
         f"requests    {s.requests} ({s.responses} with original response)",
         f"duration    {s.duration_s:.3f} s",
-        f"sessions    {s.sessions}",
+        f"sessions    {s.sessions}{_found_by(s)}",
         f"rate        mean {s.mean_per_s:.2f}/s, peak {s.peak_per_s}/s",
         f"methods     {', '.join(f'{m} {n}' for m, n in s.methods.items())}",
         f"routes      {s.route_count} distinct; top:",
@@ -208,9 +212,34 @@ def _print_summary(s: CaptureSummary) -> None:
         f"skipped     {_pairs(s.skipped)}",
         f"filtered    {_pairs(s.filtered)}",
         f"redaction   {'on' if s.redaction_enabled else 'OFF'}: {_pairs(s.redactions)}",
+        *_link_lines(s, top),
         f"sources     {', '.join(s.sources)}",
     ]
     print("\n".join(lines))
+
+
+def _found_by(s: CaptureSummary) -> str:
+    if s.sessions_found_by is None:
+        return ""
+    if s.sessions_found_by != "credential":
+        return f" (by {s.sessions_found_by})"
+    by = ", ".join(f"{n:,} {how}" for how, n in s.sessions_by.items())
+    return f" (by credential: {by})" if by else " (by credential)"
+
+
+def _link_lines(s: CaptureSummary, top: int) -> list[str]:
+    links = s.links
+    if not links.enabled:
+        return ["links       not learned (format 1 file, or links.enabled: false)"]
+    kinds = ", ".join(f"{k} {n:,}" for k, n in links.by_kind.items()) or "none found"
+    head = f"links       {links.links:,} in {links.requests:,} requests: {kinds}"
+    extra = [f"{links.ambiguous:,} ambiguous"] if links.ambiguous else []
+    extra += [f"{n:,} dropped ({why})" for why, n in links.dropped.items()]
+    if extra:
+        head += f" ({'; '.join(extra)})"
+    rest = len(s.link_groups) - top
+    more = [f"  ... {rest} more groups (--top, --json)"] if rest > 0 else []
+    return [head, *(f"  {g.describe()}" for g in s.link_groups[:top]), *more]
 
 
 def _pairs(counts: dict[str, int]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from harness.capture.redact import Redactor
 from harness.capture.store import CaptureMetadata, CaptureWriter, read_capture
 from tests.capture.gorfiles import DATADOG, GorRecord, datadog_records, request, response, write_gor
 from tests.capture.secrets import SECRETS, write_seeded
+from tests.capture.stateful import stateful_traffic
 
 T0 = 1_700_000_000_000_000_000
 SALTED = CaptureConfig(session=SessionConfig(salt="fixed"))
@@ -275,3 +277,55 @@ def test_random_requests_are_parsed_as_the_record_path_parses_them(
     assert fast == slow
     assert fast[1].skipped["invalid request line"] > 0
     assert len({row["host"] for row in fast[0]}) > 3
+
+
+def test_stateful_traffic_links_and_sessions_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small chunks, so sessions and links cross chunk boundaries
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 16)
+    traffic = stateful_traffic(api=3, browsers=2, rounds=3)
+    source = write_gor(tmp_path / "stateful.gor", traffic.records)
+    fast, slow = import_both([source], tmp_path / "out.parquet", monkeypatch, config=SALTED)
+    assert fast == slow
+    rows, meta, _ = fast
+    assert len(rows) == traffic.requests
+    kinds = Counter(link["kind"] for row in rows for link in row["links"])
+    assert kinds == traffic.expected
+    assert meta.links.links == sum(traffic.expected.values())
+    assert len({row["session"] for row in rows}) == 5
+    assert meta.sessions is not None and meta.sessions.found_by == "credential"
+    for row in rows:
+        for link in row["links"]:
+            assert link["src_idx"] < row["idx"]
+
+
+def test_links_follow_a_resort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    traffic = stateful_traffic(api=3, browsers=1, rounds=2)
+    records = traffic.records
+    # the second client's login arrives late (beyond the reorder window): once the writer
+    # re-sorts, every row written between its time and its arrival moves up by one
+    logins = [i for i, r in enumerate(records) if r.payload.startswith(b"POST /api/users/login")]
+    late = records.pop(logins[1])
+    answer = next(i for i, r in enumerate(records) if r.kind == 2 and r.rid == late.rid)
+    late_answer = records.pop(answer)
+    records[14:14] = [late, late_answer]
+    source = write_gor(tmp_path / "late.gor", records)
+    fast, slow = import_both(
+        [source], tmp_path / "out.parquet", monkeypatch, config=SALTED, reorder_window=1
+    )
+    assert fast == slow
+    rows, meta, _ = fast
+    assert meta.counts.resorted > 0
+    by_idx = {row["idx"]: row for row in rows}
+    sources = Counter()
+    for row in rows:
+        for link in row["links"]:
+            source_row = by_idx[link["src_idx"]]
+            assert source_row["ts_ns"] < row["ts_ns"]
+            assert source_row["session"] == row["session"]
+            where = source_row["method"] + " " + source_row["path"].rsplit("/", 1)[-1]
+            sources[(link["src"], where)] += 1
+    assert sources[("json:$.user.token", "POST login")] == 20
+    assert sources[("json:$.article.slug", "POST articles")] == 12
+    assert sources[("json:$.comment.id", "POST comments")] == 5

@@ -35,7 +35,7 @@ from tests.docs.commands import (
 YAML = [b for b in yaml_blocks() if b.page not in PARSE_ONLY_PAGES]
 OWN_PAGES = [p for p in pages() if page_name(p) not in PARSE_ONLY_PAGES]
 SCENARIO_KEYS = frozenset(Scenario.model_fields) | {"for"}
-CAPTURE_CONFIG_KEYS = frozenset({"session", "routes", "redaction", "filters"})
+CAPTURE_CONFIG_KEYS = frozenset({"session", "routes", "redaction", "filters", "links"})
 
 
 def load(block: Block) -> dict[str, Any]:

@@ -1,0 +1,261 @@
+"""What the import learns from each exchange: its session, its response's values, its links.
+
+One :class:`ImportLearning` per import ties the session tracker
+(:mod:`harness.capture.clients`) and the link learner (:mod:`harness.capture.links`) to the
+pipeline, for both paths: :mod:`harness.capture.ingest` (one :class:`Exchange` at a time) and
+:mod:`harness.capture.batch` (GoReplay rows a chunk at a time). Per request, in capture order:
+
+1. :meth:`~ImportLearning.session` decides its session (before filters: sampling needs it);
+2. :meth:`~ImportLearning.delivered` reads what its response delivered (also before filters:
+   a filtered login still tells whose token a later request carries), and the route of the
+   response's ``Location``;
+3. for a kept request, :meth:`~ImportLearning.learn` finds its links and indexes its response;
+4. after redaction, :meth:`~ImportLearning.confirm` stores the links as the request is stored.
+
+Nothing of the response survives this: only the capture's ``orig_*`` columns and the links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harness.capture.config import CaptureConfig
+from harness.capture.clients import (
+    Credential,
+    SessionReport,
+    SessionTracker,
+    gor_connection,
+    is_credential_header,
+    line_credentials,
+)
+from harness.capture.links import LinkLearner, LinkReport, RawLink
+from harness.capture.linksources import Delivered, delivered_values, source_value
+from harness.capture.linkspec import parse_source
+from harness.capture.linktargets import request_places
+from harness.capture.record import Exchange
+from harness.capture.response import Response, parse_response
+from harness.capture.routes import RouteTemplater
+from harness.capture.sessions import SessionKeyer
+
+#: Kinds of delivered values that may be a later request's credential.
+_CREDENTIAL_KINDS = frozenset({"token", "cookie", "csrf"})
+#: Request body bytes compared with response values (the echo check) at most.
+_ECHO_BODY = 1 << 16
+
+
+class ChunkRows(Protocol):
+    """The columns of a chunk of GoReplay rows the batch path parsed (before redaction)."""
+
+    @property
+    def ts(self) -> Sequence[int]: ...
+    @property
+    def method(self) -> Sequence[str]: ...
+    @property
+    def path(self) -> Sequence[str]: ...
+    @property
+    def head(self) -> Sequence[bytes]: ...
+    @property
+    def body(self) -> Sequence[bytes]: ...
+    @property
+    def rid(self) -> Sequence[bytes]: ...
+    @property
+    def route(self) -> Sequence[str]: ...
+    @property
+    def latency(self) -> Sequence[int | None]: ...
+    @property
+    def response(self) -> Sequence[bytes | None]: ...
+    @property
+    def source(self) -> Sequence[str]: ...
+
+
+@dataclass
+class ChunkLearned:
+    """What :meth:`ImportLearning.chunk` found: per row, and raw links by row."""
+
+    sessions: list[str]
+    links: dict[int, list[RawLink]]
+    locations: list[str | None]
+
+
+class _Lines(Protocol):
+    names: pa.Array
+    values: pa.Array
+    offsets: pa.Array
+
+
+def _chunk_credentials(lines: _Lines, rows: int) -> dict[int, list[Credential]]:
+    """Credentials of each row of a chunk (in line order), from its split header lines."""
+    names = lines.names
+    if not len(names):
+        return {}
+    keys = pc.ascii_lower(pc.ascii_trim(names, " \t"))
+    # few distinct names in a chunk: decide per name, then pick the lines
+    wanted = [k for k in pc.unique(keys).to_pylist() if k is not None and is_credential_header(k)]
+    if not wanted:
+        return {}
+    mask = pc.is_in(keys, value_set=pa.array(wanted, pa.string()))
+    where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    if not where.size:
+        return {}
+    take = pa.array(where)
+    row_of = np.searchsorted(lines.offsets.to_numpy(), where, side="right") - 1
+    out: dict[int, list[Credential]] = {}
+    for row, key, value in zip(
+        row_of.tolist(),
+        keys.take(take).to_pylist(),
+        lines.values.take(take).to_pylist(),
+        strict=True,
+    ):
+        found = line_credentials(key, value or "")
+        if found:
+            out.setdefault(row, []).extend(found)
+    return out
+
+
+class ImportLearning:
+    """Sessions and links of one import (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: CaptureConfig,
+        keyer: SessionKeyer,
+        templater: RouteTemplater,
+        pseudonym: Callable[[str], str] | None = None,
+    ) -> None:
+        self.tracker = SessionTracker(keyer)
+        self.learner = LinkLearner(config.links) if config.links.enabled else None
+        self._templater = templater
+        self._pseudonym = pseudonym
+        self._sources = {rule.src: parse_source(rule.src) for rule in config.links.add}
+
+    @property
+    def by_credential(self) -> bool:
+        """Whether sessions are found by credential (no session key configured)."""
+        return not self.tracker.configured
+
+    def session(self, exchange: Exchange) -> str:
+        """The session of ``exchange``."""
+        return self.tracker.session(exchange)
+
+    def delivered(
+        self, session: str, response: Response, path: str, head: str, body: bytes
+    ) -> list[Delivered] | None:
+        """What ``response`` delivered to the request ``path`` + ``head`` + ``body``.
+
+        ``None`` when nothing needs it (no learner, a configured session key).
+        """
+        if self.learner is None and self.tracker.configured:
+            return None
+        echo = "\n".join((path, head, body[:_ECHO_BODY].decode("latin-1")))
+        values = delivered_values(response, echo)
+        if response.unread is not None and self.learner is not None:
+            self.learner.unread(response.unread)
+        if not self.tracker.configured:
+            self.tracker.delivered(
+                session, [d.value for d in values if d.kind in _CREDENTIAL_KINDS]
+            )
+        return values
+
+    def location_route(self, response: Response, path: str) -> str | None:
+        """The route template of the response's ``Location`` (resolved against ``path``)."""
+        location = response.header("location")
+        if not location:
+            return None
+        try:
+            target = urlsplit(urljoin(path, location.strip())).path or "/"
+        except ValueError:
+            return None
+        return self._templater.route(target)
+
+    def learn(  # noqa: PLR0917 - one call per request, in the import's inner loop
+        self,
+        idx: int,
+        session: str,
+        ts: int,
+        route: str,
+        path: str,
+        head: str,
+        body: bytes,
+        response: Response | None,
+        latency: int | None,
+        delivered: list[Delivered] | None,
+    ) -> list[RawLink]:
+        """The links of kept row ``idx`` (``route``: ``METHOD route``); indexes its response."""
+        learner = self.learner
+        if learner is None:
+            return []
+        if response is not None:
+            learner.responses_seen = True
+        raw = learner.match(session, ts, route, lambda: request_places(path, head, body))
+        if response is not None:
+            extra = []
+            for rule in learner.rules_for(route):
+                value = source_value(self._sources[rule.rule.src or ""], response)
+                if value:
+                    extra.append((rule, value))
+            if delivered or extra:
+                end = ts + (latency or 0)
+                learner.offer(idx, session, ts, end, route, delivered or [], extra)
+        return raw
+
+    def chunk(self, rows: ChunkRows, lines: _Lines, base_idx: int) -> ChunkLearned:
+        """Sessions, raw links and ``Location`` routes of a chunk of GoReplay rows, in order.
+
+        The batch path's version of :meth:`session`, :meth:`delivered` and :meth:`learn` (it has
+        no filters: every row is kept). Credentials come from ``lines``, the chunk's header
+        lines split in Arrow before redaction; the rest from the rows' raw text.
+        """
+        n = len(rows.ts)
+        creds = _chunk_credentials(lines, n)
+        sessions: list[str] = []
+        links: dict[int, list[RawLink]] = {}
+        locations: list[str | None] = [None] * n
+        decide = self.tracker.decide
+        for i in range(n):
+            rid = rows.rid[i]
+            conn = "r\0" + (gor_connection(rid.decode("latin-1")) if rid else rows.source[i])
+            row_creds = creds.get(i)
+            if row_creds is not None and len(row_creds) > 1:
+                row_creds.sort(key=lambda c: c[0])
+            session = decide(row_creds or [], conn)
+            sessions.append(session)
+            payload = rows.response[i]
+            response = parse_response(payload) if payload is not None else None
+            learner_active = self.learner is not None and self.learner.active
+            if response is None and not learner_active:
+                continue  # nothing to learn from or for this row
+            path = rows.path[i]
+            head = rows.head[i].decode("latin-1")
+            body = rows.body[i]
+            delivered = None
+            if response is not None:
+                locations[i] = self.location_route(response, path)
+                delivered = self.delivered(session, response, path, head, body)
+            route = f"{rows.method[i]} {rows.route[i]}"
+            raw = self.learn(
+                base_idx + i, session, rows.ts[i], route, path, head, body, response,
+                rows.latency[i], delivered,
+            )  # fmt: skip
+            if raw:
+                links[i] = raw
+        return ChunkLearned(sessions, links, locations)
+
+    def confirm(
+        self, raw: list[RawLink], path: str, head: str, body: bytes
+    ) -> list[dict[str, object]] | None:
+        """The links to store with a request, from its stored (redacted) form."""
+        if not raw or self.learner is None:
+            return None
+        return self.learner.confirm(raw, path, head, body, self._pseudonym)
+
+    def finish(self) -> tuple[SessionReport, LinkReport]:
+        """The reports for the capture metadata."""
+        links = self.learner.finish() if self.learner is not None else LinkReport(enabled=False)
+        return self.tracker.finish(), links

@@ -172,12 +172,12 @@ def write_batches(
         )
         if len(rows) >= chunk_rows:
             read += len(rows)
-            _write(_Columns(rows), writer, redactor, masker, templater, learning)
+            _write(_Columns(rows), writer, redactor, masker, templater, learning=learning)
             rows = []
             add = rows.append
     if rows:
         read += len(rows)
-        _write(_Columns(rows), writer, redactor, masker, templater, learning)
+        _write(_Columns(rows), writer, redactor, masker, templater, learning=learning)
     return read
 
 
@@ -187,6 +187,7 @@ def _write(
     redactor: Redactor | None,
     masker: HeaderRedaction | None,
     templater: RouteTemplater,
+    *,
     learning: ImportLearning,
 ) -> None:
     if not cols.ts:

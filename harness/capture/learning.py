@@ -26,7 +26,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harness.capture.config import CaptureConfig
 from harness.capture.clients import (
     Credential,
     SessionReport,
@@ -35,6 +34,7 @@ from harness.capture.clients import (
     is_credential_header,
     line_credentials,
 )
+from harness.capture.config import CaptureConfig
 from harness.capture.links import LinkLearner, LinkReport, RawLink
 from harness.capture.linksources import Delivered, delivered_values, source_value
 from harness.capture.linkspec import parse_source

@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from harness.capture.config import CaptureConfig
 from harness.capture.clients import SessionReport
+from harness.capture.config import CaptureConfig
 from harness.capture.links import DROP_RESORTED, LinkReport
 from harness.capture.record import Exchange
 from harness.capture.schema import (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from harness.capture.config import SessionConfig
 from harness.capture.clients import (
     BY_CONNECTION,
     BY_DELIVERED,
@@ -12,6 +11,7 @@ from harness.capture.clients import (
     gor_connection,
     head_credentials,
 )
+from harness.capture.config import SessionConfig
 from harness.capture.record import Exchange
 from harness.capture.sessions import SessionKeyer
 

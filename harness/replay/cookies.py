@@ -145,6 +145,11 @@ class CookieJar:
     def __len__(self) -> int:
         return len(self._cookies)
 
+    @property
+    def untouched(self) -> bool:
+        """True until the target set or deleted a cookie: the captured header stays as it is."""
+        return not (self._cookies or self._dead)
+
     def receive(
         self, set_cookies: Iterable[str], hosts: str | tuple[str, ...], request_path: str, *,
         now: float,
@@ -194,7 +199,7 @@ class CookieJar:
         self, captured: str | None, hosts: str | tuple[str, ...], request_path: str, *, now: float
     ) -> str | None:
         """The ``Cookie`` header to send instead of ``captured`` (None: send none)."""
-        if captured is None or not (self._cookies or self._dead):
+        if captured is None or self.untouched:
             return captured
         live: dict[str, str] = {}
         for cookie in self.applicable(hosts, request_path, now=now):

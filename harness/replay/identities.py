@@ -93,6 +93,23 @@ class Identity:
         self.logins = 0
         self.failed = 0
 
+    @property
+    def apply_place(self) -> Locator:
+        """Where the token goes (``header:NAME`` or ``cookie:NAME``)."""
+        assert self._apply is not None
+        return self._apply
+
+    @property
+    def token_place(self) -> str:
+        """Where the token is read from in the login's reply (a source locator)."""
+        assert self.login is not None
+        return self.login.token
+
+    def secrets(self) -> list[str]:
+        """Every value of every account (longest first): never shown in a message."""
+        values = {v for account in self._accounts for v in account.values() if v}
+        return sorted(values, key=len, reverse=True)
+
     def needs_login(self, session: str | None) -> bool:
         """Whether ``session`` is one that logs in (see :func:`identity_sessions`)."""
         return self.login is not None and session in self._number

@@ -1,0 +1,163 @@
+"""Session state before the replay starts: checks in the orchestrator, row states in workers.
+
+Pure (pyarrow; no gevent). The orchestrator calls :func:`check_capture_links` (a link whose
+source is not an earlier request: exit 3 naming the file and row) and :func:`plan_identities`
+(which sessions log in to each target; too few accounts: exit 3 naming the stack file's line).
+Each worker calls :func:`worker_state` for its own rows: the links, the captured host, and the
+session order of every request it sends (:mod:`harness.replay.ordering`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.capture.linkspec import LocatorError
+from harness.errors import CaptureError, StackFileError, TargetError
+from harness.replay.identities import check_accounts, identity_sessions
+from harness.replay.links import Link, check_links, parse_links
+from harness.replay.ordering import OrderRow, session_order
+from harness.replay.plan import read_capture, read_rows
+from harness.replay.session_state import RowState
+from harness.scenario.accounts import load_accounts
+from harness.scenario.auth import AuthSpec
+
+
+def check_capture_links(capture: Path) -> int:
+    """Check every link of the capture (exit 3 naming file and row); the number of links."""
+    table = read_capture(capture, ["idx", "links", "source"])
+    if table.column("links").null_count == table.num_rows:
+        return 0
+    return check_links(
+        capture,
+        table.column("idx").to_pylist(),
+        table.column("links").to_pylist(),
+        table.column("source").to_pylist(),
+    )
+
+
+@dataclass(frozen=True)
+class TargetAuth:
+    """A target's staging identities as the orchestrator resolves them."""
+
+    name: str
+    auth: AuthSpec
+    where: str
+    """``stack.yaml:LINE`` of its ``auth:`` (for errors)"""
+    stack_dir: Path
+
+
+def plan_identities(capture: Path, targets: Sequence[TargetAuth]) -> dict[str, list[str]]:
+    """Target name -> the sessions that log in to it, in order (their account numbers).
+
+    Raises :class:`~harness.errors.StackFileError` (exit 3) when a login has fewer accounts
+    than sessions and may not share them, or its accounts cannot be read.
+    """
+    logins = [t for t in targets if t.auth.login is not None]
+    if not logins:
+        return {}
+    table = read_capture(capture, ["session", "headers", "links"])
+    sessions = table.column("session").to_pylist()
+    headers = table.column("headers").to_pylist()
+    links = table.column("links").to_pylist()
+    planned: dict[str, list[str]] = {}
+    for target in logins:
+        login = target.auth.login
+        assert login is not None
+        names = identity_sessions(sessions, headers, links, login.apply)
+        try:
+            accounts = load_accounts(login, target.stack_dir)
+        except ValueError as exc:
+            raise StackFileError(f"{target.where}: auth.login: {exc}") from None
+        check_accounts(login, len(accounts), len(names), target.where)
+        planned[target.name] = names
+    return planned
+
+
+def worker_state(capture: Path, rows: Sequence[int]) -> tuple[dict[int, RowState], int]:
+    """``idx`` -> :class:`RowState` for capture rows at positions ``rows`` (one shard's, sorted
+    and distinct), and the number of links among them."""
+    wanted = sorted(set(rows))
+    if not wanted:
+        return {}, 0
+    columns = ["idx", "session", "host", "offset_ns", "orig_latency_ns", "links", "source"]
+    table = read_rows(capture, wanted, columns).to_pylist()
+    parsed: dict[int, tuple[Link, ...]] = {}
+    order_rows = []
+    count = 0
+    for row in table:
+        try:
+            links = parse_links(row["links"])
+        except (LocatorError, KeyError, TypeError, ValueError) as exc:
+            raise CaptureError(
+                f"{capture}: row idx {row['idx']} ({row['source']}): {exc}"
+            ) from None
+        parsed[row["idx"]] = links
+        count += len(links)
+        order_rows.append(
+            OrderRow(
+                pos=row["idx"],
+                idx=row["idx"],
+                session=row["session"],
+                offset_ns=row["offset_ns"],
+                latency_ns=row["orig_latency_ns"],
+                link_sources=tuple(link.src_idx for link in links),
+            )
+        )
+    orders = session_order(order_rows)
+    states = {
+        row["idx"]: RowState(
+            session=row["session"],
+            host=row["host"] or "",
+            links=parsed[row["idx"]],
+            order=orders.get(row["idx"]),
+        )
+        for row in table
+    }
+    return states, count
+
+
+def link_sources(states: Mapping[int, RowState]) -> set[int]:
+    """``idx`` of the exchanges whose replies later requests of these rows read."""
+    return {link.src_idx for state in states.values() for link in state.links}
+
+
+def check_logins(
+    targets: Sequence[tuple[str, str, TargetAuth]],
+    sessions: Mapping[str, Sequence[str]],
+    timeout_s: float,
+) -> None:
+    """Log each target in once with its first session's account before any traffic: a login
+    that fails is :class:`~harness.errors.TargetError` (exit 4) naming the target, the status
+    and the first line of the body (never an account value). ``targets``: (name, url, auth)."""
+    import httpx
+
+    from harness.replay.identities import Identity
+    from harness.replay.session_state import login_failure
+    from harness.replay.sources import Reply
+
+    for name, url, target in targets:
+        login = target.auth.login
+        names = sessions.get(name) or []
+        if login is None or not names:
+            continue
+        identity = Identity(target.auth, load_accounts(login, target.stack_dir), names, None)
+        request = identity.login_request(names[0])
+        try:
+            answer = httpx.request(
+                request.method,
+                url.rstrip("/") + request.path,
+                headers=request.headers,
+                content=request.body,
+                timeout=timeout_s,
+            )
+            reply: Reply | None = Reply(
+                answer.status_code, list(answer.headers.multi_items()), answer.content
+            )
+        except httpx.HTTPError:
+            reply = None
+        if reply is None or identity.token_from(reply) is None:
+            raise TargetError(
+                f"target {name}: staging login failed: {login_failure(request, reply, identity)}"
+            )

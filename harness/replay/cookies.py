@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -121,6 +122,7 @@ def path_match(request_path: str, cookie_path: str) -> bool:
     return cookie_path.endswith("/") or path[len(cookie_path)] == "/"
 
 
+@functools.lru_cache(maxsize=4096)
 def _host(value: str) -> str:
     """``Host`` header value -> lower-case host without port."""
     value = value.strip().lower()
@@ -218,6 +220,7 @@ class CookieJar:
         return "; ".join(parts) if parts else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _hosts(hosts: str | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(_host(h) for h in ((hosts,) if isinstance(hosts, str) else hosts) if h)
 

@@ -42,26 +42,27 @@ class Link:
     value: str
     encoding: str
     kind: str
-
-    @property
-    def key(self) -> tuple[int, str]:
-        """What the value is stored under: the source exchange and the source locator's text."""
-        return (self.src_idx, str(self.src))
+    key: tuple[int, str] = (0, "")
+    """what the value is stored under: the source exchange and the source locator's text"""
 
 
 def parse_links(raw: Iterable[Mapping[str, Any]] | None) -> tuple[Link, ...]:
     """The links of one capture row (as read from Parquet); :class:`LocatorError` if bad."""
-    return tuple(
-        Link(
-            src_idx=int(item["src_idx"]),
-            src=parse_source(str(item["src"])),
-            dst=parse_target(str(item["dst"])),
-            value=str(item["value"]),
-            encoding=str(item["encoding"] or "raw"),
-            kind=str(item["kind"] or "value"),
+    links = []
+    for item in raw or ():
+        src_idx, src = int(item["src_idx"]), parse_source(str(item["src"]))
+        links.append(
+            Link(
+                src_idx=src_idx,
+                src=src,
+                dst=parse_target(str(item["dst"])),
+                value=str(item["value"]),
+                encoding=str(item["encoding"] or "raw"),
+                kind=str(item["kind"] or "value"),
+                key=(src_idx, str(src)),
+            )
         )
-        for item in raw or ()
-    )
+    return tuple(links)
 
 
 def sources_needed(links_by_row: Iterable[Sequence[Link]]) -> dict[int, list[Locator]]:
@@ -69,7 +70,7 @@ def sources_needed(links_by_row: Iterable[Sequence[Link]]) -> dict[int, list[Loc
     needed: dict[int, dict[str, Locator]] = {}
     for links in links_by_row:
         for link in links:
-            needed.setdefault(link.src_idx, {})[str(link.src)] = link.src
+            needed.setdefault(link.src_idx, {})[link.key[1]] = link.src
     return {idx: list(locators.values()) for idx, locators in needed.items()}
 
 
@@ -81,7 +82,7 @@ class LinkState:
     """
 
     def __init__(self, needed: Mapping[int, Sequence[Locator]]) -> None:
-        self._needed = needed
+        self._needed = {idx: [(str(src), src) for src in srcs] for idx, srcs in needed.items()}
         self._values: dict[tuple[int, str], str | None] = {}
 
     def wants(self, idx: int) -> bool:
@@ -90,8 +91,8 @@ class LinkState:
 
     def record(self, idx: int, reply: Reply | None) -> None:
         """Read the values later requests need from the reply to ``idx`` (None: it failed)."""
-        for src in self._needed.get(idx, ()):
-            self._values[(idx, str(src))] = extract(src, reply) if reply is not None else None
+        for text, src in self._needed.get(idx, ()):
+            self._values[(idx, text)] = extract(src, reply) if reply is not None else None
 
     def apply(self, req: Outgoing, links: Sequence[Link]) -> str:
         """Write this target's values into ``req``; the row's ``link`` outcome."""

@@ -30,7 +30,7 @@ bodies cut at the configured size (``body_truncated`` says so).
     {"t_ns": 20000412345, "kind": "fault_applied",
      "fault": {"id": "f1", "label": "postgres down", "kind": "down", "dependency": "postgres",
                "targets": ["baseline", "candidate"], "at_s": 20.0, "for_s": 15.0},
-     "verified": {"check": "connect_refused", "ok": true, "detail": "..."}}
+     "verified": {"check": "connect_cut", "ok": true, "detail": "..."}}
 
 Kinds: ``run_started``, ``run_finished``, ``fault_applied``, ``fault_reverted``,
 ``action_started``, ``action_finished`` (with ``exit_status``), ``target_started``,

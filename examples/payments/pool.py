@@ -2,9 +2,15 @@
 
 Why not ``psycopg_pool``: its reconnect backoff grows to a minute, so how fast a build recovers
 after the database returns would depend on the pool's history rather than on the build. This pool
-keeps one rule: a single connector thread opens connections while someone waits for one (or the
-pool is below ``min_size``) and, after a failed connect, tries again every
-``reconnect_interval`` seconds. Checkout waits for an idle connection up to its timeout.
+keeps two rules, like the pools of most web frameworks:
+
+- a checkout that finds no idle connection, while the pool has room, starts one connection
+  attempt of its own (in a short-lived thread) and waits up to its timeout for any connection:
+  so every retry of a request that needs a connection is an attempt the database side sees;
+- a connector thread keeps ``min_size`` connections open and, while the database is
+  unreachable, tries again once ``reconnect_interval`` seconds have passed since the last
+  attempt of anyone (so the pool notices quickly when the database is back, even when nobody
+  asks, without adding attempts of its own while requests keep trying).
 
 A query cannot be interrupted through the network when the database is partitioned away (a
 cancel request would hang too), so a watchdog thread shuts the socket of a connection whose
@@ -129,6 +135,7 @@ class ConnectionPool:
         self._waiting = 0
         self._closed = False
         self._db_up = True
+        self._last_attempt = 0.0
         self._watchdog = QueryWatchdog()
         self._connector = threading.Thread(target=self._connect_loop, name="connector", daemon=True)
 
@@ -179,6 +186,7 @@ class ConnectionPool:
 
     def _checkout(self, timeout: float) -> psycopg.Connection[Any]:
         deadline = time.monotonic() + timeout
+        asked = False
         with self._lock:
             self._waiting += 1
             try:
@@ -191,10 +199,29 @@ class ConnectionPool:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise DatabaseUnavailable("checkout_timeout")
-                    self._demand.notify()  # the connector may be waiting for demand
+                    if not asked and self._has_room():
+                        asked = True
+                        self._opening += 1
+                        threading.Thread(target=self._open_one, name="opener", daemon=True).start()
                     self._available.wait(remaining)
             finally:
                 self._waiting -= 1
+
+    def _has_room(self) -> bool:
+        return len(self._idle) + self._in_use + self._opening < self._max_size
+
+    def _open_one(self) -> None:
+        """One connection attempt for a waiting checkout; a success joins the idle list."""
+        conn = self._open()
+        with self._lock:
+            self._opening -= 1
+            if conn is not None and not self._closed:
+                self._idle.append(conn)
+                self._metrics.pool_size.set(len(self._idle) + self._in_use)
+                self._available.notify_all()
+                return
+        if conn is not None:
+            conn.close()
 
     def _checkin(self, conn: psycopg.Connection[Any], *, broken: bool) -> None:
         with self._lock:
@@ -209,8 +236,7 @@ class ConnectionPool:
             conn.close()
 
     def _wants_connection(self) -> bool:
-        total = len(self._idle) + self._in_use + self._opening
-        return total < self._max_size and (total < self._min_size or self._waiting > 0)
+        return len(self._idle) + self._in_use + self._opening < self._min_size
 
     def _connect_loop(self) -> None:
         while True:
@@ -231,13 +257,23 @@ class ConnectionPool:
                     self._metrics.pool_size.set(len(self._idle) + self._in_use)
                     self._available.notify_all()
             if conn is None:
-                with self._lock:
-                    self._demand.wait_for(lambda: self._closed, timeout=self._reconnect_interval)
+                self._pause_after_failure()
+
+    def _pause_after_failure(self) -> None:
+        """Wait until ``reconnect_interval`` has passed since the LAST attempt of anyone: while
+        requests keep trying on their own, the connector adds none of its own."""
+        with self._lock:
+            while not self._closed:
+                wait = self._last_attempt + self._reconnect_interval - time.monotonic()
+                if wait <= 0:
+                    return
+                self._demand.wait(wait)
 
     def _is_closed(self) -> bool:
         return self._closed
 
     def _open(self) -> psycopg.Connection[Any] | None:
+        self._last_attempt = time.monotonic()  # a float store: atomic enough for a heuristic
         try:
             conn = psycopg.connect(
                 self._dsn, autocommit=True, connect_timeout=self._connect_timeout

@@ -1,7 +1,8 @@
 """The retry amplification gate: how many times a build knocks on its dependency per request.
 
 It needs a counter probe for both targets (by default the harness's own ``postgres_attempts``:
-connections through the proxy plus transactions, :mod:`harness.probes.attempts`): the increase
+connections through the proxy plus transactions, sampled by :mod:`harness.probes.sampler`): the
+increase
 of the counter in a phase divided by the requests replayed to that target in the phase.
 """
 
@@ -48,19 +49,30 @@ def _ratio(cand: Amplification, base: Amplification) -> float:
     return c / b
 
 
+def chosen_probe(ctx: Context, names: list[str]) -> str | None:
+    """The first of ``names`` with samples for both the baseline and the candidate."""
+    probes = ctx.run.probes
+    for name in names:
+        rows = probes[probes["probe"] == name]
+        if {ctx.targets.baseline, ctx.targets.candidate} <= set(rows["target"]):
+            return name
+    return None
+
+
 def amplification_gate(ctx: Context, gate: RetryAmplificationGate) -> GateResult:
     """Candidate attempts per request / baseline's, per phase."""
     cfg, t = ctx.gates, ctx.targets
     limit = f"x{gate.max_ratio:g}"
-    series = {name: counter_increases(ctx.run.probes, name, gate.probe) for name in _targets(ctx)}
+    probe = chosen_probe(ctx, gate.probes())
+    series = {name: counter_increases(ctx.run.probes, name, probe or "") for name in _targets(ctx)}
     for name in (t.candidate, t.baseline):
         if series[name].empty:
+            names = " or ".join(f"`{n}`" for n in gate.probes())
             return GateResult(
                 name="retry_amplification",
                 status="inconclusive",
                 limit=limit,
-                reason=f"no `{gate.probe}` probe samples for {name}: cannot "
-                "count dependency attempts",
+                reason=f"no {names} probe samples for {name}: cannot count dependency attempts",
             )
     dues = {name: ctx.due(name) for name in series}
     checks = []
@@ -115,8 +127,9 @@ def amplification_gate(ctx: Context, gate: RetryAmplificationGate) -> GateResult
                 n_candidate=cand.requests,
                 n_baseline=base.requests,
                 reason=f"candidate retry amplification {where} {cand.ratio or 0:.2f} attempts per "
-                f"request vs baseline {base.ratio or 0:.2f} (x{ratio:.2f}), limit "
-                f"x{gate.max_ratio * noise:.2f}",
+                f"request ({cand.attempts:.0f} `{probe}` for {cand.requests} sent) vs baseline "
+                f"{base.ratio or 0:.2f} ({base.attempts:.0f} for {base.requests}; x{ratio:.2f}), "
+                f"limit x{gate.max_ratio * noise:.2f}",
             )
         )
     worst_first(checks)

@@ -70,15 +70,30 @@ class LatencyP99Gate(_Strict):
     phases: list[PhaseKind] | None = None
 
 
+#: The harness's own count of database attempts, sampled for every scenario that faults postgres
+#: (connections through the target's proxy plus transactions of its database).
+ATTEMPTS_PROBE = "postgres_attempts"
+
+
 class RetryAmplificationGate(_Strict):
-    """Dependency attempts per replayed request, candidate / baseline, at most ``max_ratio``."""
+    """Dependency attempts per replayed request, candidate / baseline, at most ``max_ratio``.
+
+    ``probe`` names the counter: by default the harness's own ``postgres_attempts``, or a probe
+    of the scenario (the service's own metric, say); a list names several in order of
+    preference, and the first with samples for both targets is used (the harness's own count
+    where it can read it, the service's metric where it cannot: targets given by URL).
+    """
 
     max_ratio: float = Field(gt=0)
-    probe: str = Field(default="db_attempts", min_length=1)
+    probe: str | list[str] = Field(default=ATTEMPTS_PROBE, min_length=1)
     min_increase: float = Field(
         default=0.1, ge=0, description="smaller increases in attempts per request are ignored"
     )
     relative_to: RelativeTo = "absolute"
+
+    def probes(self) -> list[str]:
+        """The probe names, in order of preference."""
+        return [self.probe] if isinstance(self.probe, str) else list(self.probe)
 
 
 class RecoveryTimeGate(_Strict):

@@ -18,10 +18,10 @@ import pandas as pd
 
 from harness.analysis.checks import cascade_gate, error_rate_gate, response_diff_gate
 from harness.analysis.context import Context, Targets, build_context, choose_targets
-from harness.analysis.dependency import amplification_gate, amplification_rows
+from harness.analysis.dependency import amplification_gate, amplification_rows, chosen_probe
 from harness.analysis.fidelity import fidelity, parse_fidelity
 from harness.analysis.frames import Run
-from harness.analysis.gates import GatesConfig, parse_gates
+from harness.analysis.gates import ATTEMPTS_PROBE, GatesConfig, parse_gates
 from harness.analysis.latency import latency_gate
 from harness.analysis.metrics import pair_responses, phase_metrics
 from harness.analysis.model import (
@@ -68,7 +68,8 @@ def judge(
     if run.manifest.status == "failed":  # a worker crashed: the traffic is incomplete
         valid, reasons = False, [*reasons, "the replay failed (manifest status 'failed')"]
     status, reason = _overall(results, signal, valid, reasons)
-    amp_probe = gates.retry_amplification.probe if gates.retry_amplification else "db_attempts"
+    wanted = gates.retry_amplification.probes() if gates.retry_amplification else [ATTEMPTS_PROBE]
+    amp_probe = chosen_probe(ctx, wanted) or wanted[0]
     return Verdict(
         status=status,
         reason=reason,

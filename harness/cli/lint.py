@@ -61,6 +61,6 @@ def _run(args: argparse.Namespace) -> int:
                 scenario = report.scenario
                 print(
                     f"{report.path}: ok: {scenario.name}: {len(scenario.fault_list())} faults, "
-                    f"{len(scenario.actions())} actions, {len(scenario.probes)} probes"
+                    f"{len(scenario.actions())} actions, {len(scenario.run_probes())} probes"
                 )
     return EXIT_PASS if all(report.ok for report in reports) else EXIT_INVALID_INPUT

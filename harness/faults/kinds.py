@@ -1,8 +1,12 @@
 """Fault kinds as toxiproxy operations on one proxy: what to apply, how to revert, how to verify.
 
-- ``down``: the proxy is disabled (toxiproxy closes its connections and refuses new ones);
-  reverting enables it. Two overlapping ``down`` faults on one proxy are counted, so the proxy
-  comes back only when the last one ends.
+- ``down``: the database is dead as its clients see it, and every attempt to reach it is still
+  counted. The proxy is restarted (disabled and enabled again: every open connection is cut, as
+  when a database dies) with a ``reset_peer`` toxic (``timeout: 0``) on both streams: it keeps
+  accepting, so toxiproxy logs each connection attempt (the ``postgres_attempts`` probe counts
+  them), and resets each one at its first byte, before any answer. Reverting removes the
+  toxics. ``refuse: true`` disables the proxy instead (connections refused, and never counted);
+  two overlapping such faults on one proxy are counted, so it comes back when the last one ends.
 - ``partition``: a ``timeout`` toxic with ``timeout: 0`` on BOTH streams: data is held forever.
 - every other kind: one toxic of its type on the chosen stream (two for ``both``), with its
   attributes and ``toxicity``.
@@ -74,16 +78,20 @@ def remove_toxic(client: ToxiproxyClient, proxy: str, name: str) -> None:
 
 
 def toxics_for(fault: Fault, fault_id: str) -> list[ToxicSpec]:
-    """The toxics ``fault`` adds to each proxy (none for ``down``)."""
+    """The toxics ``fault`` adds to each proxy (none for ``down`` with ``refuse``)."""
+    toxicity = 1.0
     if isinstance(fault, DownFault):
-        return []
-    if isinstance(fault, PartitionFault):
+        if fault.refuse:
+            return []
+        streams, kind, attributes = ["upstream", "downstream"], "reset_peer", {"timeout": 0}
+    elif isinstance(fault, PartitionFault):
         streams, kind, attributes = ["upstream", "downstream"], "timeout", {"timeout": 0}
+        toxicity = fault.toxicity
     else:
         streams = ["upstream", "downstream"] if fault.stream == "both" else [fault.stream]
-        kind, attributes = fault.toxic_type(), fault.attributes()
+        kind, attributes, toxicity = fault.toxic_type(), fault.attributes(), fault.toxicity
     return [
-        ToxicSpec(f"{TOXIC_PREFIX}{fault_id}_{stream}", kind, stream, fault.toxicity, attributes)
+        ToxicSpec(f"{TOXIC_PREFIX}{fault_id}_{stream}", kind, stream, toxicity, attributes)
         for stream in streams
     ]
 
@@ -96,17 +104,27 @@ class ProxyFaults:
 
     def apply(self, client: ToxiproxyClient, proxy: str, fault: Fault, fault_id: str) -> None:
         """Apply ``fault`` to ``proxy`` (raises the client's error when toxiproxy refuses)."""
-        if isinstance(fault, DownFault):
+        if isinstance(fault, DownFault) and fault.refuse:
             if self.down.get(proxy, 0) == 0:
                 client.disable(proxy)
             self.down[proxy] = self.down.get(proxy, 0) + 1
+            return
+        if isinstance(fault, DownFault):
+            # Cut every open connection, then keep accepting and resetting new ones.
+            client.disable(proxy)
+            try:
+                for toxic in toxics_for(fault, fault_id):
+                    add_toxic(client, proxy, toxic)
+            finally:
+                if self.down.get(proxy, 0) == 0:
+                    client.enable(proxy)
             return
         for toxic in toxics_for(fault, fault_id):
             add_toxic(client, proxy, toxic)
 
     def revert(self, client: ToxiproxyClient, proxy: str, fault: Fault, fault_id: str) -> None:
         """Undo :meth:`apply` on ``proxy``."""
-        if isinstance(fault, DownFault):
+        if isinstance(fault, DownFault) and fault.refuse:
             left = max(0, self.down.get(proxy, 0) - 1)
             self.down[proxy] = left
             if left == 0:
@@ -131,7 +149,9 @@ def applied_check(
     """The check that ``fault`` took effect on ``proxy`` (run after applying it)."""
     address = verify.parse_listen(proxy.listen, server_host(client))
     if isinstance(fault, DownFault):
-        return lambda: verify.connect_refused(address)
+        if fault.refuse:
+            return lambda: verify.connect_refused(address)
+        return lambda: verify.connect_cut(address)
     if isinstance(fault, PartitionFault) and fault.toxicity >= 1.0:
         return lambda: verify.no_answer(address)
     if isinstance(fault, LatencyFault):
@@ -149,6 +169,8 @@ def reverted_check(client: ToxiproxyClient, proxy: Proxy, fault: Fault, fault_id
     """The check that ``fault`` is gone from ``proxy`` (run after reverting it)."""
     if isinstance(fault, DownFault):
         address = verify.parse_listen(proxy.listen, server_host(client))
-        return lambda: verify.connect_accepted(address)
+        if fault.refuse:
+            return lambda: verify.connect_accepted(address)
+        return lambda: verify.answered(address)
     gone = {toxic.name for toxic in toxics_for(fault, fault_id)}
     return lambda: verify.toxics_gone(proxy.name, toxic_names(client.get_proxy(proxy.name)), gone)

@@ -1,6 +1,8 @@
 """Checks that a fault really took effect, measured from the client side of the proxy.
 
-- ``down``: a TCP connect to the proxy's listen address is refused.
+- ``down``: a connect to the proxy's listen address is accepted and then cut (reset or closed)
+  before a PostgreSQL ``SSLRequest`` gets an answer; reverted: the request is answered again.
+  With ``refuse: true`` (the proxy disabled): a connect is refused; reverted: accepted.
 - ``partition``: a connect succeeds, but a PostgreSQL ``SSLRequest`` gets no answer in 300 ms.
 - ``latency``: the round trip of an ``SSLRequest`` through the proxy to the database (the
   server answers one byte, ``N`` or ``S``: a cheap real round trip) is measured and compared with
@@ -80,6 +82,60 @@ def connect_accepted(address: Address, within_s: float = 1.0) -> Verification:
             error = exc
             time.sleep(0.05)
     return Verification("connect_accepted", False, f"{_fmt(address)}: {error}")
+
+
+def connect_cut(address: Address, within_s: float = 1.0) -> Verification:
+    """Ok when a connect to ``address`` is accepted and cut before an ``SSLRequest`` is answered.
+
+    That is a dead database seen through a proxy that still accepts: the client's attempt is
+    made (and counted) but fails at once. Retried for ``within_s`` (a refused connect while the
+    proxy restarts its listener is not the end state).
+    """
+    deadline = time.monotonic() + within_s
+    detail = ""
+    while True:
+        outcome = _ask(address, timeout_s=within_s)
+        if outcome in ("closed", "reset"):
+            return Verification("connect_cut", True, f"connect to {_fmt(address)} {outcome}")
+        detail = f"{_fmt(address)}: {outcome}"
+        if time.monotonic() >= deadline:
+            return Verification("connect_cut", False, detail)
+        time.sleep(0.05)
+
+
+def answered(address: Address, within_s: float = 1.0) -> Verification:
+    """Ok when an ``SSLRequest`` through ``address`` gets its one-byte answer (retried)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        outcome = _ask(address, timeout_s=within_s)
+        if outcome == "answered":
+            return Verification("answered", True, f"{_fmt(address)} answered")
+        if time.monotonic() >= deadline:
+            return Verification("answered", False, f"{_fmt(address)}: {outcome}")
+        time.sleep(0.05)
+
+
+def _ask(address: Address, timeout_s: float) -> str:
+    """``answered``, ``closed``, ``reset``, ``refused``, ``no answer`` or an error's text."""
+    try:
+        conn = socket.create_connection(address, timeout=timeout_s)
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as exc:
+        return f"connect failed: {exc}"
+    try:
+        conn.settimeout(timeout_s)
+        conn.sendall(SSL_REQUEST)
+        return "answered" if conn.recv(1) else "closed"
+    except ConnectionResetError:
+        return "reset"
+    except TimeoutError:
+        return "no answer"
+    except OSError as exc:
+        return str(exc)
+    finally:
+        with contextlib.suppress(OSError):
+            conn.close()
 
 
 def no_answer(address: Address, wait_s: float = 0.3) -> Verification:

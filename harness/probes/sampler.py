@@ -1,6 +1,11 @@
 """The probe sampler: reads every probe of every target at its interval into ``probes.parquet``.
 
-One thread per target (a target that stops answering cannot delay the others' samples). Ticks
+One thread per target (a target that stops answering cannot delay the others' samples).
+The ``postgres: attempts`` probe (``postgres_attempts``, added to every scenario that faults
+postgres) is the sum of two counters read in the same tick: the connections the target's proxy
+accepted (toxiproxy's log; a ``down`` fault keeps accepting and resets, so attempts made while
+the database is "down" count too) and the transactions of the target's own database
+(``xact_commit + xact_rollback``), less the probe's own reads. It needs no metric of the app. Ticks
 are aligned to the run's t0 (``t0 + k * interval``), samples before t0 are kept (a counter's
 value before the replay is its baseline), and each probe has its own interval (default the
 scenario's ``probe_interval``). A probe that cannot be read records nothing for that tick and is
@@ -225,6 +230,8 @@ class _Readers:
         self.accepted = accepted
         self.scraper = MetricsScraper(target.url, timeout_s) if target.url else None
         self.stats = DatabaseStats(target.dsn, timeout_s) if target.dsn else None
+        self.reads = 0
+        self.highest: dict[str, float] = {}
 
     def read(self, probes: Sequence[Probe]) -> tuple[dict[str, float], dict[str, str]]:
         values: dict[str, float] = {}
@@ -264,14 +271,29 @@ class _Readers:
             for probe in probes:
                 errors[probe.name] = f"target {self.target.name} has no database DSN"
             return
+        wanted = {"xact" if p.postgres == "attempts" else p.postgres for p in probes}
         try:
-            stats = self.stats.read(sorted({p.postgres for p in probes}))
+            stats = self.stats.read(sorted(wanted))
         except HarnessError as exc:
             for probe in probes:
                 errors[probe.name] = str(exc)
             return
+        # Each read is one transaction of its own on the target's database: not the app's.
+        own_reads, self.reads = self.reads, self.reads + 1
         for probe in probes:
-            values[probe.name] = stats[probe.postgres]
+            if probe.postgres != "attempts":
+                values[probe.name] = stats[probe.postgres]
+                continue
+            try:
+                accepted = self._accepted()
+            except (HarnessError, OSError, ValueError) as exc:
+                errors[probe.name] = f"connections through the proxy: {exc}"
+                continue
+            # A counter never goes down: the database publishes its counters up to a second
+            # late, so less the reads made so far it can dip by one; keep the highest value.
+            value = accepted + max(stats["xact"] - own_reads, 0.0)
+            self.highest[probe.name] = max(value, self.highest.get(probe.name, 0.0))
+            values[probe.name] = self.highest[probe.name]
 
     def _accepted(self) -> float:
         if self.accepted is None or self.target.proxy is None:

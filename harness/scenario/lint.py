@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from harness.analysis.gates import ATTEMPTS_PROBE
 from harness.errors import HarnessError, ScenarioError, printable
 from harness.faults.placeholders import placeholder_problems
 from harness.scenario.model import (
     CommandAction,
     DownFault,
     Fault,
+    PostgresProbe,
     Scenario,
     ToxiproxyProbe,
     entry_ids,
@@ -269,23 +271,35 @@ def _check_probes_and_gates(report: LintReport, doc: YamlDocument, scenario: Sce
                 )
             )
         seen.setdefault(probe.name, i)
-        if isinstance(probe, ToxiproxyProbe) and os.environ.get("TOXIPROXY_URL"):
+        counts_connections = isinstance(probe, ToxiproxyProbe) or (
+            isinstance(probe, PostgresProbe) and probe.postgres == "attempts"
+        )
+        if counts_connections and os.environ.get("TOXIPROXY_URL"):
             report.problems.append(
                 Problem(
                     "warning",
-                    doc.where(("probes", i, "toxiproxy")),
+                    doc.where(("probes", i)),
                     "TOXIPROXY_URL is set: an external toxiproxy's log cannot be read, so "
                     "this probe will record nothing",
                 )
             )
     retry = scenario.gates.retry_amplification
-    if retry is not None and retry.probe not in seen:
+    sampled = set(scenario.probe_names())
+    for name in retry.probes() if retry is not None else []:
+        if name in sampled:
+            continue
+        hint = ""
+        if name == ATTEMPTS_PROBE:
+            hint = (
+                f"; {ATTEMPTS_PROBE} is sampled when a fault hits postgres, else add "
+                f"{{name: {ATTEMPTS_PROBE}, postgres: attempts}} to probes"
+            )
         report.problems.append(
             Problem(
                 "error",
-                doc.where(("gates", "retry_amplification")),
-                f"gates.retry_amplification: probe {retry.probe!r} is not in probes "
-                f"(probes: {_list(set(seen)) or 'none'})",
+                doc.where(("gates", "retry_amplification", "probe")),
+                f"gates.retry_amplification: probe {name!r} is not in probes "
+                f"(probes: {_list(sampled) or 'none'}){hint}",
             )
         )
     for i, route in enumerate(scenario.independent_routes):

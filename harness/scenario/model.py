@@ -28,7 +28,7 @@ same dependency and target):
 =============  ==========================================  ==============  =======
 kind           parameters                                   default stream  toxic
 =============  ==========================================  ==============  =======
-down           (none: the proxy is disabled)                -               -
+down           refuse (default false: accept and reset)     both            reset_peer
 partition      (none: ``timeout: 0`` on both streams)       both            timeout
 latency        latency_ms, jitter_ms                        downstream      latency
 bandwidth      rate_kbps                                    downstream      bandwidth
@@ -61,7 +61,7 @@ from pydantic import (
 )
 
 from harness.analysis.fidelity import FidelityConfig
-from harness.analysis.gates import GatesConfig, default_gates
+from harness.analysis.gates import ATTEMPTS_PROBE, GatesConfig, default_gates
 from harness.errors import ScenarioError
 from harness.scenario.durations import Duration
 from harness.scenario.stackfile import POSTGRES
@@ -130,9 +130,12 @@ class _ToxicFault(_FaultBase):
 
 
 class DownFault(_FaultBase):
-    """The dependency's proxy is disabled: connections are closed and new ones refused."""
+    """The dependency is dead: open connections are cut, new ones accepted and reset at once
+    (so every attempt is still counted). ``refuse: true``: the proxy is disabled instead, new
+    connections are refused (and cannot be counted)."""
 
     kind: Literal["down"]
+    refuse: bool = False
 
 
 class PartitionFault(_FaultBase):
@@ -307,8 +310,14 @@ TimelineEntry = Annotated[
     ),
 ]
 
-#: The kinds of Postgres probe and what each one reads (see :mod:`harness.probes.postgres`).
-PostgresStat = Literal["xact", "sessions", "numbackends", "waiting_locks"]
+#: The kinds of Postgres probe and what each one reads (see :mod:`harness.probes.postgres`);
+#: ``attempts`` is the harness's own count of database attempts (:data:`ATTEMPTS_PROBE`).
+PostgresStat = Literal["xact", "sessions", "numbackends", "waiting_locks", "attempts"]
+
+#: :data:`ATTEMPTS_PROBE` (``postgres_attempts``) is the probe every scenario that faults
+#: postgres gets: connections the target's proxy accepted (while the database is up or "down")
+#: plus the transactions of its own database. It needs no metric from the application, so
+#: retry amplification can be measured for any app.
 
 
 class PrometheusSource(_Strict):
@@ -413,7 +422,20 @@ class Scenario(_Strict):
         return [entry for entry in self.faults if isinstance(entry, CommandAction)]
 
     def probe_names(self) -> list[str]:
-        return [probe.name for probe in self.probes]
+        """Names of the probes a run samples (:meth:`run_probes`)."""
+        return [probe.name for probe in self.run_probes()]
+
+    def faults_postgres(self) -> bool:
+        """Whether a fault of the timeline hits the postgres dependency."""
+        return any(fault.dependency == POSTGRES for fault in self.fault_list())
+
+    def run_probes(self) -> list[Probe]:
+        """The probes a run samples: the file's, plus :data:`ATTEMPTS_PROBE` (on by default
+        when a fault hits postgres; a probe of the file with that name replaces it)."""
+        probes: list[Probe] = list(self.probes)
+        if self.faults_postgres() and ATTEMPTS_PROBE not in {p.name for p in probes}:
+            probes.append(PostgresProbe(name=ATTEMPTS_PROBE, postgres="attempts"))
+        return probes
 
     def to_manifest(self) -> dict[str, Any]:
         """The scenario as parsed, for ``manifest.json``: durations in seconds, paths as text."""

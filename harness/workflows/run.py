@@ -226,7 +226,7 @@ def _replay_with_faults(
             _stack_events(events, runtime)
             events.emit("run_started", t_ns=0, scenario=scenario.name)
             sampler = ProbeSampler(
-                scenario.probes,
+                scenario.run_probes(),
                 _probe_targets(runtime),
                 run.probes,
                 t0_ns=t0_ns,

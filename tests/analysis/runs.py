@@ -58,7 +58,7 @@ class SyntheticRun:
     valid: bool = True
     status: str = "complete"
     interrupted_signal: str | None = None
-    probe: str = "db_attempts"
+    probe: str = "postgres_attempts"
     seed: int = 1
     targets: dict[str, tuple[str, Behaviour]] = field(default_factory=dict)
 

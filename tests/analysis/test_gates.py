@@ -19,7 +19,7 @@ def test_design_example_parses() -> None:
     )
     assert gates.recovery_time is not None and gates.recovery_time.max == 10.0
     assert gates.retry_amplification is not None
-    assert gates.retry_amplification.probe == "db_attempts"
+    assert gates.retry_amplification.probes() == ["postgres_attempts"]
     assert gates.enabled() == [
         "error_rate",
         "latency_p99",
@@ -60,3 +60,11 @@ def test_no_gates_means_the_defaults() -> None:
 def test_noise_relative_variant() -> None:
     gates = parse_gates({"latency_p99": {"max_ratio": 1.2, "relative_to": "noise"}})
     assert gates.latency_p99 is not None and gates.latency_p99.relative_to == "noise"
+
+
+def test_amplification_probes_in_order_of_preference() -> None:
+    gates = parse_gates({"retry_amplification": {"max_ratio": 2, "probe": ["mine", "theirs"]}})
+    assert gates.retry_amplification is not None
+    assert gates.retry_amplification.probes() == ["mine", "theirs"]
+    with pytest.raises(ScenarioError, match="retry_amplification.probe"):
+        parse_gates({"retry_amplification": {"max_ratio": 2, "probe": []}})

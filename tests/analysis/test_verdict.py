@@ -32,7 +32,10 @@ def test_clear_regression_fails_with_reasons(tmp_path: Path) -> None:
     error = verdict.gate("error_rate")
     assert "pp" in error.reason and "CI" in error.reason and "limit +1.0 pp" in error.reason
     amp = verdict.gate("retry_amplification")
-    assert "3.00 attempts per request vs baseline 0.50" in amp.reason
+    assert (
+        "3.00 attempts per request (1800 `postgres_attempts` for 600 sent) vs baseline 0.50 "
+        "(300 for 600; x6.00)" in amp.reason
+    )
     assert "never" not in verdict.gate("recovery_time").reason
     assert "15.0s" in verdict.gate("recovery_time").reason
 
@@ -237,4 +240,21 @@ def test_with_errors_left_out_the_message_says_what_was_counted(tmp_path: Path) 
     assert check.reason == (
         "too few requests during `postgres down` on all routes: candidate 28 answered without "
         "error of 195 sent, baseline 1 answered without error of 195 sent, need 30 each"
+    )
+
+
+def test_the_first_probe_with_samples_is_used(tmp_path: Path) -> None:
+    gates = dict(DEMO_GATES, retry_amplification={"max_ratio": 1.5, "probe": ["gone", "mine"]})
+    run = demo_like(NAIVE, gates)
+    run.probe = "mine"  # the run has samples of `mine` only (a service's own counter, say)
+    verdict = judge(load_run(run.write(tmp_path)))
+    amp = verdict.gate("retry_amplification")
+    assert amp.status == "fail" and "`mine`" in amp.reason
+    assert {a.target for a in verdict.amplification} == {"baseline", "candidate"}
+    run.probe = "other"
+    verdict = judge(load_run(run.write(tmp_path / "none")))
+    amp = verdict.gate("retry_amplification")
+    assert amp.status == "inconclusive"
+    assert amp.reason == (
+        "no `gone` or `mine` probe samples for candidate: cannot count dependency attempts"
     )

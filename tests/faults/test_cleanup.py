@@ -77,7 +77,7 @@ def test_signal_mid_fault_reverts(
     try:
         _wait_applied(events, 3, child)
         api = proxied.client
-        assert not api.get_proxy(proxied.proxies["baseline"]).enabled
+        assert "harness_f1_upstream" in toxic_names(api.get_proxy(proxied.proxies["baseline"]))
         assert api.get_proxy(proxied.proxies["candidate"]).toxics
         os.kill(child.pid, signum)
         assert child.wait(timeout=20) == code
@@ -117,9 +117,9 @@ def test_reset_owned_after_sigkill(proxied: Proxied, tmp_path: Path) -> None:
         if child.stderr:
             child.stderr.close()
     api = proxied.client
-    assert not api.get_proxy(proxied.proxies["baseline"]).enabled
+    assert "harness_f1_downstream" in toxic_names(api.get_proxy(proxied.proxies["baseline"]))
     changed = reset_owned(api, proxied.proxies.values())
-    assert any("enabled" in c for c in changed)
+    assert any("removed toxic harness_f1_downstream" in c for c in changed)  # the down
     assert any("removed toxic harness_f2_upstream" in c for c in changed)
     for proxy in proxied.proxies.values():
         info = api.get_proxy(proxy)

@@ -39,7 +39,7 @@ def test_client_side_effects_and_verifications(
         FaultTimeline(entries, toxiproxy, targets, log, t0_ns=t0),
     ):
         time.sleep(0.6)
-        with pytest.raises(psycopg.OperationalError):  # down: refused
+        with pytest.raises(psycopg.OperationalError):  # down: cut before any answer
             _query_ms(dsn)
         time.sleep(1.4)  # into the partition
         started = time.monotonic()

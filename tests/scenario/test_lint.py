@@ -149,13 +149,43 @@ def test_probes_and_gates(folder: Path) -> None:
         "independent_routes: [health]\n",
     )
     assert problems[0].endswith(":6: error: probe name 'a' is already used by probes.0")
-    assert (
-        ":8: error: gates.retry_amplification: probe 'db_attempts' is not in probes" in problems[1]
+    assert problems[1].endswith(
+        ":8: error: gates.retry_amplification: probe 'postgres_attempts' is not in probes "
+        "(probes: a); postgres_attempts is sampled when a fault hits postgres, else add "
+        "{name: postgres_attempts, postgres: attempts} to probes"
     )
     assert problems[2].endswith(
         ":10: error: independent_routes.0: a route starts with '/', got 'health'"
     )
     assert len(problems) == 3  # cascade has its routes
+
+
+def test_a_postgres_fault_brings_the_attempts_probe(folder: Path) -> None:
+    body = (
+        "faults:\n  - {at: 1s, for: 1s, kind: down}\n"
+        "gates:\n  retry_amplification: {max_ratio: 2}\n"
+    )
+    report = lint(_write(folder, body))
+    assert report.ok, report.problems
+    assert report.scenario is not None
+    assert report.scenario.probe_names() == ["postgres_attempts"]
+    probes = report.scenario.run_probes()
+    assert probes[0].model_dump() == {
+        "name": "postgres_attempts",
+        "interval": None,
+        "postgres": "attempts",
+    }
+    problems = _lint(folder, body.replace("max_ratio: 2", "max_ratio: 2, probe: db_attempts"))
+    assert problems[0].endswith(
+        ":7: error: gates.retry_amplification: probe 'db_attempts' is not in probes "
+        "(probes: postgres_attempts)"
+    )
+
+
+def _write(folder: Path, body: str) -> Path:
+    path = folder / "s.yaml"
+    path.write_text(HEAD + body)
+    return path
 
 
 def test_all_shape_errors_reported(folder: Path) -> None:

@@ -85,7 +85,7 @@ def test_db_kill_observed_from_the_target_side(work: Path) -> None:
     reverted = [e for e in events if e["kind"] == "fault_reverted"]
     assert len(applied) == 1 and len(reverted) == 1
     assert applied[0]["verified"]["ok"] is True  # type: ignore[index]
-    assert applied[0]["verified"]["check"] == "connect_refused"  # type: ignore[index]
+    assert applied[0]["verified"]["check"] == "connect_cut"  # type: ignore[index]
     start_ns = int(applied[0]["t_ns"])  # type: ignore[arg-type]
     end_ns = int(reverted[0]["t_ns"])  # type: ignore[arg-type]
 
@@ -200,7 +200,7 @@ def _wait_for_fault(run_dir: Path, proc: subprocess.Popen[str], timeout: float =
 
 FAULTS_MID_RUN = (
     "  - {at: 2s, for: 20s, dependency: postgres, kind: latency, latency_ms: 200}\n"
-    "  - {at: 2s, for: 20s, dependency: postgres, kind: down, stack: true}"
+    "  - {at: 2s, for: 20s, dependency: postgres, kind: down, refuse: true, stack: true}"
 )
 
 

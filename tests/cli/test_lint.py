@@ -20,7 +20,7 @@ def scenario(tmp_path: Path) -> Path:
 
 def test_clean_exits_0(scenario: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", str(scenario)]) == 0
-    assert "ok: s: 1 faults, 0 actions, 0 probes" in capsys.readouterr().out
+    assert "ok: s: 1 faults, 0 actions, 1 probes" in capsys.readouterr().out
 
 
 def test_broken_exits_3_with_line(scenario: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,6 +79,8 @@ def test_counts_transactions_and_attempts_while_the_database_is_down(
             faults.revert(toxiproxy, "attempts_pg", DOWN, "f1")
         time.sleep(1.5)  # PostgreSQL publishes a backend's counters within a second
     assert sampler.result.failures == {}
-    # 1 connection + 20 transactions + 15 attempts while down (measured: 37, one more
-    # transaction of the connection's own); nothing of the probe's own reads
-    assert 36 <= _last(out) <= 38, _last(out)
+    # 1 connection + 20 transactions + 15 attempts while down (measured 37-39: the
+    # connection's own transaction, and the server's own work on the database, such as an
+    # autovacuum's analyze); nothing of the probe's own reads. Without the down fault's
+    # accepting proxy the 15 attempts would not count at all (21 at most).
+    assert 36 <= _last(out) <= 41, _last(out)

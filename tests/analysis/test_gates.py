@@ -66,5 +66,5 @@ def test_amplification_probes_in_order_of_preference() -> None:
     gates = parse_gates({"retry_amplification": {"max_ratio": 2, "probe": ["mine", "theirs"]}})
     assert gates.retry_amplification is not None
     assert gates.retry_amplification.probes() == ["mine", "theirs"]
-    with pytest.raises(ScenarioError, match="retry_amplification.probe"):
+    with pytest.raises(ScenarioError, match=r"retry_amplification\.probe"):
         parse_gates({"retry_amplification": {"max_ratio": 2, "probe": []}})

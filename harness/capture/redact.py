@@ -162,10 +162,9 @@ class Redactor:
         """A host (column or ``Host`` value) without the user and password of its user info."""
         if "@" not in host:
             return host
-        new = credentials.userinfo(host, self.secret)
-        if new != host:
+        if host.rpartition("@")[0]:
             self.counts["userinfo"] += 1
-        return new
+        return credentials.userinfo(host, self.secret)
 
     def redact_path(self, path: str) -> str:
         """``path`` (with its query) redacted; ``path`` itself when nothing matched."""
@@ -243,10 +242,10 @@ class Redactor:
             rules.append(rule)
             return trimmed, new
         if low == "host":
-            new = credentials.userinfo(value, self.secret) if "@" in value else value
-            if new != value:
-                rules.append("userinfo")
-            return name, new
+            if not value.rpartition("@")[0]:
+                return name, value
+            rules.append("userinfo")
+            return name, credentials.userinfo(value, self.secret)
         new_name = self._apply(name, self._patterns.find(name), rules)
         if low in URL_HEADERS:
             return new_name, self._url.url(value, rules)
@@ -297,9 +296,9 @@ class Redactor:
         content_type = (header_value(head, "content-type") or "") if head else ""
         rules: list[str] = []
         new = self._apply(text, self._body_hits(text, content_type), rules)
+        self.counts.update(rules)
         if new is text:
             return body
-        self.counts.update(rules)
         out = new.encode(charset, "surrogateescape")
         if applied:
             out = encode_body(out, applied)
@@ -341,11 +340,11 @@ class Redactor:
                 new = replaced if _JSON_NUMBER.fullmatch(replaced) else json.dumps(replaced)
             else:
                 new = encode_like(codec, value, tokens, replaced)
+            rules.append(rule)  # counted even when a short value is its own pseudonym
             if new == old:
                 continue
             out += (text[pos:start], new)
             pos = end
-            rules.append(rule)
         if not out:
             return text
         out.append(text[pos:])

@@ -6,8 +6,9 @@ A name is split into lower-case words at case changes, digits and separators
 is held (``id``, ``value``, ``hash``, ``confirmation``, ``new``, ``2``, ...), it ends with a
 secret term: ``password``, ``token``, ``secret``, ``auth``, ``session``, ``cvv``, ``pin``, ...
 or ``api key``, ``access key``, ``private key``, ``card number``...; one word that ends with a
-long term counts too (``newpassword``, ``accesstoken``, ``jsessionid``). So ``new_password``,
-``accessToken``, ``x_api_key``, ``X-Custom-Auth``, ``session_id`` and ``password_confirmation``
+long term counts too (``newpassword``, ``accesstoken``, ``jsessionid``), and so does a plural
+(``tokens``, ``api_keys``). So ``new_password``, ``accessToken``, ``x_api_key``,
+``X-Custom-Auth``, ``session_id`` and ``password_confirmation``
 are secrets, while ``author``, ``token_type``, ``session_timeout``, ``password_policy`` and
 ``keyboard`` are not. Configured field or header names (``redaction.fields`` /
 ``redaction.headers``) are added as terms of their own.
@@ -142,7 +143,11 @@ class SecretNames:
         end = len(found)
         while end:
             last = found[end - 1]
-            if last in _TERMS or (end >= 2 and (found[end - 2], last) in _PAIRS):
+            # a plural names secrets too: tokens, passwords, api_keys
+            one = last[:-1] if last.endswith("s") and len(last) > 3 else last
+            if last in _TERMS or one in _TERMS:
+                return True
+            if end >= 2 and ((found[end - 2], last) in _PAIRS or (found[end - 2], one) in _PAIRS):
                 return True
             if self._extra and any("".join(found[i:end]) in self._extra for i in range(end)):
                 return True

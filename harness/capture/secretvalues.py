@@ -76,10 +76,15 @@ class ValuePatterns:
         if "eyJ" in text:
             hits += [(m.start(), m.end(), "jwt", "raw") for m in JWT.finditer(text)]
         if "@" in text or "%40" in text:
+            # the "@" of user info (https://user:pw@host) is no e-mail address's
+            info = _userinfo(text) if "://" in text else []
+            taken = {end for _, end, _, _ in info}
             for m in EMAIL.finditer(text):
-                hits.append((m.start(), m.end(), "email", "url" if "%" in m.group(0) else "raw"))
-            if "://" in text:
-                hits += _userinfo(text)
+                at = m.start() + max(m.group(0).find("@"), m.group(0).find("%40"))
+                if at not in taken:
+                    codec: Codec = "url" if "%" in m.group(0) else "raw"
+                    hits.append((m.start(), m.end(), "email", codec))
+            hits += info
         if may_hold_card(text):
             hits += _cards(text, url)
         if "A" in text and any(p in text for p in _AWS_PREFIXES):
@@ -94,6 +99,7 @@ class ValuePatterns:
 
 
 def _userinfo(text: str) -> list[Hit]:
+    """User and password of URLs; each hit ends right before its URL's ``@``."""
     hits: list[Hit] = []
     for m in USERINFO.finditer(text):
         for group in (1, 2):

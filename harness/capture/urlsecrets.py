@@ -135,5 +135,14 @@ def secret_segments_as(old: str, new: str, placeholder: str) -> str:
     new_segments = new_base.split("/")
     if len(old_segments) != len(new_segments):
         return new
-    marked = [placeholder if a != b else b for a, b in zip(old_segments, new_segments, strict=True)]
+    marked = [_marked(a, b, placeholder) for a, b in zip(old_segments, new_segments, strict=True)]
     return "/".join(marked) + question + query
+
+
+def _marked(old: str, new: str, placeholder: str) -> str:
+    if old == new:
+        return new
+    stem, semicolon, _ = old.partition(";")
+    if semicolon and new.startswith(stem + ";"):
+        return f"{stem};{placeholder}"  # only a parameter changed: /shop;jsessionid=...
+    return placeholder

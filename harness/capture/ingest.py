@@ -138,6 +138,7 @@ def import_capture(
     learning = ImportLearning(
         config, keyer, templater,
         pseudonym=pseudonymiser.pseudonym if pseudonymiser is not None else None,
+        clean_path=_path_cleaner(redactor, templater.placeholder),
     )  # fmt: skip
     batch = len(gor) == len(sources) and batch_path_applies(config, redactor)
     if gor and not batch:
@@ -254,6 +255,14 @@ def import_capture(
 
 def _ts(ex: Exchange) -> int:
     return ex.ts_ns
+
+
+def _path_cleaner(redactor: Redactor | None, placeholder: str) -> Callable[[str], str] | None:
+    """A path with the segments redaction would replace as ``placeholder`` (for routes)."""
+    if redactor is None:
+        return None
+    result = redactor.path_result
+    return lambda path: secret_segments_as(path, result(path)[0], placeholder)
 
 
 def _stored_config(config: CaptureConfig, redactor: Redactor) -> CaptureConfig:

@@ -128,11 +128,14 @@ class ImportLearning:
         keyer: SessionKeyer,
         templater: RouteTemplater,
         pseudonym: Callable[[str], str] | None = None,
+        clean_path: Callable[[str], str] | None = None,
     ) -> None:
         self.tracker = SessionTracker(keyer)
         self.learner = LinkLearner(config.links) if config.links.enabled else None
         self._templater = templater
         self._pseudonym = pseudonym
+        # a Location path with its secret segments as the placeholder (redaction's path rules)
+        self._clean_path = clean_path
         self._sources = {rule.src: parse_source(rule.src) for rule in config.links.add}
 
     @property
@@ -172,6 +175,8 @@ class ImportLearning:
             target = urlsplit(urljoin(path, location.strip())).path or "/"
         except ValueError:
             return None
+        if self._clean_path is not None:
+            target = self._clean_path(target)  # no secret in the route, as in the route column
         return self._templater.route(target)
 
     def learn(  # noqa: PLR0917 - one call per request, in the import's inner loop

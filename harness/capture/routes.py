@@ -3,7 +3,7 @@
 Per-endpoint analysis and Locust request names need few distinct names. A path (query removed)
 first goes through the configured :class:`~harness.capture.config.RouteRule` list; otherwise each
 segment that is a number, a UUID, a hex id (at least ``hex_min_length`` hex digits with a digit
-in it) or a long opaque token becomes the placeholder.
+in it), a long opaque token, an e-mail address or a JWT becomes the placeholder.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ _UUID = re.compile(
 _NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 # base64url-ish tokens of 20+ characters that mix letters and digits (ids, hashes, slugs of keys)
 _TOKEN = re.compile(r"(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_=-]{20,}")
+# e-mail addresses (also percent-encoded) and JWTs: personal, never part of an endpoint's name
+_EMAIL = re.compile(r"[^/@]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _CACHE_LIMIT = 50_000
 
 
@@ -68,5 +71,5 @@ class RouteTemplater:
             p.fullmatch(s)
             for s in (segment, stem)
             if s
-            for p in (_NUMBER, _UUID, self._hex, _TOKEN)
+            for p in (_NUMBER, _UUID, self._hex, _TOKEN, _EMAIL, _JWT)
         )

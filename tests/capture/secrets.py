@@ -13,7 +13,7 @@ import base64
 import gzip
 import json
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -78,6 +78,8 @@ PLACES: dict[str, str] = {
     "SEEDEDzstdPW": "zstd-compressed JSON body",
     "SEEDEDuserinfoPW": "URL user info (host column)",
     "SEEDEDsetHeaderTok": "--set-header value (added by the CLI tests)",
+    "seed.loc@example.com": "a response's Location (orig_location_route)",
+    "SEEDEDlocResetTok77": "a response's Location after /reset/",
 }
 SECRETS = list(PLACES)
 T0 = 1_700_000_000_000_000_000
@@ -93,7 +95,8 @@ class Seeded:
     headers: list[tuple[str, str]]
     body: bytes = b""
     host: str = HOST
-    extra: dict[str, str] = field(default_factory=dict)
+    #: the Location of the captured response (a 302), if any
+    location: str | None = None
 
 
 def _json(data: object) -> bytes:
@@ -171,6 +174,7 @@ def corpus() -> list[Seeded]:
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
             b"user=seed.user%40example.com&password=FormPass-SEEDED&remember=1",
+            location="/users/seed.loc@example.com/welcome?token=SEEDEDlocToken",
         ),
         Seeded(
             "GET",
@@ -182,7 +186,7 @@ def corpus() -> list[Seeded]:
                 )
             ],
         ),
-        Seeded("GET", f"/magic/{PATH_JWT}", []),
+        Seeded("GET", f"/magic/{PATH_JWT}", [], location="/reset/SEEDEDlocResetTok77"),
         Seeded("GET", "/password-reset/Mg/SEEDEDresetTOKEN12345678", []),
         Seeded("GET", "/shop;jsessionid=SEEDEDjsession1234", []),
         Seeded(
@@ -244,12 +248,18 @@ def _raw(req: Seeded) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + req.body
 
 
+def _response(req: Seeded) -> bytes:
+    if req.location is None:
+        return response(200)
+    return f"HTTP/1.1 302 Found\r\nLocation: {req.location}\r\nContent-Length: 0\r\n\r\n".encode()
+
+
 def _gor(path: Path) -> Path:
     records = []
     for i, req in enumerate(corpus()):
         ts = T0 + i * 10_000_000
         records.append(GorRecord(1, f"s{i}", ts, _raw(req)))
-        records.append(GorRecord(2, f"s{i}", ts + 1_000_000, response(200)))
+        records.append(GorRecord(2, f"s{i}", ts + 1_000_000, _response(req)))
     return write_gor(path, records)
 
 
@@ -273,7 +283,10 @@ def _mitm(path: Path) -> Path:
             )
             flow = http.HTTPFlow(client, connection.Server(address=(HOST, 80)))
             flow.request = request
-            flow.response = http.Response.make(200, b"ok")
+            if req.location is None:
+                flow.response = http.Response.make(200, b"ok")
+            else:
+                flow.response = http.Response.make(302, b"", {"Location": req.location})
             flow.response.timestamp_start = flow.response.timestamp_end = ts + 0.002
             writer.add(flow)
     return path
@@ -306,7 +319,16 @@ def _har(path: Path) -> Path:
                 "headers": [{"name": k, "value": v} for k, v in req.headers],
                 **({"postData": post} if post else {}),
             },
-            "response": {"status": 200, "content": {"text": "ok"}},
+            "response": (
+                {"status": 200, "content": {"text": "ok"}}
+                if req.location is None
+                else {
+                    "status": 302,
+                    "headers": [{"name": "Location", "value": req.location}],
+                    "redirectURL": req.location,
+                    "content": {"text": ""},
+                }
+            ),
         }
         entries.append(entry)
     path.write_text(json.dumps({"log": {"entries": entries}}))

@@ -46,3 +46,11 @@ def test_many_distinct_paths_give_one_route() -> None:
     templater = RouteTemplater()
     routes = {templater.route(f"/payments/{i}") for i in range(70_000)}
     assert routes == {"/payments/{id}"}
+
+
+def test_emails_and_jwts_are_never_part_of_a_route() -> None:
+    templater = RouteTemplater()
+    assert templater.route("/users/ann.lee@acme.io/profile") == "/users/{id}/profile"
+    assert templater.route("/users/ann%40acme.io") == "/users/{id}"
+    assert templater.route("/magic/eyJhbGci.eyJzdWIi.c2ln") == "/magic/{id}"
+    assert templater.route("/contact@home") == "/contact@home"  # no domain: not an address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,11 @@ class ReplayDisplay:
                     f"{t.lag_p99_ms:.2f}",
                 )
         return table
+
+
+def print_cleanup(line: str) -> None:
+    """One thing cleaned up after a killed run, on stderr even with ``--quiet`` (it is news)."""
+    print(f"harness: cleaned up: {line}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

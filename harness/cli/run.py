@@ -53,7 +53,7 @@ def default_run_dir(scenario: Path) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.cli.progress import live_progress
+    from harness.cli.progress import live_progress, print_cleanup
     from harness.cli.replay import summary_line
     from harness.errors import UsageError
     from harness.report.render import worst_exit_code
@@ -78,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
             request,
             on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]"),
             on_progress=on_progress,
+            on_cleanup=print_cleanup,
         )
     print(outcome.run_dir)
     if outcome.replay is not None:

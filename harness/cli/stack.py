@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -47,7 +48,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _work_dir_option(status)
     status.set_defaults(handler=_status)
 
-    down = commands.add_parser("down", help="stop a stack started by `harness stack up`")
+    down = commands.add_parser(
+        "down",
+        help="stop a stack started by `harness stack up`, and clean up after killed runs",
+        description=(
+            "Stop the stack whose state is in --work-dir (its `harness stack up` process tears "
+            "it down), then clean up every orphaned stack of this user on this machine: what a "
+            "run or `stack up` killed with SIGKILL left behind (targets, command actions, its "
+            "toxiproxy or its proxies on an external one, its PostgreSQL), saying what was "
+            "cleaned. Exit 3 when there was neither."
+        ),
+    )
     _work_dir_option(down)
     down.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
     down.set_defaults(handler=_down)
@@ -180,25 +191,47 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from harness.errors import StackFileError
-
-    state = _read_state(args.work_dir)
-    pid = state.get("pid")
-    if not isinstance(pid, int):
-        raise StackFileError("stack state has no pid")
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        print(f"the stack process {pid} is gone already")
-        return 0
+    """Stop the stack of ``--work-dir`` if its process runs; clean up every orphaned stack."""
+    from harness.errors import InfrastructureError, StackFileError
+    from harness.stack.lifetime import ProcessIdentity
+    from harness.stack.orphans import clean_orphans
     from harness.stack.processes import pid_alive
+    from harness.stack.runtime import STATE_FILE
 
-    deadline = time.monotonic() + args.timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            print("stack is down")
-            return 0
-        time.sleep(0.2)
-    from harness.errors import InfrastructureError
-
-    raise InfrastructureError(f"the stack process {pid} did not stop within {args.timeout:g}s")
+    path = args.work_dir / STATE_FILE
+    state = _read_state(args.work_dir) if path.exists() else None
+    stopped = False
+    if state is not None:
+        owner = ProcessIdentity.from_json(state.get("owner"))
+        pid = owner.pid if owner is not None else state.get("pid")
+        # a stack.json without the owner's start time (older harness): trust the pid alone
+        alive = owner.alive() if owner is not None else isinstance(pid, int) and pid_alive(pid)
+        if alive and isinstance(pid, int):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + args.timeout
+            while time.monotonic() < deadline and pid_alive(pid):
+                time.sleep(0.2)
+            if pid_alive(pid):
+                raise InfrastructureError(
+                    f"the stack process {pid} did not stop within {args.timeout:g}s"
+                )
+            print(f"stack is down (its process {pid} stopped everything it started)")
+            stopped = True
+    cleaned = clean_orphans(print)
+    if state is not None and not stopped:
+        with contextlib.suppress(OSError):
+            path.unlink()  # the orphan cleanup removes it when its ledger is known
+        if not cleaned:
+            print(f"the stack process {state.get('pid')} is gone and left nothing recorded")
+    problems = [line for c in cleaned for line in c.problems]
+    if problems:
+        raise InfrastructureError(
+            f"could not clean up everything (tried again next time): {problems[0]}"
+        )
+    if state is None and not cleaned:
+        raise StackFileError(
+            f"no running stack: {path} does not exist and no orphaned stack was found "
+            "(start one with `harness stack up STACK`)"
+        )
+    return 0

@@ -60,7 +60,7 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
     """Run ``validate`` for ``validate`` and ``ci``; returns the exit code and comparisons."""
     from rich.console import Console
 
-    from harness.cli.progress import live_progress
+    from harness.cli.progress import live_progress, print_cleanup
     from harness.cli.replay import summary_line
     from harness.cli.run import default_run_dir
     from harness.errors import UsageError
@@ -82,6 +82,7 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
             processes=args.processes,
             on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]"),
             on_progress=on_progress,
+            on_cleanup=print_cleanup,
         )
     print(outcome.run_dir)
     if outcome.replay is not None:

@@ -29,6 +29,7 @@ from harness.faults.placeholders import (
     substitute,
 )
 from harness.scenario.model import CommandAction
+from harness.stack.lifetime import ProcessRecord
 from harness.stack.processes import log_tail
 
 #: How long a command gets between SIGTERM and SIGKILL when it is stopped.
@@ -66,6 +67,8 @@ class ActionContext:
     scenario_dir: Path
     targets: dict[str, ActionTarget] = field(default_factory=dict)
     python: str = sys.executable
+    #: Where started commands are recorded, so a killed run's commands are stopped later.
+    record: ProcessRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,10 @@ class RunningCommand:
         except OSError as exc:
             self._log.close()
             raise FaultError(f"action {planned.action_id}: cannot start /bin/sh: {exc}") from None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def poll(self) -> int | None:
         """The exit status once finished; kills the command past its timeout."""

@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Any
 
 from harness.errors import FaultError, HarnessError, Interrupted
-from harness.faults.actions import ActionContext, RunningCommand, plan_commands
+from harness.faults.actions import ActionContext, PlannedCommand, RunningCommand, plan_commands
 from harness.faults.events import EventLog
 from harness.faults.kinds import (
     Check,
@@ -47,6 +47,7 @@ from harness.scenario.model import (
     entry_ids,
     fault_label,
 )
+from harness.stack.lifetime import ProcessIdentity
 from harness.stack.toxics import Proxy
 from harness.stack.toxiproxy import ToxiproxyClient
 
@@ -424,6 +425,8 @@ class FaultTimeline:
         assert self.actions is not None  # checked in __init__
         for planned in plan_commands(action, action_id, self.actions):
             command = RunningCommand(planned, action.timeout)
+            if self.actions.record is not None:
+                self.actions.record.process(_process_name(planned), ProcessIdentity.of(command.pid))
             info = {
                 "id": action_id,
                 "label": action.name or action.run,
@@ -451,11 +454,18 @@ class FaultTimeline:
                 killed=command.killed and not command.timed_out,
                 duration_s=round(command.duration_s, 3),
             )
+            if self.actions is not None and self.actions.record is not None:
+                self.actions.record.process_stopped(_process_name(command.planned))
             problem = command.failure()
             if problem is not None:
                 self._fail(FaultError(problem))
         except Exception as exc:  # handed to the owner, never lost in a thread
             self._fail(exc)
+
+
+def _process_name(planned: PlannedCommand) -> str:
+    target = f" on {planned.target}" if planned.target is not None else ""
+    return f"action {planned.action_id}{target}"
 
 
 def _at_once(calls: list[Callable[[], None]]) -> list[HarnessError | None]:

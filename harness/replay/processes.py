@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from harness.replay.model import ReplayProgress, TargetProgress
 from harness.replay.spec import decode_line
+from harness.stack.lifetime import die_with_parent
 
 
 @dataclass
@@ -69,6 +70,7 @@ class WorkerGroup:
                 text=True,
                 bufsize=1,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 (only prctl runs in the child)
             )
         child = _Child(name, process, log)
         assert process.stdout is not None

@@ -314,6 +314,11 @@ class EmbeddedPostgres(Postgres):
         self.start_seconds: float | None = None
 
     @property
+    def data_dir(self) -> Path | None:
+        """The data directory given at construction (None: a temporary one, made at start)."""
+        return self._data_dir
+
+    @property
     def pid(self) -> int | None:
         """The postmaster's pid while running."""
         return self._server.pid if self._server is not None else None

@@ -10,6 +10,11 @@
 database, starts the targets with the placeholders filled in, and waits until they are healthy.
 ``down()`` undoes all of it in reverse, each step attempted even when an earlier one fails,
 so no process and no proxy outlives it.
+
+For the case where ``down()`` never runs (SIGKILL), ``up()`` first cleans up after stacks whose
+owner died (:mod:`harness.stack.orphans`), then writes down in a ledger what it is about to
+start or touch, before it does (:mod:`harness.stack.ledger`); toxiproxy and the targets are
+started to die with this process where the OS allows (:mod:`harness.stack.lifetime`).
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from types import TracebackType
 from harness.errors import HarnessError, StackFileError
 from harness.scenario.stackcommands import command_argv, program_problem
 from harness.scenario.stackfile import POSTGRES, Stack, TargetSpec, expand_vars, resolve_env
+from harness.stack.ledger import StackLedger
+from harness.stack.lifetime import ProcessIdentity
 from harness.stack.ports import free_port
-from harness.stack.postgres import Postgres, open_postgres
+from harness.stack.postgres import EmbeddedPostgres, Postgres, open_postgres
 from harness.stack.targets import TargetProcess
 from harness.stack.template import build_template
 from harness.stack.toxiproxy import ToxiproxyClient
@@ -77,11 +84,15 @@ class StackRuntime:
     stack: Stack
     work_dir: Path
     on_step: Callable[[str], None] = field(default=lambda _msg: None)
+    #: Gets one line per thing cleaned up after a killed stack (default: ``on_step``).
+    on_cleanup: Callable[[str], None] | None = None
     targets: dict[str, RunningTarget] = field(default_factory=dict, init=False)
     toxiproxy: ToxiproxyServer | None = field(default=None, init=False)
     postgres: Postgres | None = field(default=None, init=False)
     _proxies: list[str] = field(default_factory=list, init=False)
     _client: ToxiproxyClient | None = field(default=None, init=False)
+    #: What this stack started and owns, for the cleanup after a SIGKILL (None until up).
+    ledger: StackLedger | None = field(default=None, init=False)
     #: Versions of the components, recorded at start for the run manifest.
     toxiproxy_version: str | None = field(default=None, init=False)
     postgres_version: str | None = field(default=None, init=False)
@@ -118,11 +129,20 @@ class StackRuntime:
             raise
 
     def _up(self) -> None:
+        from harness.stack.orphans import clean_orphans
+
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        clean_orphans(self.on_cleanup or (lambda line: self.on_step(f"cleaning up: {line}")))
+        ledger = self.ledger = StackLedger.create(self.work_dir, self.stack.file.name)
         self.on_step("starting toxiproxy")
         self.toxiproxy = ToxiproxyServer(log_path=self.work_dir / "toxiproxy.log").start()
         self.toxiproxy_version = self.toxiproxy.version
+        own = ProcessIdentity.of(self.toxiproxy.pid) if self.toxiproxy.pid else None
+        ledger.toxiproxy(self.toxiproxy.url, own, self.toxiproxy.external)
         client = self.client()
+        for spec in self.stack.file.targets.values():
+            if spec.url is not None and spec.postgres_proxy:  # borrowed: reset, never deleted
+                ledger.proxy(spec.postgres_proxy, server=self.toxiproxy.url, cleanup="reset")
         self._reset_owned(client)
         started = {n: t for n, t in self.stack.file.targets.items() if t.url is None}
         if started:
@@ -156,7 +176,13 @@ class StackRuntime:
         pg_spec = self.stack.file.postgres
         self.on_step("starting PostgreSQL")
         self.postgres = open_postgres(pg_spec.resolved_dsn(), self.work_dir)
+        embedded = self.postgres if isinstance(self.postgres, EmbeddedPostgres) else None
+        if embedded is not None and embedded.data_dir is not None and self.ledger is not None:
+            self.ledger.postgres(embedded.data_dir)
         self.postgres.start()
+        if embedded is not None and embedded.data_dir is not None and self.ledger is not None:
+            pid = embedded.pid
+            self.ledger.postgres(embedded.data_dir, ProcessIdentity.of(pid) if pid else None)
         self.postgres_version = self.postgres.version()
         self.on_step(f"building template database {pg_spec.template}")
         build_template(
@@ -171,6 +197,8 @@ class StackRuntime:
         self.postgres.clone(self.stack.file.postgres.template, database)
         proxy = self.proxy_name(name)
         listen_port = free_port()
+        if self.ledger is not None:
+            self.ledger.proxy(proxy, server=self.toxiproxy.url, cleanup="delete")
         self.client().create_proxy(
             proxy,
             listen=f"127.0.0.1:{listen_port}",
@@ -210,6 +238,8 @@ class StackRuntime:
         self.on_step(f"starting {name} ({build or 'command'}) on port {port}")
         process.start()
         started_ns = time.time_ns()
+        if self.ledger is not None and process.pid is not None:
+            self.ledger.process(f"target {name}", ProcessIdentity.of(process.pid))
         return RunningTarget(
             name=name,
             url=process.url,
@@ -261,15 +291,20 @@ class StackRuntime:
     def down(self) -> None:
         """Stop targets, delete the proxies, stop the database and toxiproxy (all attempted)."""
         errors: list[BaseException] = []
+        ledger = self.ledger
         for target in reversed(list(self.targets.values())):
             if target.process is not None:
                 with _collect(errors):
                     target.process.stop()
+                    if ledger is not None:
+                        ledger.process_stopped(f"target {target.name}")
         if self.toxiproxy is not None:
             with _collect(errors):
                 client = self.client()
                 for proxy in self._proxies:
                     client.delete_proxy(proxy)
+                    if ledger is not None:
+                        ledger.proxy_released(proxy)
                 for name in self.owned_proxies():
                     if name not in self._proxies and name in client.list_proxies():
                         client.reset_proxy(name)
@@ -277,6 +312,8 @@ class StackRuntime:
         if self.postgres is not None:
             with _collect(errors):
                 self.postgres.stop()
+                if ledger is not None:
+                    ledger.postgres_stopped()
             self.postgres = None
         if self._client is not None:
             self._client.close()
@@ -288,7 +325,11 @@ class StackRuntime:
         with contextlib.suppress(OSError):
             (self.work_dir / STATE_FILE).unlink()
         if errors:
+            # the ledger stays: once this process is gone, the next stack cleans what is left
             raise errors[0]
+        if ledger is not None:
+            ledger.close()
+            self.ledger = None
 
     # -- state --------------------------------------------------------------------------------
     def state(self) -> dict[str, object]:
@@ -307,6 +348,8 @@ class StackRuntime:
             "targets": {name: t.as_json() for name, t in self.targets.items()},
             "proxies": proxies,
             "pid": _own_pid(),
+            "owner": ProcessIdentity.of(_own_pid()).to_json(),
+            "ledger": str(self.ledger.path) if self.ledger is not None else None,
             "started_at": time.time(),
         }
 

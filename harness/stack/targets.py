@@ -1,8 +1,9 @@
 """Target services: start a build from its command, wait until healthy, keep its logs, stop it.
 
 A target process runs in its own process group, so stopping it (SIGTERM, then SIGKILL after a
-grace period) also ends whatever it spawned. Its stdout and stderr go to one log file, whose
-tail is shown when it fails to start.
+grace period) also ends whatever it spawned. It is killed when the harness dies, even by SIGKILL
+(Linux's parent-death signal, :func:`harness.stack.lifetime.die_with_parent`). Its stdout and
+stderr go to one log file, whose tail is shown when it fails to start.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from types import TracebackType
 import httpx
 
 from harness.errors import TargetError
+from harness.stack.lifetime import die_with_parent
 from harness.stack.processes import log_tail
 
 
@@ -62,6 +64,7 @@ class TargetProcess:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=die_with_parent(),  # noqa: PLW1509 (only prctl runs in the child)
                 )
             except OSError as exc:
                 cmd = shlex.join(self.argv)

@@ -30,6 +30,7 @@ from typing import IO, Self
 
 from harness.errors import ToxiproxyError
 from harness.stack import processes
+from harness.stack.lifetime import die_with_parent
 from harness.stack.ports import free_port, port_in_use
 from harness.stack.toxiproxy import DEFAULT_TIMEOUT, ToxiproxyClient
 
@@ -217,6 +218,7 @@ class ToxiproxyServer:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 (only prctl runs in the child)
             )
         except OSError as exc:
             raise ToxiproxyError(f"cannot run {binary}: {exc.strerror or exc}") from exc

@@ -95,8 +95,12 @@ def run_scenario(
     *,
     on_step: Step = lambda _msg: None,
     on_progress: Progress | None = None,
+    on_cleanup: Step | None = None,
 ) -> RunOutcome:
     """Run ``request.scenario`` and, when ``request.judge``, judge it (see module docs).
+
+    Before its stack starts, what killed runs left behind is cleaned up, one line each to
+    ``on_cleanup`` (default ``on_step``): see :mod:`harness.stack.orphans`.
 
     A run that fails (a fault or action that fails at run time, a target that dies, a bug) is
     stopped, its faults reverted and its stack torn down; its manifest says ``status: error``
@@ -113,7 +117,14 @@ def run_scenario(
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         with internal_errors(run_dir):
-            return _run_checked(request, scenario, stack, on_step=on_step, on_progress=on_progress)
+            return _run_checked(
+                request,
+                scenario,
+                stack,
+                on_step=on_step,
+                on_progress=on_progress,
+                on_cleanup=on_cleanup,
+            )
     except HarnessError as exc:
         if not isinstance(exc, Interrupted):
             mark_failed(run_dir, exc)
@@ -138,11 +149,12 @@ def _run_checked(
     *,
     on_step: Step,
     on_progress: Progress | None,
+    on_cleanup: Step | None,
 ) -> RunOutcome:
     from harness.stack.runtime import StackRuntime
 
     run_dir = request.run_dir
-    runtime = StackRuntime(stack, run_dir / "stack", on_step=on_step)
+    runtime = StackRuntime(stack, run_dir / "stack", on_step=on_step, on_cleanup=on_cleanup)
     with signals_to_stop() as (stop, received):
         try:
             runtime.up()
@@ -337,7 +349,9 @@ def _action_context(
             db_port=pg.port if pg is not None else None,
         )
     scenario_dir = scenario.file.parent if scenario.file else request.scenario.parent
-    return ActionContext(run_dir=request.run_dir, scenario_dir=scenario_dir, targets=targets)
+    return ActionContext(
+        run_dir=request.run_dir, scenario_dir=scenario_dir, targets=targets, record=runtime.ledger
+    )
 
 
 def _write_manifest(

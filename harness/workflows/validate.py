@@ -20,6 +20,7 @@ def validate(
     processes: int | None = None,
     on_step: Step = lambda _msg: None,
     on_progress: Progress | None = None,
+    on_cleanup: Step | None = None,
 ) -> RunOutcome:
     """Run ``scenario`` with ``baseline`` and ``candidate`` paired, then judge the candidate."""
     chosen: dict[str, TargetSpec] = {}
@@ -46,4 +47,4 @@ def validate(
         targets=chosen,
         baseline="baseline",
     )
-    return run_scenario(request, on_step=on_step, on_progress=on_progress)
+    return run_scenario(request, on_step=on_step, on_progress=on_progress, on_cleanup=on_cleanup)

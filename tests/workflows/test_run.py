@@ -18,8 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -29,6 +30,7 @@ from harness.stack.ports import free_port
 from harness.stack.postgres import EmbeddedPostgres
 from harness.stack.targets import TargetProcess
 from harness.stack.toxiproxy_server import ToxiproxyServer
+from tests.replay.procs import processes_mentioning
 from tests.workflows.traffic import payments_capture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -239,8 +241,9 @@ def test_signal_mid_fault_reverts_everything(
     assert kinds.count("fault_reverted") == 2
 
 
-def test_sigkill_then_new_run_resets_the_proxies(
-    external_stack: tuple[Path, ToxiproxyServer, list[str]], work: Path
+@pytest.mark.parametrize("then", ["stack down", "new run"])
+def test_sigkill_then_borrowed_proxies_are_reset(
+    external_stack: tuple[Path, ToxiproxyServer, list[str]], work: Path, then: str
 ) -> None:
     stack, toxiproxy, proxies = external_stack
     scenario = _scenario(work, stack, seconds=30, faults=FAULTS_MID_RUN)
@@ -256,22 +259,41 @@ def test_sigkill_then_new_run_resets_the_proxies(
         left = client.get_proxy(proxies[0])
         assert left.enabled is False and left.toxics  # what SIGKILL left behind
 
-    calm = _scenario(
-        work, stack, seconds=4, faults="  - {at: 3s, for: 500ms, dependency: postgres, kind: down}"
-    )
-    env_before = os.environ.get("TOXIPROXY_URL")
-    os.environ["TOXIPROXY_URL"] = toxiproxy.url
-    try:
-        main(["run", str(calm), "-o", str(work / "run2"), "--quiet", "--no-judge"])
-    finally:
-        if env_before is None:
-            del os.environ["TOXIPROXY_URL"]
-        else:
-            os.environ["TOXIPROXY_URL"] = env_before
-    requests = pd.read_parquet(work / "run2" / "requests.parquet")
-    early = requests[requests.due_ns < 2_500_000_000]
-    assert len(early) > 0
-    assert ((early.status > 0) & (early.status < 500)).all()  # the database was reachable
+    if then == "stack down":
+        down = subprocess.run(
+            [sys.executable, "-m", "harness", "stack", "down"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert down.returncode == 0, down.stderr
+        for name in proxies:  # borrowed from the user's stack: reset, never deleted
+            assert f"reset proxy {name} on {toxiproxy.url}: re-enabled, toxics removed: " in (
+                down.stdout
+            )
+    else:
+        calm = _scenario(
+            work,
+            stack,
+            seconds=4,
+            faults="  - {at: 3s, for: 500ms, dependency: postgres, kind: down}",
+        )
+        env_before = os.environ.get("TOXIPROXY_URL")
+        os.environ["TOXIPROXY_URL"] = toxiproxy.url
+        try:
+            code = main(["run", str(calm), "-o", str(work / "run2"), "--quiet", "--no-judge"])
+        finally:
+            if env_before is None:
+                del os.environ["TOXIPROXY_URL"]
+            else:
+                os.environ["TOXIPROXY_URL"] = env_before
+        assert code == 0
+        requests = pd.read_parquet(work / "run2" / "requests.parquet")
+        early = requests[requests.due_ns < 2_500_000_000]
+        assert len(early) > 0
+        assert ((early.status > 0) & (early.status < 500)).all()  # the database was reachable
     with toxiproxy.client() as client:
         for name in proxies:
             proxy = client.get_proxy(name)
@@ -338,3 +360,94 @@ def test_a_failing_action_aborts_the_run_with_its_faults_reverted(
     assert len(finished) == 1 and str(finished[0]["error"]).startswith("action a1 exited")
     assert finished[0]["t_ns"] < 10_000_000_000  # stopped at once, not after 30 s of traffic
     assert not (run_dir / "verdict.json").exists()  # never judged
+
+
+def _ledger_of(run_dir: Path, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    """The stack ledger of a running `harness run` (its stack.json points at it)."""
+    state = run_dir / "stack" / "stack.json"
+    deadline = time.monotonic() + timeout
+    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    path = Path(json.loads(state.read_text())["ledger"])
+    data: dict[str, Any] = json.loads(path.read_text())
+    data["path"] = str(path)
+    return data
+
+
+def _live(data: dict[str, Any]) -> list[str]:
+    """What of a ledger still runs: its processes, its toxiproxy, its PostgreSQL."""
+    from harness.stack.lifetime import ProcessIdentity
+
+    found = []
+    entries = {**data["processes"]}
+    if data.get("toxiproxy") and data["toxiproxy"].get("process"):
+        entries["toxiproxy"] = data["toxiproxy"]["process"]
+    if data.get("postgres") and data["postgres"].get("process"):
+        entries["postgres"] = data["postgres"]["process"]
+    for name, entry in entries.items():
+        identity = ProcessIdentity.from_json(entry)
+        if identity is not None and identity.alive():
+            found.append(name)
+    return found
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_sigkill_then_a_new_run_cleans_first_and_stack_down_leaves_nothing(work: Path) -> None:
+    """The issue's campaign: a run SIGKILLed during a database kill left toxiproxy's database
+    proxies disabled, PostgreSQL, both targets and the workers behind."""
+    scenario = _scenario(work, PAYMENTS / "stack.yaml", seconds=30, faults=FAULTS_MID_RUN)
+    proxies = [f"payments-{t}-postgres" for t in ("baseline", "candidate")]
+    with ToxiproxyServer(log_path=work / "external-toxiproxy.log") as toxiproxy:
+        first = _spawn_run(scenario, work / "run1", toxiproxy.url)
+        try:
+            ledger1 = _ledger_of(work / "run1", first)
+            _wait_for_fault(work / "run1", first)
+            workers = processes_mentioning(str(work / "run1" / ".replay"))
+            assert workers, "the replay's workers run"
+        finally:
+            first.kill()  # SIGKILL mid-fault: nothing gets reverted
+            first.communicate(timeout=30)
+        with toxiproxy.client() as client:
+            assert all(not client.get_proxy(p).enabled for p in proxies)  # left disabled
+        # the targets, its own toxiproxy and the workers die with it (parent-death signal) ...
+        assert _wait_until(lambda: _live(ledger1) == ["postgres"]), _live(ledger1)
+        assert _wait_until(lambda: not processes_mentioning(str(work / "run1" / ".replay")))
+        # ... PostgreSQL (a daemon) is what is left, with the proxies: a new run cleans first
+        second = _spawn_run(scenario, work / "run2", toxiproxy.url)
+        try:
+            ledger2 = _ledger_of(work / "run2", second)
+            _wait_for_fault(work / "run2", second)
+            assert _live(ledger1) == []
+            assert not Path(ledger1["path"]).exists()
+        finally:
+            second.kill()
+            _out, err = second.communicate(timeout=30)
+        cleaned = [line for line in err.splitlines() if line.startswith("harness: cleaned up:")]
+        pid = ledger1["postgres"]["process"]["pid"]
+        assert any(f"stopped PostgreSQL (pid {pid})" in line for line in cleaned), err
+        assert any(f"deleted proxy {proxies[0]}" in line for line in cleaned), err
+        # and after the second SIGKILL, `harness stack down` leaves nothing and no proxy
+        assert _wait_until(lambda: _live(ledger2) == ["postgres"]), _live(ledger2)
+        down = subprocess.run(
+            [sys.executable, "-m", "harness", "stack", "down"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert down.returncode == 0, down.stderr
+        assert f"stopped PostgreSQL (pid {ledger2['postgres']['process']['pid']})" in down.stdout
+        assert _live(ledger2) == []
+        assert not Path(ledger2["path"]).exists()
+        assert not (work / "run2" / "stack" / "stack.json").exists()
+        with toxiproxy.client() as client:
+            assert set(client.list_proxies()).isdisjoint(proxies)

@@ -189,7 +189,7 @@ def _spawn_run(scenario: Path, run_dir: Path, toxiproxy_url: str) -> subprocess.
     )
 
 
-def _wait_for_fault(run_dir: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+def _wait_for_fault(run_dir: Path, proc: subprocess.Popen[str], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(e["kind"] == "fault_applied" for e in _events(run_dir)):
@@ -362,11 +362,13 @@ def test_a_failing_action_aborts_the_run_with_its_faults_reverted(
     assert not (run_dir / "verdict.json").exists()  # never judged
 
 
-def _ledger_of(run_dir: Path, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+def _ledger_of(run_dir: Path, proc: subprocess.Popen[str], timeout: float = 180) -> dict[str, Any]:
     """The stack ledger of a running `harness run` (its stack.json points at it)."""
     state = run_dir / "stack" / "stack.json"
     deadline = time.monotonic() + timeout
-    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+    while not state.exists() and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before its stack was up: {proc.communicate()[1]}")
         time.sleep(0.1)
     path = Path(json.loads(state.read_text())["ledger"])
     data: dict[str, Any] = json.loads(path.read_text())

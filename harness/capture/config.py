@@ -68,12 +68,42 @@ class RouteRule(_Model):
     _valid = field_validator("pattern")(_check_regex)
 
 
+def _check_templates(values: list[str]) -> list[str]:
+    for value in values:
+        if not value.startswith("/"):
+            raise ValueError(f"a route template starts with '/', got {value!r}")
+        if "?" in value or "#" in value:
+            raise ValueError(f"a route template has no query or fragment, got {value!r}")
+    return values
+
+
 class RoutesConfig(_Model):
-    """How paths become low-cardinality route templates."""
+    """How paths become low-cardinality route templates (see :mod:`harness.capture.routes`)."""
 
     rules: list[RouteRule] = Field(default_factory=list, description="tried first, in order")
-    placeholder: str = Field("{id}", description="what numbers, UUIDs and hex ids become")
+    templates: list[str] = Field(
+        default_factory=list,
+        description=(
+            "route templates such as /api/profiles/{username}/follow: a {name} segment matches "
+            "any one segment, a literal segment wins over it; tried after rules"
+        ),
+    )
+    placeholder: str = Field("{id}", description="what ids, by shape or learned, become")
     hex_min_length: int = Field(8, ge=4, description="shortest hex segment taken as an id")
+    learn: bool = Field(
+        True, description="learn parameters from the whole capture (values of high cardinality)"
+    )
+    min_distinct: int = Field(
+        10, ge=2, description="distinct values at one position that make it a parameter"
+    )
+    keep_share: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="a value at a learned parameter with this share of its requests stays a route",
+    )
+
+    _valid_templates = field_validator("templates")(_check_templates)
 
 
 class SessionConfig(_Model):

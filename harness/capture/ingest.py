@@ -42,6 +42,7 @@ from harness.capture.mitm import read_mitm
 from harness.capture.pseudonym import PseudonymKey
 from harness.capture.record import Exchange, SkipLog
 from harness.capture.redact import Mode, Redactor
+from harness.capture.routelearn import RouteLearner
 from harness.capture.routes import RouteTemplater
 from harness.capture.schema import FORMAT_VERSION
 from harness.capture.sessions import SessionKeyer
@@ -152,7 +153,7 @@ def import_capture(
     merged: Iterable[Exchange] = ()
     if streams:
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_ts)
-    writer = CaptureWriter(out)
+    writer = CaptureWriter(out, routes=RouteLearner(config.routes, pinned=templater.pinned))
     read = 0
     first_read: int | None = None
     # GoReplay and HAR records are short-lived, acyclic objects: cyclic GC passes over them

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from harness.capture.linkgroups import LinkGroup, link_groups
 from harness.capture.links import LinkReport
+from harness.capture.routelearn import LearnedRoute
 from harness.capture.store import iter_capture, open_capture
 
 _NS = 1_000_000_000
@@ -46,6 +47,7 @@ class CaptureSummary:
     sessions_by: dict[str, int] = field(default_factory=dict)
     links: LinkReport = field(default_factory=LinkReport)
     link_groups: list[LinkGroup] = field(default_factory=list)
+    learned_routes: list[LearnedRoute] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         """The JSON document of ``inspect --json``."""
@@ -59,6 +61,7 @@ class CaptureSummary:
             "rate": {"mean_per_s": self.mean_per_s, "peak_per_s": self.peak_per_s},
             "routes": [{"route": r, "count": n} for r, n in self.routes],
             "route_count": self.route_count,
+            "learned_routes": [r.model_dump() for r in self.learned_routes],
             "methods": self.methods,
             "statuses": self.statuses,
             "skipped": self.skipped,
@@ -129,4 +132,5 @@ def summarize(path: Path, top: int = 10) -> CaptureSummary:
         sessions_by=meta.sessions.requests_by if meta.sessions is not None else {},
         links=meta.links,
         link_groups=link_groups(path) if meta.links.links else [],
+        learned_routes=meta.learned_routes,
     )

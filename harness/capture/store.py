@@ -30,6 +30,7 @@ from harness.capture.clients import SessionReport
 from harness.capture.config import CaptureConfig
 from harness.capture.links import DROP_RESORTED, LinkReport
 from harness.capture.record import Exchange
+from harness.capture.routelearn import LearnedRoute, RouteLearner
 from harness.capture.schema import (
     CAPTURE_SCHEMA,
     FORMAT_VERSION,
@@ -117,13 +118,25 @@ class CaptureMetadata(BaseModel):
     sessions: SessionReport | None = None
     #: what link learning found (format 2; a format-1 file reads as "not enabled")
     links: LinkReport = LinkReport()
+    learned_routes: list[LearnedRoute] = Field(
+        default_factory=list, description="route parameters learned from the whole capture"
+    )
 
 
 class CaptureWriter:
     """Writes a capture file row group by row group; call :meth:`close` or :meth:`abort`."""
 
-    def __init__(self, path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        routes: RouteLearner | None = None,
+    ) -> None:
+        """``routes`` learns route parameters from the rows and maps each row group's routes
+        through them as it is written (:mod:`harness.capture.routelearn`)."""
         self.path = path
+        self._routes = routes
+        self._closing = False  # the rows written now are the last ones
         self.responses = 0
         self._written = 0
         self.resorted = 0
@@ -205,6 +218,8 @@ class CaptureWriter:
         for name in ("orig_location_route", "links"):  # the batch path may leave them out
             if name not in columns:
                 columns[name] = missing_column(name, n)
+        if self._routes is not None:
+            self._routes.observe(columns["route"])
         columns["idx"] = pa.array(np.arange(self._written, self._written + n, dtype=np.int64))
         columns["offset_ns"] = pc.subtract(ts, pa.scalar(self.first_ts, pa.int64()))
         arrays = [columns[name] for name in CAPTURE_SCHEMA.names]
@@ -220,7 +235,7 @@ class CaptureWriter:
 
     def _write_pending(self) -> None:
         if self._pending:
-            self._writer.write_table(pa.concat_tables(self._pending))
+            self._writer.write_table(self._learned(pa.concat_tables(self._pending)))
             self._pending = []
             self._pending_rows = 0
 
@@ -252,23 +267,52 @@ class CaptureWriter:
             "orig_location_route": pa.array([e.orig_location_route for e in batch], pa.string()),
             "links": links_column([e.links for e in batch]),
         }
+        if self._routes is not None:
+            self._routes.observe(columns["route"])
         arrays = [columns[name] for name in CAPTURE_SCHEMA.names]
-        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=CAPTURE_SCHEMA))
+        table = pa.Table.from_arrays(arrays, schema=CAPTURE_SCHEMA)
+        self._writer.write_table(self._learned(table))
         self._written += n
         self._reset()
 
+    def _learned(self, table: pa.Table) -> pa.Table:
+        """``table`` with its routes (and Location routes) through the rules learned so far."""
+        if self._routes is None:
+            return table
+        route = CAPTURE_SCHEMA.get_field_index("route")
+        location = CAPTURE_SCHEMA.get_field_index("orig_location_route")
+        routes = self._routes.apply(table.column(route), final=self._closing)
+        table = table.set_column(route, "route", routes)
+        return table.set_column(
+            location, "orig_location_route", self._routes.map_array(table.column(location))
+        )
+
     def close(self, metadata: CaptureMetadata) -> None:
         """Write the last rows and the metadata, then move the file into place."""
+        self._closing = True
         self._flush()
         metadata.first_ts_ns = self.min_ts if self.rows else None
         metadata.last_ts_ns = self.last_ts
         metadata.counts.resorted = self.resorted
+        remap = False
+        if self._routes is not None:
+            metadata.learned_routes = self._routes.report()
+            remap = self._routes.needs_rewrite()
         if self.resorted:
             self._writer.close()
+            if remap:
+                assert self._routes is not None
+                _remap_routes(self._tmp, None, self._routes)
             _resort(self._tmp, metadata)
         else:
-            self._writer.add_key_value_metadata({METADATA_KEY: metadata.model_dump_json().encode()})
-            self._writer.close()
+            blob = metadata.model_dump_json().encode()
+            if remap:
+                assert self._routes is not None
+                self._writer.close()
+                _remap_routes(self._tmp, blob, self._routes)
+            else:
+                self._writer.add_key_value_metadata({METADATA_KEY: blob})
+                self._writer.close()
         self._tmp.replace(self.path)
 
     def abort(self) -> None:
@@ -358,6 +402,37 @@ def _split_at_colon(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
         names = pc.if_else(mask, None, names)
         values = pc.if_else(mask, None, values)
     return names, values
+
+
+def _remap_routes(path: Path, blob: bytes | None, routes: RouteLearner) -> None:
+    """Map the routes of the file at ``path`` again through the final learned rules.
+
+    Row groups written before the rules settled carry routes of earlier rules; this rewrites
+    the file once, a row group at a time (memory stays that of one row group).
+    """
+    source = pq.ParquetFile(path)
+    out = path.with_name(path.name + ".routes")
+    route = CAPTURE_SCHEMA.get_field_index("route")
+    location = CAPTURE_SCHEMA.get_field_index("orig_location_route")
+    try:
+        with pq.ParquetWriter(
+            out,
+            CAPTURE_SCHEMA.with_metadata({METADATA_KEY: blob}) if blob else CAPTURE_SCHEMA,
+            compression="zstd",
+            use_dictionary=DICTIONARY_COLUMNS,
+            write_statistics=STATISTICS_COLUMNS,
+        ) as writer:
+            for i in range(source.num_row_groups):
+                table = source.read_row_group(i)
+                table = table.set_column(route, "route", routes.map_array(table.column(route)))
+                table = table.set_column(
+                    location, "orig_location_route", routes.map_array(table.column(location))
+                )
+                writer.write_table(table.replace_schema_metadata(None))
+        out.replace(path)
+    finally:
+        with contextlib.suppress(OSError):
+            out.unlink()
 
 
 def _resort(path: Path, metadata: CaptureMetadata) -> None:

@@ -13,6 +13,7 @@ from harness.errors import UsageError
 if TYPE_CHECKING:
     from harness.capture.config import CaptureConfig
     from harness.capture.inspect import CaptureSummary
+    from harness.capture.routelearn import LearnedRoute
 
 #: Inputs at least this large get a progress bar (when stderr is a terminal).
 PROGRESS_MIN_BYTES = 16 << 20
@@ -178,6 +179,8 @@ def _import(args: argparse.Namespace) -> int:
         print("skipped: " + ", ".join(f"{r} x{n}" for r, n in meta.skipped.items()))
     if meta.filtered:
         print("filtered: " + ", ".join(f"{r} x{n}" for r, n in meta.filtered.items()))
+    for learned in meta.learned_routes:
+        print(f"learned route parameter: {_learned(learned)}")
     if meta.redaction.enabled:
         rules = ", ".join(f"{r} x{n}" for r, n in meta.redaction.rules.items()) or "nothing found"
         how = "pseudonymised" if meta.redaction.mode == "pseudonym" else "masked"
@@ -209,6 +212,8 @@ def _print_summary(s: CaptureSummary, top: int) -> None:
         f"methods     {', '.join(f'{m} {n}' for m, n in s.methods.items())}",
         f"routes      {s.route_count} distinct; top:",
         *(f"  {n:>8}  {r}" for r, n in s.routes),
+        f"learned     {_learned(s.learned_routes[0]) if s.learned_routes else 'none'}",
+        *(f"            {_learned(r)}" for r in s.learned_routes[1:]),
         f"skipped     {_pairs(s.skipped)}",
         f"filtered    {_pairs(s.filtered)}",
         f"redaction   {'on' if s.redaction_enabled else 'OFF'}: {_pairs(s.redactions)}",
@@ -240,6 +245,12 @@ def _link_lines(s: CaptureSummary, top: int) -> list[str]:
     rest = len(s.link_groups) - top
     more = [f"  ... {rest} more groups (--top, --json)"] if rest > 0 else []
     return [head, *(f"  {g.describe()}" for g in s.link_groups[:top]), *more]
+
+
+def _learned(route: LearnedRoute) -> str:
+    """A learned parameter in one line: where, how many values, which ones stayed routes."""
+    kept = f"; kept as routes: {', '.join(route.kept)}" if route.kept else ""
+    return f"{route.template} ({route.distinct} values in {route.requests} requests{kept})"
 
 
 def _pairs(counts: dict[str, int]) -> str:

@@ -189,7 +189,9 @@ def test_batch_path_writes_what_the_record_path_writes(
 def test_small_chunks_and_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # chunks that do not divide the row groups, and many of them
     monkeypatch.setattr(batch, "CHUNK_ROWS", 7)
-    monkeypatch.setattr(ingest, "CaptureWriter", lambda path: CaptureWriter(path, batch_rows=20))
+    monkeypatch.setattr(
+        ingest, "CaptureWriter", lambda path, **kw: CaptureWriter(path, batch_rows=20, **kw)
+    )
     records = tricky_records() + [
         GorRecord(r.kind, r.rid + "-dd", r.ts, r.payload) for r in datadog_records()
     ]

@@ -40,6 +40,8 @@ class CaptureSummary:
     filtered: dict[str, int]
     redaction_enabled: bool
     redactions: dict[str, int]
+    #: ``pseudonym``, ``mask`` or ``off``
+    redaction_mode: str = "mask"
     sources: list[str] = field(default_factory=list)
     route_count: int = 0
     #: how sessions were found: "credential", "header NAME", "cookie NAME" (None: not recorded)
@@ -67,6 +69,7 @@ class CaptureSummary:
             "skipped": self.skipped,
             "filtered": self.filtered,
             "redaction_enabled": self.redaction_enabled,
+            "redaction_mode": self.redaction_mode,
             "redactions": self.redactions,
             "sources": self.sources,
             "sessions_found_by": self.sessions_found_by,
@@ -127,6 +130,7 @@ def summarize(path: Path, top: int = 10) -> CaptureSummary:
         filtered=meta.filtered,
         redaction_enabled=meta.redaction.enabled,
         redactions=meta.redaction.rules,
+        redaction_mode=meta.redaction.mode,
         sources=[s.path for s in meta.sources],
         sessions_found_by=meta.sessions.found_by if meta.sessions is not None else None,
         sessions_by=meta.sessions.requests_by if meta.sessions is not None else {},

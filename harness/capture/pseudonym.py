@@ -326,7 +326,8 @@ class Pseudonymiser:
 
     def _hashed(self, raw: str, kind: str, every: bool) -> str:
         """Shape-keeping stand-in from a keyed hash (for long or non-ASCII values)."""
-        stream = self._perm.stream(f"{kind}\0{raw}".encode(), 2 * len(raw))
+        # from the lower-cased value, the case put back: values equal but for case stay so
+        stream = self._perm.stream(f"{kind}\0{raw.lower()}".encode(), 2 * len(raw))
         letters = 6 if kind == "hex" else 26
         # (hex digits: a digit stays a digit and a letter a letter; fine at this length)
         out = []

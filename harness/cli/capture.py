@@ -216,7 +216,7 @@ def _print_summary(s: CaptureSummary, top: int) -> None:
         *(f"            {_learned(r)}" for r in s.learned_routes[1:]),
         f"skipped     {_pairs(s.skipped)}",
         f"filtered    {_pairs(s.filtered)}",
-        f"redaction   {'on' if s.redaction_enabled else 'OFF'}: {_pairs(s.redactions)}",
+        f"redaction   {_redaction(s)}",
         *_link_lines(s, top),
         f"sources     {', '.join(s.sources)}",
     ]
@@ -251,6 +251,13 @@ def _learned(route: LearnedRoute) -> str:
     """A learned parameter in one line: where, how many values, which ones stayed routes."""
     kept = f"; kept as routes: {', '.join(route.kept)}" if route.kept else ""
     return f"{route.template} ({route.distinct} values in {route.requests} requests{kept})"
+
+
+def _redaction(s: CaptureSummary) -> str:
+    if not s.redaction_enabled:
+        return "OFF (imported with --no-redact: may hold secrets and personal data)"
+    how = "pseudonyms" if s.redaction_mode == "pseudonym" else s.redaction_mode
+    return f"on ({how}): {_pairs(s.redactions)}"
 
 
 def _pairs(counts: dict[str, int]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.capture.store import capture_metadata, read_capture
 from harness.cli.main import main
 from tests.capture.gorfiles import DATADOG
 from tests.capture.secrets import SECRETS, write_seeded
@@ -170,3 +171,65 @@ def test_as_a_process(tmp_path: Path) -> None:
     assert bad.returncode == 3
     assert "dumpfile-010.mitm" in bad.stderr and "(0, 10)" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_pseudonym_key_from_env_makes_imports_agree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAPTURE_KEY", "k" * 32)
+    outs = [tmp_path / "a.capture.parquet", tmp_path / "b.capture.parquet"]
+    for out in outs:
+        argv = ["capture", "import", str(DATADOG), "-o", str(out), "--pseudonym-key-env"]
+        assert main([*argv, "CAPTURE_KEY"]) == 0
+    printed = capsys.readouterr().out
+    assert "k" * 16 not in printed
+    cookies = [
+        [h["value"] for row in read_capture(out).column("headers").to_pylist() for h in row
+         if h["name"] == "Cookie"]
+        for out in outs
+    ]  # fmt: skip
+    assert cookies[0] == cookies[1] and cookies[0]
+    meta = capture_metadata(outs[0])
+    assert meta.redaction.mode == "pseudonym" and meta.redaction.key == (
+        "environment variable CAPTURE_KEY"
+    )
+    assert b"k" * 16 not in outs[0].read_bytes()
+    # without the variable, each import draws its own key
+    monkeypatch.delenv("CAPTURE_KEY")
+    assert main(["capture", "import", str(DATADOG), "-o", str(outs[1])]) == 0
+    other = [h["value"] for row in read_capture(outs[1]).column("headers").to_pylist() for h in row
+             if h["name"] == "Cookie"]  # fmt: skip
+    assert other != cookies[0]
+
+
+def test_mask_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m.capture.parquet"
+    assert main(["capture", "import", str(DATADOG), "-o", str(out), "--redact-mode", "mask"]) == 0
+    assert "masked: cookie x101" in capsys.readouterr().out
+    assert capture_metadata(out).redaction.mode == "mask"
+    assert main(["capture", "inspect", str(out)]) == 0
+    assert "redaction   on (mask): cookie x101" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pseudonym-key-env", "NO_SUCH_VARIABLE_X"], "is not set"),
+        (["--pseudonym-key-env", "SHORT_KEY_X"], "at least 16"),
+        (["--no-redact", "--redact-mode", "mask"], "cannot be combined"),
+        (["--redact-mode", "mask", "--pseudonym-key-env", "SHORT_KEY_X"], "needs --redact-mode"),
+    ],
+)
+def test_key_and_mode_usage_errors(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("SHORT_KEY_X", "tiny")
+    out = tmp_path / "x.capture.parquet"
+    assert main(["capture", "import", str(DATADOG), "-o", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "tiny" not in err
+    assert not out.exists()

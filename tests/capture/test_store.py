@@ -186,3 +186,12 @@ def test_a_version_1_capture_reads_as_the_current_format(tmp_path: Path) -> None
     first = next(iter_capture(path, ["idx", "links"]))
     assert first.schema.names == ["idx", "links"]
     assert first.column(1).to_pylist()[0] == []
+
+
+def test_redaction_report_of_older_files_reads_its_mode() -> None:
+    from harness.capture.store import RedactionReport
+
+    assert RedactionReport.model_validate({"enabled": True, "rules": {"cookie": 1}}).mode == "mask"
+    assert RedactionReport.model_validate({"enabled": False}).mode == "off"
+    new = RedactionReport(enabled=True, mode="pseudonym", key="environment variable K")
+    assert RedactionReport.model_validate_json(new.model_dump_json()) == new

@@ -42,6 +42,8 @@ _LEADING_DIGITS = re.compile(r"^[0-9]+")
 #: a few MB at a time reuses the allocator's memory, where 32k requests at once (40 MB per
 #: column) pay page faults on every batch.
 CHUNK_ROWS = 4096
+#: Request bytes a chunk may hold before it is written, whatever its row count.
+CHUNK_BYTES = 32 << 20
 
 
 def batch_path_applies(config: CaptureConfig, redactor: Redactor | None) -> bool:
@@ -102,6 +104,7 @@ def write_batches(
     masker = HeaderRedaction(redactor) if redactor is not None else None
     chunk_rows = min(CHUNK_ROWS, writer.batch_rows)
     read = 0
+    held = 0  # payload bytes of the rows gathered
     rows: list[_Row] = []
     add = rows.append
     # This loop runs once per request: split_request and host_header are written out in it
@@ -170,11 +173,13 @@ def write_batches(
                 response,
             )
         )
-        if len(rows) >= chunk_rows:
+        held += len(payload)
+        if len(rows) >= chunk_rows or held > CHUNK_BYTES:
             read += len(rows)
             _write(_Columns(rows), writer, redactor, masker, templater, learning=learning)
             rows = []
             add = rows.append
+            held = 0
     if rows:
         read += len(rows)
         _write(_Columns(rows), writer, redactor, masker, templater, learning=learning)

@@ -26,6 +26,10 @@ Example::
       exclude:                            # links never to store (any field may be a glob)
         - {dst: "query:page"}
         - {from: "GET /api/feed", src: "json:$.articles*"}
+    limits:                               # see docs/capture.md; sizes take K, M, G
+      max_record_bytes: 16M
+      max_inflated_bytes: 64G
+      max_ratio: 200
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.capture.limits import InputLimits
 from harness.capture.linkspec import (
     SOURCE_PLACES,
     TARGET_PLACES,
@@ -257,6 +262,7 @@ class CaptureConfig(_Model):
     redaction: RedactionConfig = RedactionConfig()
     filters: FilterConfig = FilterConfig()
     links: LinksConfig = LinksConfig()
+    limits: InputLimits = InputLimits()
 
 
 def load_config(path: Path) -> CaptureConfig:
@@ -277,7 +283,7 @@ def load_config(path: Path) -> CaptureConfig:
                 f"{printable(str(path))}:{exc.lineno}: invalid JSON: {exc.msg}"
             ) from None
         except RecursionError:
-            raise CaptureError(f"{printable(str(path))}: invalid JSON: nested too deep") from None
+            pass  # the YAML layer below reports the depth, with its line
         text = text.replace("\t", " ")
     doc = YamlDocument.from_text(text, path, CaptureError)
     if doc.data is None:

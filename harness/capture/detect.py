@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zlib
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import CaptureError
+from harness.capture.inflate import GZIP_MAGIC, open_input
+from harness.errors import CaptureError, printable
 
 Format = Literal["gor", "mitm", "har"]
 FORMATS: tuple[str, ...] = ("gor", "mitm", "har")
@@ -18,20 +20,23 @@ _TNETSTRING = re.compile(rb"\d{1,12}:")
 
 def detect_format(path: Path) -> Format:
     """Sniff the first bytes of ``path``; :class:`CaptureError` when empty or unknown."""
-    try:
-        with path.open("rb") as fo:
-            head = fo.read(4096)
-    except OSError as exc:
-        raise CaptureError(f"{path}: cannot open ({exc.strerror})") from exc
+    name = printable(str(path))
+    with open_input(path) as fo:
+        head = fo.read(4096)
     if not head:
-        raise CaptureError(f"{path}: empty file")
-    if head.startswith(b"\x1f\x8b"):
+        raise CaptureError(f"{name}: byte 0: empty file")
+    if head.startswith(GZIP_MAGIC):
         try:
-            head = zlib.decompressobj(wbits=31).decompress(head)
+            # at most 4 KiB out: a bomb is refused by the reader, not inflated here
+            head = zlib.decompressobj(wbits=31).decompress(head, 4096)
         except zlib.error as exc:
-            raise CaptureError(f"{path}: broken gzip data ({exc})") from exc
+            raise CaptureError(f"{name}: byte 0: broken gzip data ({exc})") from None
         if not head:
-            raise CaptureError(f"{path}: gzip data too short to recognise")
+            raise CaptureError(f"{name}: byte 0: gzip data too short to recognise")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text: a HAR from a Windows tool
+        with contextlib.suppress(UnicodeDecodeError):
+            if head[: len(head) & ~1].decode("utf-16").lstrip("\ufeff \t\r\n").startswith("{"):
+                return "har"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if _GOR_HEADER.match(text):
         return "gor"
@@ -42,4 +47,7 @@ def detect_format(path: Path) -> Format:
     name = path.name.lower()
     if ".gor" in name:
         return "gor"  # e.g. a garbage header line: the GoReplay reader reports the records
-    raise CaptureError(f"{path}: unknown capture format (not GoReplay, mitmproxy or HAR)")
+    raise CaptureError(
+        f"{name}: byte 0: unknown capture format (not GoReplay, mitmproxy or HAR; "
+        "--format names it)"
+    )

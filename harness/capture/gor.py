@@ -25,12 +25,20 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
-import zlib
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from harness.capture.httpwire import parse_status, split_request
+from harness.capture.inflate import BREAK, TRUNCATED, blocks
+from harness.capture.limits import (
+    DEFAULT_LIMITS,
+    INT64_MAX,
+    SKIP_TOO_LARGE,
+    InputLimits,
+    ts_ok,
+)
 from harness.capture.record import (
     SKIP_BAD_HEADER,
     SKIP_BAD_REQUEST_LINE,
@@ -42,15 +50,20 @@ from harness.capture.record import (
     header_value,
 )
 from harness.capture.response import parse_response
-from harness.errors import CaptureError
+from harness.errors import printable
 
-SEPARATOR = "\n🐵🙈🙉\n".encode()
-_SEP_AT_EOF = SEPARATOR[:-1]
-BLOCK = 1 << 20
+MONKEYS = "🐵🙈🙉".encode()
+SEPARATOR = b"\n" + MONKEYS + b"\n"
+#: Any line-end variant of the separator (a file passed through unix2dos, mixed writers).
+_ANY_SEPARATOR = re.compile(rb"\r?\n" + re.escape(MONKEYS) + rb"\r?\n")
+_TAIL = re.compile(rb"(?:\r?\n" + re.escape(MONKEYS) + rb"(?:\r?\n)?|\r?\n)\Z")
+_BOM = b"\xef\xbb\xbf"
 DEFAULT_WINDOW = 10_000
 DEFAULT_PAIR_HORIZON_NS = 60 * 1_000_000_000
-_GZIP_MAGIC = b"\x1f\x8b"
-_TRUNCATED = b"\0truncated gzip"
+#: Payload bytes the reorder buffer may hold before it hands records on early (large records
+#: must not multiply by the window).
+REORDER_BYTES = 256 << 20
+SKIP_BAD_TIMESTAMP = "bad record header (timestamp out of range)"
 
 #: A raw record: (ts_ns, file index, record number, type, id, latency_ns or -1, payload, source)
 RawRecord = tuple[int, int, int, int, bytes, int, bytes, str]
@@ -60,77 +73,105 @@ Progress = Callable[[int], None]
 PairedRequest = tuple[int, bytes, bytes, str, int | None, int | None, str | None, bytes | None]
 
 
-def _blocks(path: Path, skips: SkipLog, progress: Progress | None) -> Iterator[bytes]:
-    """Decompressed blocks of ``path``; a broken gzip stream ends the file with a skip."""
-    try:
-        raw = path.open("rb")
-    except OSError as exc:
-        raise CaptureError(f"{path}: cannot open ({exc.strerror})") from exc
-    with raw:
-        first = raw.read(BLOCK)
-        inflate = zlib.decompressobj(wbits=31) if first.startswith(_GZIP_MAGIC) else None
-        chunk = first
-        while chunk:
-            if progress is not None:
-                progress(len(chunk))
-            if inflate is None:
-                yield chunk
-            else:
-                try:
-                    data = inflate.decompress(chunk)
-                    # concatenated gzip members (e.g. appended chunks) each start a new stream
-                    while inflate.eof and inflate.unused_data:
-                        rest = inflate.unused_data
-                        inflate = zlib.decompressobj(wbits=31)
-                        data += inflate.decompress(rest)
-                except zlib.error:
-                    yield _TRUNCATED  # corrupt deflate data: keep what came before
-                    return
-                if data:
-                    yield data
-            chunk = raw.read(BLOCK)
-        if inflate is not None and not inflate.eof:
-            data = inflate.flush()
-            if data:
-                yield data
-            yield _TRUNCATED  # the tail record is incomplete: counted by the caller
+def _separator(buf: bytes, at: int) -> bytes:
+    """The separator of a file, from its first occurrence of the monkeys at ``at`` in ``buf``."""
+    before = b"\r\n" if buf[max(0, at - 2) : at] == b"\r\n" else b"\n"
+    after = b"\r\n" if buf[at + len(MONKEYS) : at + len(MONKEYS) + 2] == b"\r\n" else b"\n"
+    return before + MONKEYS + after
+
+
+def _split(buf: bytes, sep: bytes) -> list[bytes]:
+    """``buf`` cut at separators: ``sep``, or every variant when the file mixes them."""
+    parts = buf.split(sep)
+    if buf.count(b"\n" + MONKEYS) != len(parts) - 1:
+        # another line-end variant than the file's first separator (or monkeys inside a
+        # body, which the pattern leaves alone): cut at every variant
+        parts = _ANY_SEPARATOR.split(buf)
+    return parts
 
 
 def _records(
-    path: Path, index: int, skips: SkipLog, progress: Progress | None
+    path: Path,
+    index: int,
+    skips: SkipLog,
+    progress: Progress | None,
+    limits: InputLimits = DEFAULT_LIMITS,
 ) -> Iterator[RawRecord]:
-    """Raw records of one file, in file order."""
-    name = path.name
+    """Raw records of one file, in file order.
+
+    The separator's line ends are taken from its first occurrence (GoReplay writes LF; a file
+    that went through a CRLF conversion has CRLF), a byte-order mark is dropped, a record larger
+    than ``limits.max_record_bytes`` is skipped and counted (read past without holding it), and
+    a cut in the data (a corrupt or truncated gzip member) counts the record cut in two.
+    """
+    name = printable(path.name)
     number = 0
     buf = b""
-    truncated = False
-    for block in _blocks(path, skips, progress):
-        if block is _TRUNCATED:
-            truncated = True
-            break
-        buf += block
-        parts = buf.split(SEPARATOR)
+    sep = b""  # sniffed from the first separator
+    largest = limits.max_record_bytes
+    oversized = False  # inside a record larger than the limit: dropped until its end
+    first = True
+    for block in blocks(path, skips, limits, progress):
+        if block is BREAK or block is TRUNCATED:
+            if buf.strip() or oversized:
+                number += 1
+                skips.add(SKIP_TRUNCATED, f"{name}:{number}")
+            buf, oversized = b"", False
+            if block is TRUNCATED:
+                return
+            continue
+        if first:
+            first = False
+            buf = block.removeprefix(_BOM)
+        else:
+            buf += block
+        if not sep:
+            at = buf.find(MONKEYS)
+            if at < 0 or at + len(MONKEYS) + 2 > len(buf):
+                if not oversized and len(buf) > largest + len(SEPARATOR):
+                    number += 1  # no separator yet, and the first record is too large already
+                    skips.add(SKIP_TOO_LARGE, f"{name}:{number}")
+                    oversized = True
+                if oversized:
+                    buf = buf[-(len(SEPARATOR) + 2) :]
+                continue
+            sep = _separator(buf, at)
+        if oversized:
+            end = buf.find(sep)
+            if end < 0:
+                buf = buf[-len(sep) :]  # a separator may straddle two blocks
+                continue
+            buf = buf[end + len(sep) :]
+            oversized = False
+        parts = _split(buf, sep)
         buf = parts.pop()
         for part in parts:
             number += 1
+            if len(part) > largest:
+                skips.add(SKIP_TOO_LARGE, f"{name}:{number}")
+                continue
             # the usual record written out (a call per record costs as much as its work):
             # "1 <id> <ts>" and a payload; anything else takes _parse_header
             line, _, payload = part.partition(b"\n")
             fields = line.split()
             if len(fields) == 3 and fields[0] == b"1" and fields[2].isdigit():
                 ts = int(fields[2])
-                yield (ts, index, number, 1, fields[1], -1, payload, f"{name}:{number}")
-                continue
+                if ts <= INT64_MAX:
+                    yield (ts, index, number, 1, fields[1], -1, payload, f"{name}:{number}")
+                    continue
             record = _parse_header(part, name, index, number, skips)
             if record is not None:
                 yield record
-    if truncated:
-        skips.add(SKIP_TRUNCATED, f"{name}:{number + 1}")
-        return
-    if buf.endswith(_SEP_AT_EOF):
-        buf = buf[: -len(_SEP_AT_EOF)]
-    elif buf.endswith(b"\n"):
-        buf = buf[:-1]  # the newline GoReplay writes before the separator it never wrote
+        if len(buf) > largest + len(sep):
+            number += 1
+            skips.add(SKIP_TOO_LARGE, f"{name}:{number}")
+            oversized = True
+            buf = buf[-len(sep) :]
+    if oversized:
+        return  # the file ended inside the record that was too large (counted)
+    # the last record: its separator (whole, or without the final newline that GoReplay never
+    # wrote), or just the newline written before a separator that never came
+    buf = _TAIL.sub(b"", buf, count=1)
     if buf.strip():
         number += 1
         record = _parse_header(buf, name, index, number, skips)
@@ -141,41 +182,58 @@ def _records(
 def _parse_header(
     part: bytes, name: str, index: int, number: int, skips: SkipLog
 ) -> RawRecord | None:
-    if part[:1] in (b"\n", b"\r"):
-        part = part.lstrip(b"\r\n")
+    part = part.lstrip(b"\r\n")
     line, _, payload = part.partition(b"\n")
     fields = line.split()
-    try:
-        if len(fields) not in (3, 4) or fields[0] not in (b"1", b"2", b"3"):
-            raise ValueError
-        ts = int(fields[2])
-        latency = int(fields[3]) if len(fields) == 4 else -1
-    except ValueError:
+    # digits only: int() would also take "+5", "1_000" or a number thousands of digits long
+    if (
+        len(fields) not in (3, 4)
+        or fields[0] not in (b"1", b"2", b"3")
+        or not fields[2].isdigit()
+        or (len(fields) == 4 and not fields[3].lstrip(b"-").isdigit())
+        or (len(fields) == 4 and len(fields[3]) > 20)
+    ):
         skips.add(SKIP_BAD_HEADER, f"{name}:{number}")
+        return None
+    if len(fields[2]) > 19:  # past any int64 (and short of int()'s 4,300-digit limit)
+        skips.add(SKIP_BAD_TIMESTAMP, f"{name}:{number}")
+        return None
+    ts = int(fields[2])
+    latency = int(fields[3]) if len(fields) == 4 else -1
+    if not ts_ok(ts) or latency > INT64_MAX:
+        skips.add(SKIP_BAD_TIMESTAMP, f"{name}:{number}")
         return None
     return (ts, index, number, int(fields[0]), fields[1], latency, payload, f"{name}:{number}")
 
 
-def _reorder(records: Iterable[RawRecord], window: int) -> Iterator[RawRecord]:
+def _reorder(
+    records: Iterable[RawRecord], window: int, max_bytes: int = REORDER_BYTES
+) -> Iterator[RawRecord]:
     """Records in timestamp order, fixing displacements of up to ``window`` records.
 
-    The buffer holds up to two windows; when full it is sorted and its older half emitted.
-    Timsort is linear on input that is already (nearly) sorted, which is the usual case,
-    so this costs far less per record than a heap. The sorted halves are chained in C: no
-    generator step per record.
+    The buffer holds up to two windows (or ``max_bytes`` of payload, whichever comes first);
+    when full it is sorted and its older half emitted. Timsort is linear on input that is
+    already (nearly) sorted, which is the usual case, so this costs far less per record than a
+    heap. The sorted halves are chained in C: no generator step per record.
     """
-    return itertools.chain.from_iterable(_sorted_halves(records, window))
+    return itertools.chain.from_iterable(_sorted_halves(records, window, max_bytes))
 
 
-def _sorted_halves(records: Iterable[RawRecord], window: int) -> Iterator[list[RawRecord]]:
+def _sorted_halves(
+    records: Iterable[RawRecord], window: int, max_bytes: int
+) -> Iterator[list[RawRecord]]:
     buffer: list[RawRecord] = []
     append = buffer.append
+    held = 0  # payload bytes in the buffer
     for record in records:
         append(record)
-        if len(buffer) >= 2 * window:
+        held += len(record[6])
+        if len(buffer) >= 2 * window or held > max_bytes:
             buffer.sort()
-            yield buffer[:window]
-            del buffer[:window]
+            half = min(window, (len(buffer) + 1) // 2)
+            yield buffer[:half]
+            del buffer[:half]
+            held = sum(len(r[6]) for r in buffer)
     buffer.sort()
     yield buffer
 
@@ -209,9 +267,13 @@ def read_gor(
     progress: Progress | None = None,
     window: int = DEFAULT_WINDOW,
     pair_horizon_ns: int = DEFAULT_PAIR_HORIZON_NS,
+    *,
+    limits: InputLimits = DEFAULT_LIMITS,
 ) -> Iterator[Exchange]:
     """Exchanges of GoReplay files ``paths`` (one capture, merged by timestamp), oldest first."""
-    for request in read_gor_requests(paths, skips, progress, window, pair_horizon_ns):
+    for request in read_gor_requests(
+        paths, skips, progress, window, pair_horizon_ns, limits=limits
+    ):
         exchange = _exchange(request, skips)
         if exchange is not None:
             yield exchange
@@ -223,31 +285,37 @@ def read_gor_requests(
     progress: Progress | None = None,
     window: int = DEFAULT_WINDOW,
     pair_horizon_ns: int = DEFAULT_PAIR_HORIZON_NS,
+    *,
+    limits: InputLimits = DEFAULT_LIMITS,
 ) -> Iterator[PairedRequest]:
     """The requests of GoReplay files ``paths`` with their paired response, still unparsed.
 
     This is :func:`read_gor` without the request parsing, for callers that parse a whole batch
-    at a time (:mod:`harness.capture.batch`): same order, same skips.
+    at a time (:mod:`harness.capture.batch`): same order, same skips. Requests waiting for their
+    response leave early when they hold more than :data:`REORDER_BYTES` of payload together.
     """
-    streams = [_records(path, i, skips, progress) for i, path in enumerate(paths)]
+    streams = [_records(path, i, skips, progress, limits) for i, path in enumerate(paths)]
     merged: Iterable[RawRecord] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
     records = _reorder(merged, window)
     # Until the first response (for good, in a requests-only capture: the common case) nothing
     # is paired: requests wait as the raw records they are, and leave by window or horizon.
     raw: deque[RawRecord] = deque()
+    held = 0  # payload bytes of the requests waiting
     first_response: RawRecord | None = None
     for record in records:
         kind = record[3]
         if kind == 1:
             raw.append(record)
+            held += len(record[6])
         elif kind == 2:
             first_response = record
             break
         else:
             skips.add(SKIP_REPLAYED_RESPONSE, record[7])
         oldest = record[0] - pair_horizon_ns
-        while raw and (len(raw) > window or raw[0][0] < oldest):
+        while raw and (len(raw) > window or raw[0][0] < oldest or held > REORDER_BYTES):
             r = raw.popleft()
+            held -= len(r[6])
             yield r[0], r[4], r[6], r[7], None, None, None, None
     if first_response is None:
         for r in raw:
@@ -265,15 +333,20 @@ def read_gor_requests(
             entry = _Pending(ts, rid, payload, source)
             queue.append(entry)
             waiting.setdefault(rid, []).append(entry)
+            held += len(payload)
         elif kind == 2:
             _pair(waiting.get(rid), ts, payload, source, skips)
         else:
             skips.add(SKIP_REPLAYED_RESPONSE, source)
         # emit requests whose response came, or that waited past the window or horizon
         while queue and (
-            queue[0].status is not None or len(queue) > window or queue[0].ts < ts - pair_horizon_ns
+            queue[0].status is not None
+            or len(queue) > window
+            or queue[0].ts < ts - pair_horizon_ns
+            or held > REORDER_BYTES
         ):
             entry = queue.popleft()
+            held -= len(entry.payload)
             _forget(waiting, entry)
             yield entry.request()
     for entry in queue:

@@ -84,6 +84,11 @@ def parse_status(payload: bytes) -> tuple[int, bytes] | None:
     end = payload.find(b"\n")
     line = payload if end < 0 else payload[:end]
     parts = line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not _is_status(parts[1]):
         return None
     return int(parts[1]), _split(payload)[1]
+
+
+def _is_status(code: bytes) -> bool:
+    """Three digits, 100 to 999 (``99999999999`` does not fit the capture's status column)."""
+    return len(code) == 3 and code.isdigit() and code[:1] != b"0"

@@ -70,6 +70,8 @@ def resolve_sources(specs: Iterable[str]) -> list[Path]:
             raise CaptureError(f"{spec}: no file matches")
         for match in matches:
             path = Path(match)
+            if path.is_dir():
+                raise CaptureError(f"{path}: is a directory (name its files: {path}/*.gor)")
             if not path.is_file():
                 raise CaptureError(f"{path}: no such file")
             if path not in paths:
@@ -142,14 +144,16 @@ def import_capture(
         clean_path=_path_cleaner(redactor, templater.placeholder),
     )  # fmt: skip
     batch = len(gor) == len(sources) and batch_path_applies(config, redactor)
+    limits = config.limits
     if gor and not batch:
-        streams.append(read_gor(gor, skips, advance, window=reorder_window))
+        streams.append(read_gor(gor, skips, advance, window=reorder_window, limits=limits))
     for source, kind in zip(sources, formats, strict=True):
         if kind == "mitm":
-            streams.append(_reorder(read_mitm(source, skips, advance), reorder_window))
+            mitm = read_mitm(source, skips, advance, limits=limits)
+            streams.append(_reorder(mitm, reorder_window))
         elif kind == "har":
             advance(source.stat().st_size)
-            streams.append(read_har(source, skips))
+            streams.append(read_har(source, skips, limits=limits))
     merged: Iterable[Exchange] = ()
     if streams:
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_ts)
@@ -171,7 +175,7 @@ def import_capture(
     try:
         if batch:
             # GoReplay only, nothing to decide per request: whole row groups at once
-            requests = read_gor_requests(gor, skips, advance, window=reorder_window)
+            requests = read_gor_requests(gor, skips, advance, window=reorder_window, limits=limits)
             read = write_batches(
                 requests, writer, skips=skips, keyer=keyer, templater=templater, redactor=redactor,
                 learning=learning,
@@ -205,7 +209,8 @@ def import_capture(
         if writer.rows == 0:
             detail = skips.summary() if skips.total else f"{read} requests read, all filtered"
             if not skips.total and read == 0:
-                detail = "no requests found"
+                # nothing that even looked like a record: the whole file is the place
+                detail = f"byte 0: no record found in {total} bytes"
             raise CaptureError(f"no usable requests in {', '.join(map(str, sources))}: {detail}")
         sessions_report, links_report = learning.finish()
         meta = CaptureMetadata(

@@ -45,6 +45,9 @@ from harness.capture.schema import (
 from harness.errors import CaptureError
 
 DEFAULT_BATCH_ROWS = 32_768
+#: Request bytes (bodies and heads) a row group may gather before it is written, whatever its
+#: row count: large records must not multiply by the batch size.
+BATCH_BYTES = 64 << 20
 # Dictionary encoding only where values repeat (trying it on paths, headers and bodies costs a
 # third of the writer's time and gains nothing); min/max statistics only on the numbers.
 DICTIONARY_COLUMNS = ["method", "scheme", "host", "http_version", "route"]
@@ -146,6 +149,7 @@ class CaptureWriter:
         self._batch_rows = batch_rows
         self._pending: list[pa.Table] = []  # rows of write_rows not yet in a row group
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             self._writer = pq.ParquetWriter(
@@ -171,6 +175,7 @@ class CaptureWriter:
 
     def _reset(self) -> None:
         self._batch: list[Exchange] = []
+        self._batch_bytes = 0
 
     def add(self, ex: Exchange) -> None:
         """Append one row (``idx`` and ``offset_ns`` are assigned when the batch is written)."""
@@ -185,7 +190,8 @@ class CaptureWriter:
         if ex.orig_status is not None:
             self.responses += 1
         self._batch.append(ex)
-        if len(self._batch) >= self._batch_rows:
+        self._batch_bytes += len(ex.body) + len(ex.head)
+        if len(self._batch) >= self._batch_rows or self._batch_bytes > BATCH_BYTES:
             self._flush()
 
     def write_rows(self, columns: dict[str, pa.Array | pa.ChunkedArray]) -> None:
@@ -225,12 +231,13 @@ class CaptureWriter:
         arrays = [columns[name] for name in CAPTURE_SCHEMA.names]
         table = pa.Table.from_arrays(arrays, schema=CAPTURE_SCHEMA)
         self._written += n
+        self._pending_bytes += table.nbytes
         while len(table):
             room = self._batch_rows - self._pending_rows
             self._pending.append(table.slice(0, room))
             self._pending_rows += len(self._pending[-1])
             table = table.slice(room)
-            if self._pending_rows >= self._batch_rows:
+            if self._pending_rows >= self._batch_rows or self._pending_bytes > BATCH_BYTES:
                 self._write_pending()
 
     def _write_pending(self) -> None:
@@ -238,6 +245,7 @@ class CaptureWriter:
             self._writer.write_table(self._learned(pa.concat_tables(self._pending)))
             self._pending = []
             self._pending_rows = 0
+            self._pending_bytes = 0
 
     def _flush(self) -> None:
         self._write_pending()

@@ -13,6 +13,7 @@ from harness.errors import UsageError
 if TYPE_CHECKING:
     from harness.capture.config import CaptureConfig
     from harness.capture.inspect import CaptureSummary
+    from harness.capture.limits import InputLimits
     from harness.capture.routelearn import LearnedRoute
 
 #: Inputs at least this large get a progress bar (when stderr is a terminal).
@@ -60,6 +61,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="YAML/JSON config: session, routes, redaction, filters")  # fmt: skip
     imp.add_argument("--reorder-window", type=int, default=10_000, metavar="N",
                      help="records held to fix out-of-order input (default 10000)")  # fmt: skip
+    limits = imp.add_argument_group(
+        "limits on hostile or broken input (docs/capture.md; sizes take K, M, G)"
+    )
+    for flag, meta, text in (
+        ("--max-record-size", "SIZE", "skip (and count) records larger than this (default 16M)"),
+        ("--max-inflated-size", "SIZE", "refuse compressed input inflating past it (default 64G)"),
+        ("--max-ratio", "N", "refuse compressed input inflating N times, past 32M (default 200)"),
+        ("--max-har-size", "SIZE", "refuse HAR files larger than this: read whole (default 2G)"),
+    ):
+        limits.add_argument(flag, metavar=meta, type=float if meta == "N" else str, help=text)
     group = imp.add_argument_group("filters and transforms (added to those of --config)")
     group.add_argument("--method", action="append", default=[], help="keep only this method")
     group.add_argument("--deny-method", action="append", default=[], help="drop this method")
@@ -127,7 +138,37 @@ def _config(args: argparse.Namespace) -> CaptureConfig:
             "cookie": args.session_cookie or config.session.cookie,
         }
     )
-    return config.model_copy(update={"filters": filters, "session": session})
+    return config.model_copy(
+        update={"filters": filters, "session": session, "limits": _limits(args, config)}
+    )
+
+
+def _limits(args: argparse.Namespace, config: CaptureConfig) -> InputLimits:
+    """The config's limits with those given on the command line."""
+    from pydantic import ValidationError
+
+    from harness.capture.limits import InputLimits
+
+    given = {
+        "max_record_bytes": args.max_record_size,
+        "max_inflated_bytes": args.max_inflated_size,
+        "max_ratio": args.max_ratio,
+        "max_har_bytes": args.max_har_size,
+    }
+    update = {key: value for key, value in given.items() if value is not None}
+    if not update:
+        return config.limits
+    try:
+        return InputLimits.model_validate({**config.limits.model_dump(), **update})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        flag = {
+            "max_record_bytes": "--max-record-size",
+            "max_inflated_bytes": "--max-inflated-size",
+            "max_ratio": "--max-ratio",
+            "max_har_bytes": "--max-har-size",
+        }.get(str(first["loc"][0]) if first["loc"] else "", "a limit")
+        raise UsageError(f"{flag}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 def _import(args: argparse.Namespace) -> int:

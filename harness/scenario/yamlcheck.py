@@ -8,7 +8,8 @@ something other than what was written:
 - a self-referencing alias (``a: &x [*x]``) or thousands of nested levels end in a
   ``RecursionError``;
 - a key written twice silently keeps the last value (``speed`` twice; a target defined twice);
-- ``.nan``, ``.inf`` and integers beyond 64 bits are numbers that no timeline or toxic can use.
+- ``.nan``, ``.inf`` and integers beyond 64 bits are numbers that no timeline or toxic can use
+  (and a date such as ``2024-02-30`` fails to build, far from its line).
 
 :class:`BoundedLoader` composes the document with a nesting limit (so the limit fails before the
 recursion does), :func:`check_expansion` measures the node graph with aliases expanded (without
@@ -28,6 +29,7 @@ from yaml.composer import ComposerError
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _INT_TAG = "tag:yaml.org,2002:int"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 #: Integers a YAML file may hold: what a signed 64-bit field (toxiproxy, Arrow, JSON) can take.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
@@ -148,6 +150,11 @@ def node_findings(loader: yaml.SafeLoader, node: yaml.Node) -> list[tuple[str | 
         message = _number_problem(loader, node)
         if message is not None:
             found.append((None, node.start_mark.line + 1, message))
+    elif isinstance(node, yaml.ScalarNode) and node.tag == _TIMESTAMP_TAG:
+        try:
+            loader.construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            found.append((None, node.start_mark.line + 1, f"{node.value} is not a valid date"))
     return found
 
 

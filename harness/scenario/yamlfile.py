@@ -73,7 +73,8 @@ class YamlDocument:
             raise error_cls(f"{name}: cannot read: {exc.strerror}") from None
         if len(raw) > limits.max_bytes:
             raise error_cls(
-                f"{name}: larger than {limits.max_bytes >> 20} MiB: not a file a person writes"
+                f"{name}: byte {limits.max_bytes}: larger than {limits.max_bytes >> 20} MiB, "
+                "more than a file a person writes"
             )
         try:
             text = raw.decode("utf-8-sig")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import random
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,159 @@ def test_record_header_shortcut_agrees_with_the_general_parser(tmp_path: Path) -
     assert list(_records(path, 0, skips, None)) == expected
     assert skips == expected_skips
     assert expected and expected_skips.total  # both kinds occur
+
+
+# --- damaged and hostile files: kept what can be kept, counted what cannot --------------------
+
+
+def _pairs(n: int) -> list[GorRecord]:
+    out = []
+    for i in range(n):
+        out.append(GorRecord(1, f"r{i}", T0 + i * MS, request(f"/p/{i}")))
+        out.append(GorRecord(2, f"r{i}", T0 + i * MS + 5 * MS, response(200 + i % 3)))
+    return out
+
+
+CRLF_SEP = b"\r\n" + "🐵🙈🙉".encode() + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "transform"),
+    [
+        ("crlf", lambda data: data.replace(SEP, CRLF_SEP)),
+        ("unix2dos", lambda data: data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")),
+        ("bom", lambda data: b"\xef\xbb\xbf" + data),
+        ("bom-crlf", lambda data: b"\xef\xbb\xbf" + data.replace(SEP, CRLF_SEP)),
+        ("mixed", lambda data: data.replace(SEP, CRLF_SEP, 3)),
+    ],
+)
+def test_separator_variants_and_bom_lose_nothing(
+    tmp_path: Path, name: str, transform: object
+) -> None:
+    path = write_gor(tmp_path / f"{name}.gor", _pairs(6))
+    path.write_bytes(transform(path.read_bytes()))  # type: ignore[operator]
+    exchanges, skips = read([path])
+    assert [e.path for e in exchanges] == [f"/p/{i}" for i in range(6)]
+    assert [e.orig_status for e in exchanges] == [200, 201, 202, 200, 201, 202]
+    assert skips.total == 0
+    assert all(b"\xf0\x9f" not in e.body for e in exchanges)  # nothing glued into a body
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (f"1 a {'9' * 30}", "timestamp out of range"),
+        ("1 a 9999999999999999999", "timestamp out of range"),
+        ("1 a -5", "bad record header"),
+        ("1 a +5", "bad record header"),
+        ("1 a 1_000", "bad record header"),
+        (f"1 a {T0} {'9' * 40}", "bad record header"),
+    ],
+)
+def test_header_numbers_out_of_range_are_skipped(tmp_path: Path, header: str, reason: str) -> None:
+    bad = header.encode() + b"\n" + request("/bad")
+    good = GorRecord(1, "b", T0, request("/good")).encode()
+    path = tmp_path / "n.gor"
+    path.write_bytes(bad + SEP + good + SEP)
+    exchanges, skips = read([path])
+    assert [e.path for e in exchanges] == ["/good"]
+    assert [(r, skips.examples[r]) for r in skips.counts] == [
+        (next(r for r in skips.counts), ["n.gor:1"])
+    ]
+    assert reason in next(iter(skips.counts))
+
+
+@pytest.mark.parametrize("status", [b"99999999999", b"abc", b"000", b"2000", b"20"])
+def test_status_that_is_not_three_digits_drops_the_response_only(
+    tmp_path: Path, status: bytes
+) -> None:
+    records = [
+        GorRecord(1, "a", T0, request("/a")),
+        GorRecord(2, "a", T0 + MS, b"HTTP/1.1 " + status + b" X\r\n\r\n"),
+    ]
+    exchanges, skips = read([write_gor(tmp_path / "s.gor", records)])
+    assert [(e.path, e.orig_status) for e in exchanges] == [("/a", None)]
+    assert skips.counts == {"invalid response status line": 1}
+
+
+def test_a_record_over_the_size_limit_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
+    from harness.capture.limits import InputLimits
+
+    path = tmp_path / "big.gor"
+    with path.open("wb") as out:
+        out.write(GorRecord(1, "a", T0, request("/before")).encode() + SEP)
+        out.write(f"1 b {T0 + MS}\n".encode() + b"GET /" + b"x" * (24 << 20) + b" HTTP/1.1\r\n\r\n")
+        out.write(SEP + GorRecord(1, "c", T0 + 2 * MS, request("/after")).encode() + SEP)
+    skips = SkipLog()
+    tracemalloc.start()
+    try:
+        exchanges = list(read_gor([path], skips, limits=InputLimits(max_record_bytes=2 << 20)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [e.path for e in exchanges] == ["/before", "/after"]
+    assert skips.counts == {"record larger than the size limit": 1}
+    assert skips.examples["record larger than the size limit"] == ["big.gor:2"]
+    assert peak < 12 << 20  # a few blocks and the limit, never the 24 MiB record
+
+
+def test_first_record_over_the_limit_before_any_separator(tmp_path: Path) -> None:
+    from harness.capture.limits import InputLimits
+
+    path = tmp_path / "first.gor"
+    path.write_bytes(
+        f"1 a {T0}\nPOST / HTTP/1.1\r\n\r\n".encode()
+        + b"b" * (3 << 20)
+        + SEP
+        + GorRecord(1, "c", T0 + MS, request("/after")).encode()
+        + SEP
+    )
+    skips = SkipLog()
+    exchanges = list(read_gor([path], skips, limits=InputLimits(max_record_bytes=1 << 20)))
+    assert [e.path for e in exchanges] == ["/after"]
+    assert skips.examples == {"record larger than the size limit": ["first.gor:1"]}
+
+
+def test_good_gzip_member_then_corrupt_one_keeps_the_first(tmp_path: Path) -> None:
+    # the case: the valid member's records used to be lost with the corrupt one
+    path = tmp_path / "two.gor.gz"
+    first = gzip.compress(b"".join(r.encode() + SEP for r in _pairs(5)))
+    path.write_bytes(first + b"\x1f\x8b\x08\x00" + b"\xff" * 100)
+    exchanges, skips = read([path])
+    assert [e.path for e in exchanges] == [f"/p/{i}" for i in range(5)]
+    assert skips.counts == {"corrupt gzip data": 1}
+
+
+def test_gzip_member_between_corruptions_is_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "three.gor.gz"
+    head = gzip.compress(b"".join(r.encode() + SEP for r in _pairs(3)))
+    tail = gzip.compress(b"".join(r.encode() + SEP for r in _pairs(6)[6:]))
+    path.write_bytes(head + b"\x1f\x8b\x08\x00" + b"garbage" * 20 + tail)
+    exchanges, skips = read([path])
+    assert [e.path for e in exchanges] == [f"/p/{i}" for i in range(6)]
+    assert skips.counts == {"corrupt gzip data": 1}
+
+
+def test_a_cut_gzip_counts_the_record_it_cuts(tmp_path: Path) -> None:
+    data = gzip.compress(b"".join(r.encode() + SEP for r in _pairs(400)))
+    path = tmp_path / "cut.gor.gz"
+    path.write_bytes(data[: len(data) // 2])
+    exchanges, skips = read([path])
+    assert 0 < len(exchanges) < 400
+    assert skips.counts["truncated input"] == 1
+    assert [e.path for e in exchanges] == [f"/p/{i}" for i in range(len(exchanges))]
+
+
+def test_gzip_bomb_is_refused_with_its_offset(tmp_path: Path) -> None:
+    from harness.capture.limits import InputLimits
+    from harness.errors import CaptureError
+
+    path = tmp_path / "bomb.gor.gz"
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(f"1 a {T0}\nGET / HTTP/1.1\r\n\r\n".encode())
+        for _ in range(48):
+            out.write(b"\0" * (1 << 20))
+    with pytest.raises(
+        CaptureError, match=r"bomb\.gor\.gz: byte \d+: inflates .* more than 200 times"
+    ):
+        read_gor([path], SkipLog(), limits=InputLimits(ratio_floor_bytes=8 << 20)).__next__()

@@ -102,3 +102,169 @@ def test_random_bytes_are_a_one_line_error(tmp_path: Path) -> None:
     path.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(CaptureError, match=r"noise\.mitm"):
         read(path)
+
+
+# --- odd, old and hostile flow files: each bad flow skipped and counted, never a crash ----------
+
+
+def _states() -> list[dict[str, object]]:
+    from mitmproxy.io import tnetstring
+
+    view = memoryview((DATA / "flows-successful_log.mitm").read_bytes())
+    states = []
+    while view:
+        value, view = tnetstring.pop(view)
+        states.append(value)
+    return states  # type: ignore[return-value]
+
+
+def _write(path: Path, *values: object, raw: bytes = b"") -> Path:
+    from mitmproxy.io import tnetstring
+
+    path.write_bytes(raw + b"".join(tnetstring.dumps(v) for v in values))  # type: ignore[arg-type]
+    return path
+
+
+def _changed(change: object) -> dict[str, object]:
+    import copy
+
+    state = copy.deepcopy(_states()[0])
+    change(state)  # type: ignore[operator]
+    return state
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda s: s.pop("type"), "invalid mitmproxy flow (KeyError 'type')"),
+        (lambda s: s.pop("request"), "invalid mitmproxy flow (KeyError 'request')"),
+        (lambda s: s.__setitem__("request", [1, 2]), "invalid mitmproxy flow"),
+        (
+            lambda s: s.__setitem__("version", "x"),
+            "invalid mitmproxy flow (flow format version refused)",
+        ),
+        (
+            lambda s: s["response"].__setitem__("status_code", 99999999999),
+            "mitmproxy flow with values out of range",
+        ),
+        (
+            lambda s: s["request"].__setitem__("timestamp_start", float("nan")),
+            "mitmproxy flow with values out of range",
+        ),
+        (
+            lambda s: s["request"].__setitem__("timestamp_start", 1e30),
+            "mitmproxy flow with values out of range",
+        ),
+        (
+            lambda s: s["request"].__setitem__("path", b"/a\nb"),
+            "mitmproxy flow with values out of range",
+        ),
+        (lambda s: s["request"].__setitem__("timestamp_start", b"x"), "invalid mitmproxy flow"),
+    ],
+)
+def test_a_flow_of_odd_shape_is_skipped_and_the_rest_kept(
+    tmp_path: Path, change: object, reason: str
+) -> None:
+    good = _states()[1]
+    exchanges, skips = read(_write(tmp_path / "odd.mitm", _changed(change), good))
+    assert len(exchanges) == 1
+    assert skips.total == 1
+    (found,) = skips.counts
+    assert found.startswith(reason)
+    assert skips.examples[found] == ["odd.mitm:1"]
+
+
+@pytest.mark.parametrize("value", [5, [1, 2, 3], b"just bytes", None])
+def test_a_flow_that_is_not_a_mapping(tmp_path: Path, value: object) -> None:
+    exchanges, skips = read(_write(tmp_path / "v.mitm", value, _states()[1]))
+    assert len(exchanges) == 1
+    assert skips.counts == {"invalid mitmproxy flow (not a mapping)": 1}
+
+
+def test_length_prefix_of_a_terabyte_is_refused_without_allocating(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "huge.mitm"
+    path.write_bytes(b"999999999999:" + b"x" * 1000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CaptureError) as err:
+            read(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(err.value) == (
+        f"{path}: byte 0: not a mitmproxy flow file (cut off by the end of the file)"
+    )
+    assert peak < 4 << 20
+
+
+def test_good_flows_then_a_cut_frame_keep_the_good_ones(tmp_path: Path) -> None:
+    states = _states()
+    exchanges, skips = read(_write(tmp_path / "cut.mitm", *states, raw=b""))
+    assert len(exchanges) == 2
+    path = tmp_path / "cut.mitm"
+    path.write_bytes(path.read_bytes() + b"999999999999:xx")
+    exchanges, skips = read(path)
+    assert len(exchanges) == 2
+    assert skips.examples == {"truncated input": ["cut.mitm:3"]}
+
+
+def test_a_frame_over_the_size_limit_is_read_past(tmp_path: Path) -> None:
+    from harness.capture.limits import InputLimits
+
+    big = _changed(lambda s: s["request"].__setitem__("content", b"x" * (3 << 20)))  # type: ignore[index]
+    path = _write(tmp_path / "big.mitm", big, _states()[1])
+    skips = SkipLog()
+    exchanges = list(read_mitm(path, skips, limits=InputLimits(max_record_bytes=1 << 20)))
+    assert len(exchanges) == 1
+    assert skips.examples == {"record larger than the size limit": ["big.mitm:1"]}
+
+
+def test_deep_nesting_is_measured_before_it_is_parsed(tmp_path: Path) -> None:
+    from mitmproxy.io import tnetstring
+
+    nest = b"0:~"
+    for _ in range(5000):
+        nest = b"%d:%s]" % (len(nest), nest)
+    inner = tnetstring.dumps("type") + tnetstring.dumps("http") + tnetstring.dumps("x") + nest
+    path = tmp_path / "deep.mitm"
+    path.write_bytes(b"%d:%s}" % (len(inner), inner) + tnetstring.dumps(_states()[1]))  # type: ignore[arg-type]
+    exchanges, skips = read(path)
+    assert len(exchanges) == 1
+    assert skips.counts == {"invalid mitmproxy flow (nested more than 100 levels deep)": 1}
+
+
+def test_nesting_depth_scan() -> None:
+    from harness.capture.flowfile import nesting_within
+
+    nest = b"0:~"
+    for _ in range(30):
+        nest = b"%d:%s]" % (len(nest), nest)
+    assert nesting_within(memoryview(nest[nest.index(b":") + 1 : -1]), 31)
+    assert not nesting_within(memoryview(nest[nest.index(b":") + 1 : -1]), 29)
+    real = (DATA / "flows-successful_log.mitm").read_bytes()
+    colon = real.index(b":")
+    payload = memoryview(real[colon + 1 : colon + 1 + int(real[:colon])])
+    assert nesting_within(payload, 6)  # a real flow: dict, request, headers, pair, value
+    assert not nesting_within(payload, 2)
+
+
+def test_not_a_flow_file_names_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "text.mitm"
+    path.write_bytes(b"hello, not a flow file")
+    with pytest.raises(CaptureError) as err:
+        read(path)
+    assert (
+        str(err.value)
+        == f"{path}: byte 0: not a mitmproxy flow file (not a tnetstring (no length prefix))"
+    )
+
+
+def test_gzip_compressed_flow_file(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "f.mitm.gz"
+    path.write_bytes(gzip.compress((DATA / "flows-successful_log.mitm").read_bytes()))
+    exchanges, skips = read(path)
+    assert len(exchanges) == 2 and skips.total == 0

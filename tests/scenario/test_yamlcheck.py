@@ -174,7 +174,8 @@ def test_top_level_shape_has_a_line(tmp_path: Path, text: str, line: int, what: 
 
 
 def test_invalid_date_value(tmp_path: Path) -> None:
-    assert "invalid YAML value" in _error(_write(tmp_path, "name: x\nwhen: 2024-02-30\n"))
+    path = _write(tmp_path, "name: x\nwhen: 2024-02-30\n")
+    assert _error(path) == f"{path}:2: when: 2024-02-30 is not a valid date"
 
 
 def test_file_name_with_newline_stays_one_line(tmp_path: Path) -> None:
@@ -214,8 +215,5 @@ def test_capture_config_json(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match=r"c\.json:2: invalid JSON"):
         load_config(path)
     path = _write(tmp_path, "[" * 100_000 + "]" * 100_000, "c.json")
-    with pytest.raises(
-        CaptureError,
-        match=r"c\.json: invalid JSON: nested too deep|c\.json:1: invalid YAML: nested",
-    ):
+    with pytest.raises(CaptureError, match=r"c\.json:1: invalid YAML: nested deeper than 64"):
         load_config(path)

@@ -127,7 +127,9 @@ def _gor_cases() -> list[Case]:
         gor(name, gor_file([broken, *recs[1:]]), "0")
     crlf = gor_file(recs, b"\r\n" + MONKEYS + b"\r\n")
     gor("gor: CRLF separators", crlf, "0", "19 requests")
-    mixed = b"".join(r + (SEP if i % 2 else b"\r\n" + MONKEYS + b"\r\n") for i, r in enumerate(recs))
+    mixed = b"".join(
+        r + (SEP if i % 2 else b"\r\n" + MONKEYS + b"\r\n") for i, r in enumerate(recs)
+    )
     gor("gor: mixed LF and CRLF separators", mixed, "0", "19 requests")
     gor("gor: unix2dos on the whole file", good.replace(b"\n", b"\r\n"), "0", "19 requests")
     gor("gor: byte-order mark", b"\xef\xbb\xbf" + good, "0", "19 requests")
@@ -145,24 +147,92 @@ def _gor_cases() -> list[Case]:
     big_header = payload.replace(b"\r\n", b"\r\nX-Big: " + b"v" * 1_000_000 + b"\r\n", 1)
     gor("gor: 1 MB header value", gor_file([req.partition(b"\n")[0] + b"\n" + big_header]), "0")
     over = req + b"\r\n" + b"B" * (17 * MiB)
-    gor("gor: 17 MiB record among good ones", gor_file([recs[2], over, *recs[3:]]), "0", "size limit")
+    gor(
+        "gor: 17 MiB record among good ones",
+        gor_file([recs[2], over, *recs[3:]]),
+        "0",
+        "size limit",
+    )
     gor("gor: records in reverse order", gor_file(list(reversed(recs))), "0", "19 requests")
-    gor("gor: every request with one id", gor_file([_replace_header(r, b" ".join([r.split()[0], b"same", r.split()[2]])) for r in recs]), "0")
+    gor(
+        "gor: every request with one id",
+        gor_file(
+            [_replace_header(r, b" ".join([r.split()[0], b"same", r.split()[2]])) for r in recs]
+        ),
+        "0",
+    )
     huge_host = payload.replace(b"Host: ", b"Host: " + b"h" * 100_000, 1)
     gor("gor: 100 kB Host header", gor_file([req.partition(b"\n")[0] + b"\n" + huge_host]), "0")
     gor("gor: emoji separator inside a body", gor_file([req + MONKEYS * 3, *recs[1:]]), "0")
     # gzip variants
     gz = gzip.compress(good)
     cases += [
-        Case("gor.gz: cut in the middle", "gor", {"in.gor.gz": gz[: len(gz) // 2]}, _import("in.gor.gz"), "0", ["truncated"]),
-        Case("gor.gz: corrupt second member", "gor", {"in.gor.gz": gz + b"\x1f\x8b\x08\x00" + b"\xff" * 200}, _import("in.gor.gz"), "0", ["19 requests", "corrupt gzip"]),
-        Case("gor.gz: corrupt bytes mid-member", "gor", {"in.gor.gz": gz[:200] + b"\xff" * 64 + gz[264:]}, _import("in.gor.gz"), "0|3"),
-        Case("gor.gz: good, corrupt, good members", "gor", {"in.gor.gz": gzip.compress(gor_file(recs[:10])) + b"\x1f\x8b\x08\x00garbage" + gzip.compress(gor_file(recs[10:]))}, _import("in.gor.gz"), "0", ["corrupt gzip"]),
-        Case("gor.gz: trailing garbage", "gor", {"in.gor.gz": gz + b"trailing junk"}, _import("in.gor.gz"), "0", ["19 requests"]),
-        Case("gor.gz: NUL padding", "gor", {"in.gor.gz": gz + b"\0" * 4096}, _import("in.gor.gz"), "0", ["19 requests"]),
-        Case("gor.gz: empty gzip", "gor", {"in.gor.gz": gzip.compress(b"")}, _import("in.gor.gz"), "3"),
+        Case(
+            "gor.gz: cut in the middle",
+            "gor",
+            {"in.gor.gz": gz[: len(gz) // 2]},
+            _import("in.gor.gz"),
+            "0",
+            ["truncated"],
+        ),
+        Case(
+            "gor.gz: corrupt second member",
+            "gor",
+            {"in.gor.gz": gz + b"\x1f\x8b\x08\x00" + b"\xff" * 200},
+            _import("in.gor.gz"),
+            "0",
+            ["19 requests", "corrupt gzip"],
+        ),
+        Case(
+            "gor.gz: corrupt bytes mid-member",
+            "gor",
+            {"in.gor.gz": gz[:200] + b"\xff" * 64 + gz[264:]},
+            _import("in.gor.gz"),
+            "0|3",
+        ),
+        Case(
+            "gor.gz: good, corrupt, good members",
+            "gor",
+            {
+                "in.gor.gz": gzip.compress(gor_file(recs[:10]))
+                + b"\x1f\x8b\x08\x00garbage"
+                + gzip.compress(gor_file(recs[10:]))
+            },
+            _import("in.gor.gz"),
+            "0",
+            ["corrupt gzip"],
+        ),
+        Case(
+            "gor.gz: trailing garbage",
+            "gor",
+            {"in.gor.gz": gz + b"trailing junk"},
+            _import("in.gor.gz"),
+            "0",
+            ["19 requests"],
+        ),
+        Case(
+            "gor.gz: NUL padding",
+            "gor",
+            {"in.gor.gz": gz + b"\0" * 4096},
+            _import("in.gor.gz"),
+            "0",
+            ["19 requests"],
+        ),
+        Case(
+            "gor.gz: empty gzip",
+            "gor",
+            {"in.gor.gz": gzip.compress(b"")},
+            _import("in.gor.gz"),
+            "3",
+        ),
         Case("gor.gz: gzip header only", "gor", {"in.gor.gz": gz[:10]}, _import("in.gor.gz"), "3"),
-        Case("gor.gz: magic then junk", "gor", {"in.gor.gz": b"\x1f\x8b" + b"junk" * 100}, _import("in.gor.gz"), "3"),
+        Case(
+            "gor.gz: magic then junk",
+            "gor",
+            {"in.gor.gz": b"\x1f\x8b" + b"junk" * 100},
+            _import("in.gor.gz"),
+            "3",
+        ),
     ]
     cases.append(
         Case(
@@ -174,8 +244,24 @@ def _gor_cases() -> list[Case]:
             ["skipped"],
         )
     )
-    cases.append(Case("gor: file name with a newline", "gor", {"bad\nname.gor": b"junk"}, _import("bad\nname.gor"), "3"))
-    cases.append(Case("gor: --format gor on a HAR", "gor", {"x.har": (DATA / "chrome.har").read_bytes()}, _import("x.har", "--format", "gor"), "3"))
+    cases.append(
+        Case(
+            "gor: file name with a newline",
+            "gor",
+            {"bad\nname.gor": b"junk"},
+            _import("bad\nname.gor"),
+            "3",
+        )
+    )
+    cases.append(
+        Case(
+            "gor: --format gor on a HAR",
+            "gor",
+            {"x.har": (DATA / "chrome.har").read_bytes()},
+            _import("x.har", "--format", "gor"),
+            "3",
+        )
+    )
     return cases
 
 
@@ -209,9 +295,20 @@ def _mitm_cases() -> list[Case]:
     cases: list[Case] = []
 
     def mitm(name: str, data: bytes, expect: str = "0|3", *mentions: str) -> None:
-        cases.append(Case(name, "mitm", {"in.mitm": data}, _import("in.mitm", "--format", "mitm"), expect, list(mentions)))
+        cases.append(
+            Case(
+                name,
+                "mitm",
+                {"in.mitm": data},
+                _import("in.mitm", "--format", "mitm"),
+                expect,
+                list(mentions),
+            )
+        )
 
-    def changed(name: str, change: Callable[[dict[str, object]], None], expect: str = "0", *mentions: str) -> None:
+    def changed(
+        name: str, change: Callable[[dict[str, object]], None], expect: str = "0", *mentions: str
+    ) -> None:
         f = copy.deepcopy(flow)
         change(f)
         mitm(name, _dump(f, *flows[1:]), expect, *mentions)
@@ -236,27 +333,74 @@ def _mitm_cases() -> list[Case]:
     changed("mitm: flow without type", lambda f: f.pop("type"), "0", "invalid mitmproxy flow")
     changed("mitm: flow without request", lambda f: f.pop("request"), "0", "invalid mitmproxy flow")
     changed("mitm: flow without version", lambda f: f.pop("version"), "0", "invalid mitmproxy flow")
-    changed("mitm: version as text", lambda f: f.__setitem__("version", "x"), "0", "flow format version")
+    changed(
+        "mitm: version as text", lambda f: f.__setitem__("version", "x"), "0", "flow format version"
+    )
     changed("mitm: version 9999", lambda f: f.__setitem__("version", 9999), "0|3")
-    changed("mitm: request as a list", lambda f: f.__setitem__("request", [1, 2]), "0", "invalid mitmproxy flow")
+    changed(
+        "mitm: request as a list",
+        lambda f: f.__setitem__("request", [1, 2]),
+        "0",
+        "invalid mitmproxy flow",
+    )
     changed("mitm: request method as int", lambda f: f["request"].__setitem__("method", 5), "0")  # type: ignore[index]
-    changed("mitm: status 99999999999", lambda f: f["response"].__setitem__("status_code", 99999999999), "0", "skipped")  # type: ignore[index]
+    changed(
+        "mitm: status 99999999999",
+        lambda f: f["response"].__setitem__("status_code", 99999999999),
+        "0",
+        "skipped",
+    )  # type: ignore[index]
     changed("mitm: status as text", lambda f: f["response"].__setitem__("status_code", b"abc"), "0")  # type: ignore[index]
-    changed("mitm: timestamp NaN", lambda f: f["request"].__setitem__("timestamp_start", float("nan")), "0", "skipped")  # type: ignore[index]
-    changed("mitm: timestamp 1e30", lambda f: f["request"].__setitem__("timestamp_start", 1e30), "0", "skipped")  # type: ignore[index]
-    changed("mitm: timestamp as text", lambda f: f["request"].__setitem__("timestamp_start", b"x"), "0")  # type: ignore[index]
-    changed("mitm: response end as text", lambda f: f["response"].__setitem__("timestamp_end", b"x"), "0")  # type: ignore[index]
-    changed("mitm: headers as a dict", lambda f: f["request"].__setitem__("headers", {"a": "b"}), "0")  # type: ignore[index]
-    changed("mitm: header pair of ints", lambda f: f["request"].__setitem__("headers", [[1, 2]]), "0")  # type: ignore[index]
-    changed("mitm: path with a newline", lambda f: f["request"].__setitem__("path", b"/a\nb"), "0", "skipped")  # type: ignore[index]
+    changed(
+        "mitm: timestamp NaN",
+        lambda f: f["request"].__setitem__("timestamp_start", float("nan")),
+        "0",
+        "skipped",
+    )  # type: ignore[index]
+    changed(
+        "mitm: timestamp 1e30",
+        lambda f: f["request"].__setitem__("timestamp_start", 1e30),
+        "0",
+        "skipped",
+    )  # type: ignore[index]
+    changed(
+        "mitm: timestamp as text", lambda f: f["request"].__setitem__("timestamp_start", b"x"), "0"
+    )  # type: ignore[index]
+    changed(
+        "mitm: response end as text",
+        lambda f: f["response"].__setitem__("timestamp_end", b"x"),
+        "0",
+    )  # type: ignore[index]
+    changed(
+        "mitm: headers as a dict", lambda f: f["request"].__setitem__("headers", {"a": "b"}), "0"
+    )  # type: ignore[index]
+    changed(
+        "mitm: header pair of ints", lambda f: f["request"].__setitem__("headers", [[1, 2]]), "0"
+    )  # type: ignore[index]
+    changed(
+        "mitm: path with a newline",
+        lambda f: f["request"].__setitem__("path", b"/a\nb"),
+        "0",
+        "skipped",
+    )  # type: ignore[index]
     changed("mitm: host with a space", lambda f: f["request"].__setitem__("host", "a b"), "0")  # type: ignore[index]
-    changed("mitm: 17 MiB body", lambda f: f["request"].__setitem__("content", b"x" * (17 * MiB)), "0", "size limit")  # type: ignore[index]
+    changed(
+        "mitm: 17 MiB body",
+        lambda f: f["request"].__setitem__("content", b"x" * (17 * MiB)),
+        "0",
+        "size limit",
+    )  # type: ignore[index]
     changed("mitm: client_conn missing", lambda f: f.pop("client_conn"), "0")
     mitm("mitm: unknown type tag", b"5:hello@" + good, "0")
     mitm("mitm: invalid boolean", b"4:trux!" + good, "0")
     mitm("mitm: invalid integer", b"2:xx#" + good, "0")
     mitm("mitm: 5000-digit integer", b"5000:" + b"9" * 5000 + b"#" + good, "0")
-    mitm("mitm: format refused (dumpfile-010)", (DATA / "dumpfile-010.mitm").read_bytes(), "3", "flow format version")
+    mitm(
+        "mitm: format refused (dumpfile-010)",
+        (DATA / "dumpfile-010.mitm").read_bytes(),
+        "3",
+        "flow format version",
+    )
     mitm("mitm: websocket flows", (DATA / "flows-websocket.mitm").read_bytes(), "0", "websocket")
     mitm("mitm: the same flow 2000 times", good * 1000, "0")
     rng = random.Random(21)
@@ -314,7 +458,11 @@ def _har_cases() -> list[Case]:
     har("har: top level is a number", b"42", "3")
     har("har: invalid JSON", _har([ok])[:-7], "3", "line 1")
     har("har: not UTF-8", b'{"log": {"entries": ["\xff\xfe"]}}', "3", "byte")
-    har("har: UTF-16 with BOM", "\ufeff".encode("utf-16-le") + _har([ok]).decode().encode("utf-16-le"), "3")
+    har(
+        "har: UTF-16 with BOM",
+        "\ufeff".encode("utf-16-le") + _har([ok]).decode().encode("utf-16-le"),
+        "3",
+    )
     har("har: entries of other types", _har([1, "x", None, [], ok]), "0", "skipped")
     entry("har: request missing", "0", "skipped", request=None)
     entry("har: request is a list", "0", "skipped", request=[1, 2])
@@ -327,17 +475,42 @@ def _har_cases() -> list[Case]:
     entry("har: method with a space", "0", "skipped", **{"request.method": "GET POST"})
     entry("har: headers is a mapping", "0", "skipped", **{"request.headers": {"a": "b"}})
     entry("har: header entry is text", "0", "skipped", **{"request.headers": ["Accept: x"]})
-    entry("har: header value is a list", "0", "skipped", **{"request.headers": [{"name": "A", "value": [1]}]})
-    entry("har: header name with a newline", "0", "skipped", **{"request.headers": [{"name": "A\nB", "value": "v"}]})
+    entry(
+        "har: header value is a list",
+        "0",
+        "skipped",
+        **{"request.headers": [{"name": "A", "value": [1]}]},
+    )
+    entry(
+        "har: header name with a newline",
+        "0",
+        "skipped",
+        **{"request.headers": [{"name": "A\nB", "value": "v"}]},
+    )
     entry("har: httpVersion is a number", "0", **{"request.httpVersion": 2})
     entry("har: status abc", "0", "invalid status", **{"response.status": "abc"})
     entry("har: status 99999999999", "0", "invalid status", **{"response.status": 99999999999})
     entry("har: status -1", "0", "invalid status", **{"response.status": -1})
     entry("har: status true", "0", "invalid status", **{"response.status": True})
     entry("har: response is a list", "0", response=[])
-    har("har: status 1e400", _har([_entry(), ok]).replace(b'"status": 200', b'"status": 1e400', 1), "0", "invalid status")
-    har("har: time NaN", _har([_entry(), ok]).replace(b'"time": 12.5', b'"time": NaN', 1), "0", "invalid time")
-    har("har: time Infinity", _har([_entry(), ok]).replace(b'"time": 12.5', b'"time": Infinity', 1), "0", "invalid time")
+    har(
+        "har: status 1e400",
+        _har([_entry(), ok]).replace(b'"status": 200', b'"status": 1e400', 1),
+        "0",
+        "invalid status",
+    )
+    har(
+        "har: time NaN",
+        _har([_entry(), ok]).replace(b'"time": 12.5', b'"time": NaN', 1),
+        "0",
+        "invalid time",
+    )
+    har(
+        "har: time Infinity",
+        _har([_entry(), ok]).replace(b'"time": 12.5', b'"time": Infinity', 1),
+        "0",
+        "invalid time",
+    )
     entry("har: time is text", "0", "invalid time", time="x")
     entry("har: time 1e300", "0", "invalid time", time=1e300)
     entry("har: time -5", "0", "invalid time", time=-5)
@@ -349,11 +522,28 @@ def _har_cases() -> list[Case]:
     entry("har: date of 10k characters", "0", "startedDateTime", startedDateTime="2" * 10_000)
     entry("har: postData text is a number", "0", **{"request.postData": {"text": 5}})
     entry("har: postData params is text", "0", **{"request.postData": {"params": "a=b"}})
-    entry("har: postData params nested", "0", **{"request.postData": {"params": [{"name": {"x": 1}, "value": [[]]}]}})
-    entry("har: base64 that is not", "0", **{"response.content": {"text": "!!!", "encoding": "base64"}})
-    entry("har: postData over the record limit", "0", "size limit", **{"request.postData": {"text": "x" * (17 * MiB)}})
+    entry(
+        "har: postData params nested",
+        "0",
+        **{"request.postData": {"params": [{"name": {"x": 1}, "value": [[]]}]}},
+    )
+    entry(
+        "har: base64 that is not",
+        "0",
+        **{"response.content": {"text": "!!!", "encoding": "base64"}},
+    )
+    entry(
+        "har: postData over the record limit",
+        "0",
+        "size limit",
+        **{"request.postData": {"text": "x" * (17 * MiB)}},
+    )
     har("har: byte-order mark", b"\xef\xbb\xbf" + _har([ok]), "0", "1 requests")
-    har("har: 5000-digit number", _har([ok]).replace(b'"time": 12.5', b'"time": ' + b"9" * 5000, 1), "3")
+    har(
+        "har: 5000-digit number",
+        _har([ok]).replace(b'"time": 12.5', b'"time": ' + b"9" * 5000, 1),
+        "3",
+    )
     har("har: duplicate keys", _har([ok]).replace(b'"time": 12.5', b'"time": 1, "time": 2', 1), "0")
     har("har: empty file", b"", "3", "empty")
     har("har: gzip-compressed HAR", gzip.compress(_har([ok, ok])), "0", "2 requests")
@@ -396,41 +586,124 @@ def _yaml_cases(capture: Path) -> list[Case]:
     cases: list[Case] = []
     base = {"capture.capture.parquet": capture.read_bytes(), "stack.yaml": STACK.encode()}
 
-    def scenario(name: str, text: str | bytes, expect: str = "3", *mentions: str, bomb: bool = False) -> None:
+    def scenario(
+        name: str, text: str | bytes, expect: str = "3", *mentions: str, bomb: bool = False
+    ) -> None:
         data = text.encode() if isinstance(text, str) else text
-        cases.append(Case(name, "scenario", {**base, "s.yaml": data}, _lint(), expect, list(mentions), bomb))
+        cases.append(
+            Case(name, "scenario", {**base, "s.yaml": data}, _lint(), expect, list(mentions), bomb)
+        )
 
-    def stack(name: str, text: str | bytes, expect: str = "3", *mentions: str, bomb: bool = False) -> None:
+    def stack(
+        name: str, text: str | bytes, expect: str = "3", *mentions: str, bomb: bool = False
+    ) -> None:
         data = text.encode() if isinstance(text, str) else text
-        cases.append(Case(name, "stack", {**base, "stack.yaml": data, "s.yaml": SCENARIO.encode()}, _lint(), expect, list(mentions), bomb))
+        cases.append(
+            Case(
+                name,
+                "stack",
+                {**base, "stack.yaml": data, "s.yaml": SCENARIO.encode()},
+                _lint(),
+                expect,
+                list(mentions),
+                bomb,
+            )
+        )
 
-    def config(name: str, text: str | bytes, expect: str = "3", *mentions: str, file: str = "c.yaml") -> None:
+    def config(
+        name: str, text: str | bytes, expect: str = "3", *mentions: str, file: str = "c.yaml"
+    ) -> None:
         data = text.encode() if isinstance(text, str) else text
-        argv = ["capture", "import", str(DEMO_GOR), "-o", "{dir}/out.capture.parquet", "--config", f"{{dir}}/{file}"]
+        argv = [
+            "capture",
+            "import",
+            str(DEMO_GOR),
+            "-o",
+            "{dir}/out.capture.parquet",
+            "--config",
+            f"{{dir}}/{file}",
+        ]
         cases.append(Case(name, "config", {file: data}, argv, expect, list(mentions)))
 
     scenario("scenario: the valid one", SCENARIO, "0")
     scenario("scenario: billion laughs", SCENARIO + BILLION_LAUGHS, "3", "alias", bomb=True)
     scenario("scenario: self-referencing alias", SCENARIO + "x: &x [1, *x]\n", "3", "recursive")
-    scenario("scenario: 5,000-deep nesting", SCENARIO + "x: " + "[" * 5000 + "]" * 5000 + "\n", "3", "nested", bomb=True)
-    scenario("scenario: 1,000-deep block nesting", SCENARIO + "x:\n" + "".join(" " * i + "k:\n" for i in range(1, 1000)), "3", "nested", bomb=True)
+    scenario(
+        "scenario: 5,000-deep nesting",
+        SCENARIO + "x: " + "[" * 5000 + "]" * 5000 + "\n",
+        "3",
+        "nested",
+        bomb=True,
+    )
+    scenario(
+        "scenario: 1,000-deep block nesting",
+        SCENARIO + "x:\n" + "".join(" " * i + "k:\n" for i in range(1, 1000)),
+        "3",
+        "nested",
+        bomb=True,
+    )
     scenario("scenario: at .nan", SCENARIO.replace("at: 5s", "at: .nan"), "3", "finite")
     scenario("scenario: at .inf", SCENARIO.replace("at: 5s", "at: .inf"), "3", "finite")
     scenario("scenario: at -.inf", SCENARIO.replace("at: 5s", "at: -.inf"), "3", "finite")
-    scenario("scenario: duration 1e400", SCENARIO.replace("duration: 30s", "duration: 1e400"), "3", "finite")
-    scenario("scenario: duration 9000h", SCENARIO.replace("duration: 30s", "duration: 9000h"), "3", "week")
-    scenario("scenario: latency_ms 1e29", SCENARIO.replace("latency_ms: 300", "latency_ms: 1.0e+29"), "3")
-    scenario("scenario: latency_ms 10^29 as integer", SCENARIO.replace("latency_ms: 300", "latency_ms: 1" + "0" * 29), "3", "range")
-    scenario("scenario: latency_ms of 5000 digits", SCENARIO.replace("latency_ms: 300", "latency_ms: " + "9" * 5000), "3")
+    scenario(
+        "scenario: duration 1e400",
+        SCENARIO.replace("duration: 30s", "duration: 1e400"),
+        "3",
+        "finite",
+    )
+    scenario(
+        "scenario: duration 9000h",
+        SCENARIO.replace("duration: 30s", "duration: 9000h"),
+        "3",
+        "week",
+    )
+    scenario(
+        "scenario: latency_ms 1e29", SCENARIO.replace("latency_ms: 300", "latency_ms: 1.0e+29"), "3"
+    )
+    scenario(
+        "scenario: latency_ms 10^29 as integer",
+        SCENARIO.replace("latency_ms: 300", "latency_ms: 1" + "0" * 29),
+        "3",
+        "range",
+    )
+    scenario(
+        "scenario: latency_ms of 5000 digits",
+        SCENARIO.replace("latency_ms: 300", "latency_ms: " + "9" * 5000),
+        "3",
+    )
     scenario("scenario: speed twice", SCENARIO + "speed: 100\n", "3", "duplicate key")
-    scenario("scenario: at twice in a fault", SCENARIO.replace("{at: 5s,", "{at: 5s, at: 1s,"), "3", "duplicate key")
+    scenario(
+        "scenario: at twice in a fault",
+        SCENARIO.replace("{at: 5s,", "{at: 5s, at: 1s,"),
+        "3",
+        "duplicate key",
+    )
     scenario("scenario: speed 1e9", SCENARIO.replace("speed: 2.0", "speed: 1e9"), "3")
-    scenario("scenario: speed 'nan' as text", SCENARIO.replace("speed: 2.0", "speed: 'nan'"), "3", "finite")
+    scenario(
+        "scenario: speed 'nan' as text",
+        SCENARIO.replace("speed: 2.0", "speed: 'nan'"),
+        "3",
+        "finite",
+    )
     scenario("scenario: speed 0", SCENARIO.replace("speed: 2.0", "speed: 0"), "3")
-    scenario("scenario: toxicity .nan", SCENARIO.replace("jitter_ms: 50}", "jitter_ms: 50, toxicity: .nan}"), "3")
+    scenario(
+        "scenario: toxicity .nan",
+        SCENARIO.replace("jitter_ms: 50}", "jitter_ms: 50, toxicity: .nan}"),
+        "3",
+    )
     scenario("scenario: lag_bound_ms .inf", SCENARIO + "lag_bound_ms: .inf\n", "3", "finite")
-    scenario("scenario: gate max_ratio .nan", SCENARIO + "gates: {latency_p99: {max_ratio: .nan}}\n", "3", "finite")
-    scenario("scenario: gate max_ratio 'inf' as text", SCENARIO + "gates: {latency_p99: {max_ratio: 'inf'}}\n", "3", "finite")
+    scenario(
+        "scenario: gate max_ratio .nan",
+        SCENARIO + "gates: {latency_p99: {max_ratio: .nan}}\n",
+        "3",
+        "finite",
+    )
+    scenario(
+        "scenario: gate max_ratio 'inf' as text",
+        SCENARIO + "gates: {latency_p99: {max_ratio: 'inf'}}\n",
+        "3",
+        "finite",
+    )
     scenario("scenario: seed 2**64", SCENARIO + "seed: 18446744073709551616\n", "3", "range")
     scenario("scenario: not UTF-8", SCENARIO.encode() + b"# caf\xe9\n", "3", "UTF-8")
     scenario("scenario: empty", "", "3", "empty")
@@ -440,54 +713,169 @@ def _yaml_cases(capture: Path) -> list[Case]:
     scenario("scenario: NUL character", SCENARIO + "x: a\x00b\n", "3")
     scenario("scenario: tab indentation", SCENARIO.replace("  - {at: 5s", "\t- {at: 5s"), "3")
     scenario("scenario: two documents", SCENARIO + "---\nname: other\n", "3")
-    scenario("scenario: python object tag", SCENARIO + "x: !!python/object/apply:os.system ['true']\n", "3")
+    scenario(
+        "scenario: python object tag",
+        SCENARIO + "x: !!python/object/apply:os.system ['true']\n",
+        "3",
+    )
     scenario("scenario: complex key", SCENARIO + "? [a, b]\n: c\n", "3")
     scenario("scenario: invalid date value", SCENARIO + "when: 2024-02-30\n", "3")
-    scenario("scenario: unknown fault kind", SCENARIO.replace("kind: down", "kind: meltdown"), "3", "unknown fault kind")
+    scenario(
+        "scenario: unknown fault kind",
+        SCENARIO.replace("kind: down", "kind: meltdown"),
+        "3",
+        "unknown fault kind",
+    )
     scenario("scenario: kind is a number", SCENARIO.replace("kind: down", "kind: 5"), "3")
-    scenario("scenario: faults is a mapping", SCENARIO.split("faults:")[0] + "faults: {a: 1}\n", "3")
+    scenario(
+        "scenario: faults is a mapping",
+        SCENARIO.split("faults:", maxsplit=1)[0] + "faults: {a: 1}\n",
+        "3",
+    )
     scenario("scenario: negative at", SCENARIO.replace("at: 5s", "at: -5s"), "3")
     scenario("scenario: for 0", SCENARIO.replace("for: 5s, dependency", "for: 0s, dependency"), "3")
-    scenario("scenario: empty targets", SCENARIO.replace("kind: down}", "kind: down, targets: []}"), "3")
-    scenario("scenario: unknown target", SCENARIO.replace("kind: down}", "kind: down, targets: [nobody]}"), "3", "no target")
-    scenario("scenario: capture missing", SCENARIO.replace("capture.capture.parquet", "missing.parquet"), "3", "no such file")
-    scenario("scenario: capture is the stack file", SCENARIO.replace("capture.capture.parquet", "stack.yaml"), "3", "parquet")
-    scenario("scenario: stack is a directory", SCENARIO.replace("stack: stack.yaml", "stack: ."), "3")
+    scenario(
+        "scenario: empty targets", SCENARIO.replace("kind: down}", "kind: down, targets: []}"), "3"
+    )
+    scenario(
+        "scenario: unknown target",
+        SCENARIO.replace("kind: down}", "kind: down, targets: [nobody]}"),
+        "3",
+        "no target",
+    )
+    scenario(
+        "scenario: capture missing",
+        SCENARIO.replace("capture.capture.parquet", "missing.parquet"),
+        "3",
+        "no such file",
+    )
+    scenario(
+        "scenario: capture is the stack file",
+        SCENARIO.replace("capture.capture.parquet", "stack.yaml"),
+        "3",
+        "parquet",
+    )
+    scenario(
+        "scenario: stack is a directory", SCENARIO.replace("stack: stack.yaml", "stack: ."), "3"
+    )
     scenario("scenario: 5 MB file", SCENARIO + "# " + "x" * (5 * MiB) + "\n", "3", "MiB", bomb=True)
-    scenario("scenario: action with unknown placeholder", SCENARIO + "  - {at: 7s, run: 'echo {nope}'}\n", "3", "unknown placeholder")
-    scenario("scenario: probe with two sources", SCENARIO + "probes:\n  - {name: p, postgres: xact, toxiproxy: accepted_connections}\n", "3")
-    scenario("scenario: name with a newline", SCENARIO.replace("name: shop-kill", 'name: "shop\\nkill"'), "3")
+    scenario(
+        "scenario: action with unknown placeholder",
+        SCENARIO + "  - {at: 7s, run: 'echo {nope}'}\n",
+        "3",
+        "unknown placeholder",
+    )
+    scenario(
+        "scenario: probe with two sources",
+        SCENARIO + "probes:\n  - {name: p, postgres: xact, toxiproxy: accepted_connections}\n",
+        "3",
+    )
+    scenario(
+        "scenario: name with a newline",
+        SCENARIO.replace("name: shop-kill", 'name: "shop\\nkill"'),
+        "3",
+    )
     stack("stack: the valid one", STACK, "0")
     stack("stack: billion laughs", STACK + BILLION_LAUGHS, "3", "alias", bomb=True)
     stack("stack: self-referencing alias", STACK + "x: &x {a: *x}\n", "3", "recursive")
-    stack("stack: 5,000-deep nesting", STACK + "x: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", "3", "nested", bomb=True)
-    stack("stack: target defined twice", STACK + "  candidate: {command: \"sh -c 'rm -rf /srv/data'\"}\n", "3", "duplicate key")
-    stack("stack: build defined twice", STACK.replace("targets:", '  v1: "rm -rf {stack_dir}"\ntargets:'), "3", "duplicate key")
-    stack("stack: unknown placeholder", STACK.replace("{port}", "{prot}"), "3", "unknown placeholder")
-    stack("stack: unbalanced quote", STACK.replace('"{python} -m http.server {port}"', "\"{python} -c 'print(1)\""), "3", "split")
-    stack("stack: empty command", STACK.replace('"{python} -m http.server {port}"', '"  "'), "3", "empty")
-    stack("stack: unset variable", STACK.replace("candidate: {build: v1}", "candidate: {build: '${HARNESS_CAMPAIGN_UNSET}'}"), "3", "not set")
-    stack("stack: unset variable in url", STACK.replace("candidate: {build: v1}", "candidate: {url: 'http://${HARNESS_CAMPAIGN_UNSET}/'}"), "3", "not set")
-    stack("stack: unset variable in dsn", STACK + "postgres: {dsn: 'postgresql://${HARNESS_CAMPAIGN_UNSET}/x'}\n", "3", "not set")
-    stack("stack: startup_timeout .inf", STACK + "defaults: {startup_timeout: .inf}\n", "3", "finite")
+    stack(
+        "stack: 5,000-deep nesting",
+        STACK + "x: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n",
+        "3",
+        "nested",
+        bomb=True,
+    )
+    stack(
+        "stack: target defined twice",
+        STACK + "  candidate: {command: \"sh -c 'rm -rf /srv/data'\"}\n",
+        "3",
+        "duplicate key",
+    )
+    stack(
+        "stack: build defined twice",
+        STACK.replace("targets:", '  v1: "rm -rf {stack_dir}"\ntargets:'),
+        "3",
+        "duplicate key",
+    )
+    stack(
+        "stack: unknown placeholder", STACK.replace("{port}", "{prot}"), "3", "unknown placeholder"
+    )
+    stack(
+        "stack: unbalanced quote",
+        STACK.replace('"{python} -m http.server {port}"', '"{python} -c \'print(1)"'),
+        "3",
+        "split",
+    )
+    stack(
+        "stack: empty command",
+        STACK.replace('"{python} -m http.server {port}"', '"  "'),
+        "3",
+        "empty",
+    )
+    stack(
+        "stack: unset variable",
+        STACK.replace("candidate: {build: v1}", "candidate: {build: '${HARNESS_CAMPAIGN_UNSET}'}"),
+        "3",
+        "not set",
+    )
+    stack(
+        "stack: unset variable in url",
+        STACK.replace(
+            "candidate: {build: v1}", "candidate: {url: 'http://${HARNESS_CAMPAIGN_UNSET}/'}"
+        ),
+        "3",
+        "not set",
+    )
+    stack(
+        "stack: unset variable in dsn",
+        STACK + "postgres: {dsn: 'postgresql://${HARNESS_CAMPAIGN_UNSET}/x'}\n",
+        "3",
+        "not set",
+    )
+    stack(
+        "stack: startup_timeout .inf", STACK + "defaults: {startup_timeout: .inf}\n", "3", "finite"
+    )
     stack("stack: not UTF-8", STACK.encode() + b"# \xff\n", "3", "UTF-8")
     stack("stack: empty", "", "3", "empty")
     stack("stack: top-level scalar", "42\n", "3", "mapping")
-    stack("stack: no targets", STACK.split("targets:")[0] + "targets: {}\n", "3")
-    stack("stack: target with two sources", STACK.replace("baseline: {build: v1}", "baseline: {build: v1, url: 'http://x'}"), "3")
-    stack("stack: init_sql missing", STACK + "postgres: {init_sql: nope.sql}\n", "3", "no such file")
+    stack("stack: no targets", STACK.split("targets:", maxsplit=1)[0] + "targets: {}\n", "3")
+    stack(
+        "stack: target with two sources",
+        STACK.replace("baseline: {build: v1}", "baseline: {build: v1, url: 'http://x'}"),
+        "3",
+    )
+    stack(
+        "stack: init_sql missing", STACK + "postgres: {init_sql: nope.sql}\n", "3", "no such file"
+    )
     stack("stack: unknown key", STACK + "bogus: 1\n", "3", "unknown key")
     config("config: the valid one", "filters: {deny_routes: [/health]}\n", "0")
     config("config: billion laughs", "filters: {}\n" + BILLION_LAUGHS, "3", "alias")
     config("config: duplicate key", "filters:\n  sample: 0.5\n  sample: 1\n", "3", "duplicate key")
     config("config: since_s .inf", "filters: {since_s: .inf}\n", "3", "finite")
     config("config: sample 'nan'", "filters: {sample: 'nan'}\n", "3")
-    config("config: invalid regex", "routes: {rules: [{pattern: '(', route: x}]}\n", "3", "regular expression")
+    config(
+        "config: invalid regex",
+        "routes: {rules: [{pattern: '(', route: x}]}\n",
+        "3",
+        "regular expression",
+    )
     config("config: not UTF-8", b"filters: {}\n# \xff\n", "3", "UTF-8")
     config("config: top-level list", "- a\n", "3", "mapping")
     config("config: max_record_bytes 'lots'", "limits: {max_record_bytes: lots}\n", "3", "size")
-    config("config: JSON with a trailing comma", '{"filters": {"sample": 0.5,}}\n', "3", "JSON", file="c.json")
-    config("config: JSON duplicate key", '{"filters": {"sample": 0.5, "sample": 1}}\n', "3", "duplicate key", file="c.json")
+    config(
+        "config: JSON with a trailing comma",
+        '{"filters": {"sample": 0.5,}}\n',
+        "3",
+        "JSON",
+        file="c.json",
+    )
+    config(
+        "config: JSON duplicate key",
+        '{"filters": {"sample": 0.5, "sample": 1}}\n',
+        "3",
+        "duplicate key",
+        file="c.json",
+    )
     config("config: JSON nested 100k deep", "[" * 100_000 + "]" * 100_000, "3", file="c.json")
     return cases
 
@@ -510,7 +898,12 @@ def _write_record_bomb(path: Path) -> None:
     with gzip.open(path, "wb", compresslevel=9) as out:
         for i in range(600):
             head = f"1 {i:x} {1_700_000_000_000_000_000 + i}\n".encode()
-            out.write(head + b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1048576\r\n\r\n" + body + SEP)
+            out.write(
+                head
+                + b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 1048576\r\n\r\n"
+                + body
+                + SEP
+            )
 
 
 def _write_long_line(path: Path) -> None:
@@ -536,12 +929,60 @@ def _write_deep_har(path: Path) -> None:
 
 def _bomb_cases() -> list[Case]:
     return [
-        Case("bomb: .gor.gz 0.5 MiB -> 512 MiB", "bomb", {"bomb.gor.gz": _write_gzip_bomb}, _import("bomb.gor.gz"), "3", ["gzip bomb"], True),
-        Case("bomb: .gor.gz of 600 x 1 MiB records", "bomb", {"bomb.gor.gz": _write_record_bomb}, _import("bomb.gor.gz"), "3", ["gzip bomb"], True),
-        Case("bomb: 64 MiB request line", "bomb", {"long.gor": _write_long_line}, _import("long.gor"), "3", ["size limit"], True),
-        Case("bomb: HAR with a 50 MB string", "bomb", {"big.har": _write_har_string}, _import("big.har"), "0", ["1 requests"], True),
-        Case("bomb: HAR nested 100,000 deep", "bomb", {"deep.har": _write_deep_har}, _import("deep.har"), "3", ["deep"], True),
-        Case("bomb: mitm length prefix 999999999999", "bomb", {"m.mitm": b"999999999999:" + b"x" * 1000}, _import("m.mitm"), "3", [], True),
+        Case(
+            "bomb: .gor.gz 0.5 MiB -> 512 MiB",
+            "bomb",
+            {"bomb.gor.gz": _write_gzip_bomb},
+            _import("bomb.gor.gz"),
+            "3",
+            ["gzip bomb"],
+            True,
+        ),
+        Case(
+            "bomb: .gor.gz of 600 x 1 MiB records",
+            "bomb",
+            {"bomb.gor.gz": _write_record_bomb},
+            _import("bomb.gor.gz"),
+            "3",
+            ["gzip bomb"],
+            True,
+        ),
+        Case(
+            "bomb: 64 MiB request line",
+            "bomb",
+            {"long.gor": _write_long_line},
+            _import("long.gor"),
+            "3",
+            ["size limit"],
+            True,
+        ),
+        Case(
+            "bomb: HAR with a 50 MB string",
+            "bomb",
+            {"big.har": _write_har_string},
+            _import("big.har"),
+            "0",
+            ["1 requests"],
+            True,
+        ),
+        Case(
+            "bomb: HAR nested 100,000 deep",
+            "bomb",
+            {"deep.har": _write_deep_har},
+            _import("deep.har"),
+            "3",
+            ["deep"],
+            True,
+        ),
+        Case(
+            "bomb: mitm length prefix 999999999999",
+            "bomb",
+            {"m.mitm": b"999999999999:" + b"x" * 1000},
+            _import("m.mitm"),
+            "3",
+            [],
+            True,
+        ),
     ]
 
 

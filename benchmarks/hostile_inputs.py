@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hostile_cases import ROOT, Case, all_cases  # noqa: E402
+from hostile_cases import ROOT, Case, all_cases
 
 OUTCOMES = ("exit 3 with a place", "tolerated", "exit 3 without a place", "traceback", "hang")
 #: A place in an error line: file:record or file:line, byte N, line N, entry N.
@@ -178,7 +178,9 @@ def main() -> int:
             results.append(result)
             if args.verbose or not result.expected:
                 mark = "ok  " if result.expected else "DIFF"
-                last = (result.stderr.strip().splitlines() or result.stdout.strip().splitlines() or [""])[-1]
+                last = (
+                    result.stderr.strip().splitlines() or result.stdout.strip().splitlines() or [""]
+                )[-1]
                 print(
                     f"{mark} {result.outcome:<22} exit {result.code} {result.peak_mb:6.0f} MB "
                     f"{result.seconds:5.1f} s  {case.name}: {last[:160]}",

@@ -105,7 +105,11 @@ def build_context(run: Run, gates: GatesConfig, targets: Targets) -> Context:
     else:
         first_ns = last_ns = 0
     phases = build_phases(run.faults, gates.recovery_phase_s(), last_ns)
-    frame["phase"] = assign_phases(frame["due_ns"], phases)
+    # a session wait (session order) moved the request's schedule: it belongs where it could go
+    moved = frame["due_ns"]
+    if "wait_ms" in frame.columns:
+        moved = moved + (frame["wait_ms"].fillna(0) * 1e6).astype("int64")
+    frame["phase"] = assign_phases(moved, phases)
     frame["failed"] = error_mask(frame).to_numpy()
     keys = ["target", "phase", "route"]
     groups: dict[tuple[str, str, str], np.ndarray] = {}

@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MIN_COMPARED = 20
 #: routes listed per target
 WORST = 5
-FIDELITY_COLUMNS = ("orig_status", "orig_location_route", "location_route", "link")
 
 
 class FidelityConfig(BaseModel):

@@ -27,8 +27,11 @@ ROLE_CANDIDATE = "candidate"
 ROLE_AA = "aa"
 
 DICTIONARY_COLUMNS: tuple[str, ...] = ("target", "route", "error", "body_sha256")
-#: wave-2 columns the fidelity check reads when the run has them (harness.analysis.fidelity)
-FIDELITY_COLUMNS: tuple[str, ...] = ("orig_status", "orig_location_route", "location_route", "link")
+#: wave-2 columns read when the run has them: the fidelity check's (harness.analysis.fidelity),
+#: and the session wait that moved a request's schedule (phases use due + wait)
+SESSION_COLUMNS: tuple[str, ...] = (
+    "orig_status", "orig_location_route", "location_route", "link", "wait_ms",
+)  # fmt: skip
 REQUEST_COLUMNS: tuple[str, ...] = (
     "target",
     "idx",
@@ -290,7 +293,7 @@ def read_requests(path: Path) -> pd.DataFrame:
     try:
         # Strings are read straight into dictionaries: millions of rows, a few distinct values.
         present = set(pq.read_schema(path).names)
-        wanted = [*REQUEST_COLUMNS, *(c for c in FIDELITY_COLUMNS if c in present)]
+        wanted = [*REQUEST_COLUMNS, *(c for c in SESSION_COLUMNS if c in present)]
         table = pq.read_table(
             path, columns=wanted, read_dictionary=list(DICTIONARY_COLUMNS)
         ).unify_dictionaries()

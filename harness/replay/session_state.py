@@ -110,6 +110,19 @@ class SessionState:
             found = sessions[name] = _Session()
         return found
 
+    def untouched(self, k: int, idx: int) -> bool:
+        """True when the request to target ``k`` goes exactly as captured: no links, no
+        cookie the target set for its session, no identity (the sender's fast path)."""
+        row = self.rows.get(idx)
+        if row is None:
+            return True
+        if row.links or self.targets[k].identity is not None:
+            return False
+        if row.session is None or not self.cookies:
+            return True
+        state = self._sessions[k].get(row.session)
+        return state is None or state.jar.untouched
+
     def prepare(
         self, k: int, idx: int, captured: Outgoing, *, now: float
     ) -> tuple[Outgoing, str] | NeedLogin:

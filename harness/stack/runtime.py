@@ -29,8 +29,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from harness.errors import HarnessError, StackFileError
+from harness.scenario.auth import AuthSpec
 from harness.scenario.stackcommands import command_argv, program_problem
 from harness.scenario.stackfile import POSTGRES, Stack, TargetSpec, expand_vars, resolve_env
 from harness.stack.ledger import StackLedger
@@ -63,6 +65,9 @@ class RunningTarget:
     #: Epoch ns when the process was started and when its health check first passed.
     started_ns: int | None = None
     healthy_ns: int | None = None
+    #: Staging identities (``auth:`` of the target, else of ``defaults``) and their line.
+    auth: AuthSpec | None = None
+    auth_where: str = ""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -252,6 +257,7 @@ class StackRuntime:
             build=build,
             health=process.health,
             started_ns=started_ns,
+            **self._auth(name, spec),
         )
 
     def _check_program(
@@ -278,7 +284,16 @@ class StackRuntime:
             headers=resolve_env({**defaults.headers, **spec.headers}),
             proxy=spec.postgres_proxy,
             health=spec.health or defaults.health,
+            **self._auth(name, spec),
         )
+
+    def _auth(self, name: str, spec: TargetSpec) -> dict[str, Any]:
+        """The target's staging identities and where the stack file writes them."""
+        if spec.auth is not None:
+            return {"auth": spec.auth, "auth_where": self.stack.where(("targets", name, "auth"))}
+        auth = self.stack.file.defaults.auth
+        where = self.stack.where(("defaults", "auth")) if auth is not None else ""
+        return {"auth": auth, "auth_where": where}
 
     def client(self) -> ToxiproxyClient:
         """The toxiproxy client of this stack (one, closed by :meth:`down`)."""

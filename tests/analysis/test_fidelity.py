@@ -157,3 +157,26 @@ def test_judge_makes_an_unfaithful_run_invalid(tmp_path: Path) -> None:
     assert any("replay not faithful" in r for r in verdict.invalid_reasons)
     run.requests["status"] = 200
     assert judge(run).status == "pass"
+
+
+def test_a_session_wait_moves_a_request_into_the_next_phase(tmp_path: Path) -> None:
+    synthetic = SyntheticRun(duration_s=20, rate=20, faults=[Fault(10, 5)])
+    synthetic.target("baseline", "baseline", Behaviour()).target("candidate", "candidate")
+    run = load_run(synthetic.write(tmp_path / "run"))
+    verdict = judge(run)
+    before = {
+        m.target: m.requests
+        for m in verdict.metrics
+        if m.phase == "before" and m.route == "all routes"
+    }
+    # every request due in the last second before the fault waited 1.5 s for its session
+    late = (run.requests["due_ns"] >= 9e9) & (run.requests["due_ns"] < 10e9)
+    run.requests["wait_ms"] = 0.0
+    run.requests.loc[late, "wait_ms"] = 1500.0
+    moved = judge(run)
+    after = {
+        m.target: m.requests
+        for m in moved.metrics
+        if m.phase == "before" and m.route == "all routes"
+    }
+    assert {t: before[t] - after[t] for t in before} == {"baseline": 20, "candidate": 20}

@@ -115,3 +115,14 @@ def test_a_session_logs_in_once_per_target_before_its_first_authenticated_reques
     assert (state.counts[1].logins, state.counts[1].logins_failed) == (1, 1)
     # a session that needs no identity never logs in
     assert state.prepare(0, 3, authed, now=1)[1] == LINK_NONE  # type: ignore[index]
+
+
+def test_untouched_requests_take_the_fast_path() -> None:
+    link = parse_links([{"src_idx": 1, "src": "json:$.t", "dst": "path", "value": "x",
+                         "encoding": "raw", "kind": "id"}])  # fmt: skip
+    rows = {1: RowState("s", HOST), 2: RowState("s", HOST, link), 3: RowState(None, HOST)}
+    state = _state(rows)
+    assert state.untouched(0, 1) and state.untouched(0, 3) and state.untouched(0, 99)
+    assert not state.untouched(0, 2)
+    state.answered(0, 1, "/", Reply(200, [("Set-Cookie", "a=1")], b""), now=0)
+    assert not state.untouched(0, 1) and state.untouched(1, 1)  # only that target's jar

@@ -117,6 +117,7 @@ class ConnectionPool:
         max_size: int = 10,
         connect_timeout: int = 2,
         reconnect_interval: float = 0.05,
+        leak_on_error: bool = False,
     ) -> None:
         self._dsn = dsn
         self._metrics = metrics
@@ -136,6 +137,9 @@ class ConnectionPool:
         self._closed = False
         self._db_up = True
         self._last_attempt = 0.0
+        # A bug of the hotfix-leak build: a failed attempt never gives its slot back.
+        self._leak_on_error = leak_on_error
+        self.leaked = 0
         self._watchdog = QueryWatchdog()
         self._connector = threading.Thread(target=self._connect_loop, name="connector", daemon=True)
 
@@ -198,6 +202,8 @@ class ConnectionPool:
                         return self._idle.pop()
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
+                        if self._leak_on_error:
+                            self._leak()  # the slot taken for this attempt is never returned
                         raise DatabaseUnavailable("checkout_timeout")
                     if not asked and self._has_room():
                         asked = True
@@ -223,7 +229,18 @@ class ConnectionPool:
         if conn is not None:
             conn.close()
 
+    def _leak(self) -> None:
+        """Count a slot as in use for good (called with the lock held)."""
+        self._in_use += 1
+        self.leaked += 1
+        self._metrics.pool_size.set(len(self._idle) + self._in_use)
+
     def _checkin(self, conn: psycopg.Connection[Any], *, broken: bool) -> None:
+        if broken and self._leak_on_error:
+            conn.close()  # the socket goes, the slot stays taken
+            with self._lock:
+                self.leaked += 1
+            return
         with self._lock:
             self._in_use -= 1
             if not broken and not self._closed:

@@ -19,7 +19,7 @@ from .metrics import Metrics
 from .pool import ConnectionPool
 from .resilience import DatabaseCaller
 from .server import WorkerPoolServer
-from .variants import VARIANTS
+from .variants import BUILDS
 
 log = logging.getLogger("payments")
 
@@ -29,7 +29,7 @@ CATALOG = Path(__file__).with_name("catalog.json")
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="payments",
-        description="Payments demo service: a payments API on PostgreSQL, in three builds.",
+        description="Payments demo service: a payments API on PostgreSQL, in seven builds.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any)")
@@ -40,7 +40,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--variant",
-        choices=sorted(VARIANTS),
+        choices=sorted(BUILDS),
         default=os.environ.get("PAYMENTS_VARIANT", "v2.3.1"),
         help="which build to run (default: $PAYMENTS_VARIANT or v2.3.1)",
     )
@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
-    policy = VARIANTS[args.variant]
+    build = BUILDS[args.variant]
+    policy = build.policy
     catalog = json.dumps(json.loads(CATALOG.read_text()), separators=(",", ":")).encode()
     metrics = Metrics(variant=args.variant, with_breaker=policy.breaker is not None)
     pool = ConnectionPool(
@@ -91,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         min_size=args.pool_min,
         max_size=args.pool_max,
         reconnect_interval=args.reconnect_interval,
+        leak_on_error=build.leak_on_error,
     )
     app = App(
         variant=args.variant,
@@ -98,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics=metrics,
         catalog=catalog + b"\n",
         access_log=args.access_log,
+        slowdown=build.slowdown,
     )
     try:
         server = WorkerPoolServer(

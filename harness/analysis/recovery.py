@@ -22,7 +22,7 @@ import numpy as np
 from harness.analysis.checks import summarise
 from harness.analysis.context import Context
 from harness.analysis.gates import MIN_WINDOW_LATENCY, RecoveryTimeGate
-from harness.analysis.model import ALL_ROUTES, Check, GateResult, RecoveryRow
+from harness.analysis.model import ALL_ROUTES, Check, CheckStatus, GateResult, RecoveryRow
 from harness.analysis.phases import BEFORE, unique_labels
 from harness.analysis.stats import order_quantile
 from harness.scenario.durations import format_duration
@@ -259,12 +259,20 @@ def recovery_gate(ctx: Context, gate: RecoveryTimeGate, rows: list[RecoveryRow])
                 )
             )
             continue
-        failed = cand.seconds is None or cand.seconds > gate.max
+        late = cand.seconds is None or cand.seconds > gate.max
+        # Only a baseline that came back in time shows that coming back was possible: when it
+        # did not either, something outside the candidate (a machine slowed down by the fault,
+        # a database still recovering) kept both out of the band.
+        base_late = base.seconds is None or base.seconds > gate.max
+        status: CheckStatus = "pass" if not late else ("inconclusive" if base_late else "fail")
+        note = ""
+        if status == "inconclusive":
+            note = "; the baseline did not settle in time either: not held against the candidate"
         checks.append(
             Check(
                 phase=phase,
                 route=ALL_ROUTES,
-                status="fail" if failed else "pass",
+                status=status,
                 candidate=cand.seconds,
                 baseline=base.seconds,
                 value=cand.seconds,
@@ -272,7 +280,7 @@ def recovery_gate(ctx: Context, gate: RecoveryTimeGate, rows: list[RecoveryRow])
                 n_candidate=count,
                 reason=f"candidate {recovery_words(cand)} after `{label}` ended (baseline "
                 f"{settled_words(base.seconds)}; {band_words(cand, gate)}), limit "
-                f"{format_duration(gate.max)}",
+                f"{format_duration(gate.max)}{note}",
             )
         )
     return summarise("recovery_time", limit, checks)

@@ -149,3 +149,16 @@ def test_latency_can_be_left_out(tmp_path: Path) -> None:
     gate = judge(load_run(run.write(tmp_path))).gate("recovery_time")
     assert gate.status == "pass", gate.reason
     assert "p90 latency" not in gate.reason
+
+
+def test_when_the_baseline_does_not_settle_either_it_is_not_held_against_the_candidate(
+    tmp_path: Path,
+) -> None:
+    # After the fault the whole machine stays slow: both builds stay out of the band.
+    slow = Behaviour(fault_error=1.0, recovery_s=60, recovery_error=0.0, recovery_latency_ms=900)
+    gate = judge(load_run(_run(slow, baseline=slow).write(tmp_path))).gate("recovery_time")
+    assert gate.status == "inconclusive"
+    assert "candidate never settled" in gate.reason and "baseline never settled" in gate.reason
+    assert gate.reason.endswith(
+        "the baseline did not settle in time either: not held against the candidate"
+    )

@@ -1,0 +1,44 @@
+"""Fuzz tests of the capture readers: mutated real GoReplay, mitmproxy and HAR files through
+``harness capture import`` exit 0 or 3 (naming the file), never a traceback or another code.
+
+Bounded for CI (deterministic examples, a few seconds each); ``benchmarks/fuzz_inputs.py
+--minutes N`` runs the same mutations for longer with fresh seeds.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fuzzing import FORMATS, check, mutate, prepare
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.mark.parametrize("name", ["gor", "mitm", "har"])
+@FUZZ
+@given(rng=st.randoms(use_true_random=False))
+def test_mutated_capture_exits_0_or_3(tmp_path: Path, name: str, rng: random.Random) -> None:
+    fmt = FORMATS[name]
+    prepare(fmt, tmp_path)
+    code, problem = check(fmt, tmp_path, mutate(fmt.seed(), rng, fmt.tokens))
+    assert problem is None, problem
+    assert code in (0, 3)
+
+
+@pytest.mark.parametrize("name", ["gor", "mitm", "har"])
+def test_the_unmutated_seed_imports(tmp_path: Path, name: str) -> None:
+    # the fuzz starts from files that import cleanly: a mutation, not the seed, is what fails
+    fmt = FORMATS[name]
+    prepare(fmt, tmp_path)
+    assert check(fmt, tmp_path, fmt.seed()) == (0, None)

@@ -1,0 +1,44 @@
+"""Fuzz tests of the YAML inputs: mutated scenario, stack and capture-config files through
+``harness lint`` / ``harness capture import --config`` exit 0 or 3 (naming the file), never a
+traceback or another code. Bounded for CI; ``benchmarks/fuzz_inputs.py`` runs longer.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fuzzing import FORMATS, check, mutate, prepare
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.mark.parametrize("name", ["scenario", "stack", "config"])
+@FUZZ
+@given(rng=st.randoms(use_true_random=False))
+def test_mutated_yaml_exits_0_or_3(tmp_path: Path, name: str, rng: random.Random) -> None:
+    fmt = FORMATS[name]
+    prepare(fmt, tmp_path)
+    code, problem = check(fmt, tmp_path, mutate(fmt.seed(), rng, fmt.tokens))
+    assert problem is None, problem
+    assert code in (0, 3)
+
+
+@pytest.mark.parametrize("name", ["scenario", "stack", "config"])
+def test_the_unmutated_seed_is_clean(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SHOP_BUILD", raising=False)
+    fmt = FORMATS[name]
+    prepare(fmt, tmp_path)
+    assert check(fmt, tmp_path, fmt.seed()) == (0, None)

@@ -11,6 +11,7 @@ from harness.faults.timeline import FaultTarget, FaultTimeline
 from harness.scenario.model import DownFault, LatencyFault, PartitionFault, TimelineEntry
 from harness.stack.postgres import EmbeddedPostgres
 from harness.stack.toxiproxy import ToxiproxyClient
+from tests.waiting import event_count, wait_until
 
 
 def _query_ms(dsn: str) -> float:
@@ -33,22 +34,23 @@ def test_client_side_effects_and_verifications(
         LatencyFault(kind="latency", at=5.0, latency_ms=150, **{"for": 1.5}),
     ]
     t0 = time.time_ns()
+    events_path = tmp_path / "events.jsonl"
     targets = [FaultTarget("candidate", {"postgres": "faults_pg"})]
     with (
         EventLog(tmp_path / "events.jsonl", t0) as log,
         FaultTimeline(entries, toxiproxy, targets, log, t0_ns=t0),
     ):
-        time.sleep(0.6)
+        assert wait_until(lambda: event_count(events_path, "fault_applied") == 1)
         with pytest.raises(psycopg.OperationalError):  # down: cut before any answer
             _query_ms(dsn)
-        time.sleep(1.4)  # into the partition
+        assert wait_until(lambda: event_count(events_path, "fault_applied") == 2)  # partition
         started = time.monotonic()
         with pytest.raises(psycopg.OperationalError):  # partition: no answer, the client times out
             _query_ms(dsn)
         assert time.monotonic() - started >= 1.5
-        time.sleep(max(0.0, 5.6 - (time.time_ns() - t0) / 1e9))
+        assert wait_until(lambda: event_count(events_path, "fault_applied") == 3)  # latency
         slow_ms = _query_ms(dsn)  # latency: each round trip of the protocol waits 150 ms
-        time.sleep(max(0.0, 6.8 - (time.time_ns() - t0) / 1e9))
+        assert wait_until(lambda: event_count(events_path, "fault_reverted") == 3)
     assert slow_ms >= clean_ms + 150
     assert _query_ms(dsn) < slow_ms  # reverted
     events = {(e["kind"], e["fault"]["id"]): e for e in read_events(tmp_path / "events.jsonl")}

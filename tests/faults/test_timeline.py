@@ -20,6 +20,7 @@ from harness.scenario.model import (
 )
 from harness.stack.toxiproxy import ToxiproxyClient
 from tests.faults.conftest import Proxied
+from tests.waiting import event_count, wait_until
 
 
 def _targets(proxied: Proxied) -> list[FaultTarget]:
@@ -45,11 +46,17 @@ def test_timeline_applies_reverts_and_records(proxied: Proxied, tmp_path: Path) 
     )
     t0 = time.time_ns()
     log = EventLog(tmp_path / "events.jsonl", t0)
+    events_path = tmp_path / "events.jsonl"
     with FaultTimeline(entries, proxied.client, _targets(proxied), log, t0_ns=t0, actions=ctx):
-        time.sleep(0.6)
+        assert wait_until(lambda: event_count(events_path, "fault_applied") == 1)
         down_proxy = proxied.client.get_proxy(proxied.proxies["baseline"])
         assert {t.type for t in down_proxy.toxics} == {"reset_peer"}
-        time.sleep(1.2)
+        assert wait_until(
+            lambda: (
+                event_count(events_path, "fault_reverted") == 2
+                and event_count(events_path, "action_finished") == 2
+            )
+        )
     log.close()
     _assert_clean(proxied)
     events = read_events(tmp_path / "events.jsonl")
@@ -103,7 +110,7 @@ def test_exception_in_the_body_reverts_everything(proxied: Proxied, tmp_path: Pa
         pytest.raises(RuntimeError, match="boom"),
         FaultTimeline(entries, api, _targets(proxied), log, t0_ns=t0),
     ):
-        time.sleep(1.0)
+        assert wait_until(lambda: event_count(tmp_path / "events.jsonl", "fault_applied") == 3)
         raise RuntimeError("boom")
     _assert_clean(proxied)
     events = read_events(tmp_path / "events.jsonl")
@@ -203,7 +210,7 @@ def test_started_when_the_replay_fixes_t0(proxied: Proxied, tmp_path: Path) -> N
         assert proxied.client.get_proxy(proxied.proxies["baseline"]).enabled
         t0 = time.time_ns()
         timeline.start(t0)  # what the replay's on_t0 callback does
-        time.sleep(0.8)
+        assert wait_until(lambda: event_count(tmp_path / "events.jsonl", "fault_reverted") == 1)
     log.close()
     _assert_clean(proxied)
     events = read_events(tmp_path / "events.jsonl")

@@ -2,8 +2,9 @@
 
 - ``toxiproxy_server`` (session): a real ``toxiproxy-server`` on a free port (or the one at
   ``TOXIPROXY_URL``), stopped at the end of the session.
-- ``toxiproxy`` (function): a client to it, with every proxy deleted and the server reset before
-  and after the test.
+- ``toxiproxy`` (function): a client to it that remembers the proxies it creates and deletes
+  them after the test. It never touches a proxy it did not create: ``TOXIPROXY_URL`` may name a
+  shared (staging) server whose proxies are not the test's business.
 - ``tcp_upstream`` (function): a factory of small threaded TCP servers on 127.0.0.1 (echo, or
   greet-and-close) for proxies to point at; all stopped in teardown.
 """
@@ -13,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+from harness.errors import ToxiproxyError
+from harness.stack.toxics import Proxy, ProxyConfig
 from harness.stack.toxiproxy import ToxiproxyClient
 from harness.stack.toxiproxy_server import ToxiproxyServer
 
@@ -99,18 +102,43 @@ def toxiproxy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Toxip
         yield server
 
 
-def _clean(client: ToxiproxyClient) -> None:
-    client.reset()
-    client.delete_all_proxies()
+class TrackingClient(ToxiproxyClient):
+    """A client that remembers the proxies created through it (:meth:`delete_created`)."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        super().__init__(url, timeout=timeout)
+        self.created: list[str] = []
+
+    def create_proxy(self, name: str, listen: str, upstream: str, *, enabled: bool = True) -> Proxy:
+        proxy = super().create_proxy(name, listen, upstream, enabled=enabled)
+        self.created.append(name)
+        return proxy
+
+    def populate(self, proxies: Sequence[ProxyConfig]) -> list[Proxy]:
+        existing = set(self.list_proxies())
+        populated = super().populate(proxies)
+        self.created += [p.name for p in populated if p.name not in existing]
+        return populated
+
+    def delete_created(self) -> None:
+        """Delete every proxy this client created that still exists (and only those)."""
+        for name in dict.fromkeys(self.created):
+            try:
+                self.delete_proxy(name)
+            except ToxiproxyError as exc:
+                if exc.status != 404:  # deleted by the test itself
+                    raise
+        self.created.clear()
 
 
 @pytest.fixture
-def toxiproxy(toxiproxy_server: ToxiproxyServer) -> Iterator[ToxiproxyClient]:
-    """A client to the session's server, with no proxy and no toxic before and after the test."""
-    with toxiproxy_server.client(timeout=5.0) as client:
-        _clean(client)
-        yield client
-        _clean(client)
+def toxiproxy(toxiproxy_server: ToxiproxyServer) -> Iterator[TrackingClient]:
+    """A client to the session's server; the proxies it creates are deleted after the test."""
+    with TrackingClient(toxiproxy_server.url, timeout=5.0) as client:
+        try:
+            yield client
+        finally:
+            client.delete_created()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from harness.scenario.model import PostgresProbe, PrometheusProbe, PrometheusSou
 from harness.stack.postgres import EmbeddedPostgres
 from harness.stack.toxiproxy import ToxiproxyClient
 from tests.probes.conftest import MetricsServer
+from tests.waiting import wait_until
 
 PROBES = [
     PrometheusProbe(name="db_attempts", prometheus=PrometheusSource(metric="attempts_total")),
@@ -47,9 +48,9 @@ def test_samples_written_and_failures_counted(
             accepted_connections=lambda proxy: {"pg_baseline": 3}[proxy],
         )
         with sampler:
-            time.sleep(1.3)
+            assert wait_until(lambda: metrics_server.hits >= 7)  # 1.5 s of 0.25 s ticks
             metrics_server.text = "# TYPE attempts counter\nattempts_total 9\n"
-            time.sleep(0.4)
+            assert wait_until(lambda: metrics_server.hits >= 9)
     table = pq.read_table(out)
     assert table.schema.equals(PROBES_SCHEMA)
     rows = table.to_pylist()
@@ -102,7 +103,7 @@ def test_postgres_probes_keep_reading_while_the_proxy_is_down(
         toxiproxy.disable("probes_pg")  # the database is "killed" for the target
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(through_proxy, connect_timeout=2).close()
-        time.sleep(1.0)
+        assert wait_until(lambda: sampler.result.samples >= 5)  # read while the proxy is down
         toxiproxy.enable("probes_pg")
     assert sampler.result.failures == {}
     assert pq.read_table(tmp_path / "p.parquet").num_rows >= 5

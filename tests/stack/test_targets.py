@@ -1,7 +1,9 @@
 """Target processes: start, health wait, log tail on failure, stop with no process left."""
 
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -40,13 +42,14 @@ def test_start_healthy_and_stop(tmp_path: Path) -> None:
     port = free_port()
     target = TargetProcess(
         "baseline",
-        [sys.executable, "-c", SERVER, str(port)],
+        # it listens only after 0.4 s: the wait must have lasted at least that long
+        [sys.executable, "-c", "import time; time.sleep(0.4)\n" + SERVER, str(port)],
         f"http://127.0.0.1:{port}",
         log_path=tmp_path / "baseline.log",
     )
     with target:
         took = target.wait_healthy()
-        assert took >= 0
+        assert 0.4 <= took < target.startup_timeout
         assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
         pid = target.pid
         assert pid is not None
@@ -109,9 +112,13 @@ def test_sigterm_ignored_then_killed(tmp_path: Path) -> None:
     target.start()
     pid = target.pid
     assert pid is not None
-    status = target.stop()
-    assert status is not None
-    assert status < 0  # killed by a signal
+    # only once it ignores SIGTERM does stop() have to fall back to SIGKILL
+    deadline = time.monotonic() + 30
+    while "ignoring" not in log_tail(tmp_path / "s.log") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    began = time.monotonic()
+    assert target.stop() == -signal.SIGKILL
+    assert time.monotonic() - began >= 0.5  # SIGTERM got its grace first
     assert _pid_gone(pid)
 
 

@@ -8,9 +8,11 @@ results are written either way), 130/143 when interrupted (partial results are w
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.cli.locust_options import add_locust_options, locust_options
 from harness.errors import EXIT_PASS, Interrupted, RunInvalid, TargetError
 
 if TYPE_CHECKING:
@@ -92,9 +94,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--lag-bound-ms",
         type=_positive,
-        default=10.0,
+        default=None,
         metavar="B",
-        help="send lag p99 above B ms makes the run invalid (default 10)",
+        help="send lag p99 above B ms makes the run invalid (default: a bound that scales with "
+        "the capture's timing, 10 ms at least; see docs/metrics-and-gates.md)",
     )
     parser.add_argument(
         "--start-delay",
@@ -113,12 +116,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "credentials stay out of the command line",
     )
     parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help="connections to each target over all worker processes (default: as many as the "
+        "captured traffic can have in flight within one timeout, so no send waits for one); a "
+        "send that waits for a connection is late by that wait (row column queue_ms)",
+    )
+    parser.add_argument(
+        "--keep-response-bytes",
+        type=int,
+        default=0,
+        metavar="B",
+        help="write responses.parquet: each response's status, headers and first B bytes of "
+        "body (default 0: none)",
+    )
+    parser.add_argument(
         "--allow-original-host",
         action="store_true",
         help="allow a target whose host is the capture's original (production) host",
     )
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="RUN_DIR")
     parser.add_argument("--quiet", "-q", action="store_true", help="no live progress (CI)")
+    add_locust_options(parser)
     group = parser.add_argument_group("distributed mode (Locust master/worker)")
     group.add_argument(
         "--master",
@@ -148,6 +169,10 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--processes must be >= 1, got {args.processes}")
     if args.expect_workers < 1:
         raise UsageError(f"--expect-workers must be >= 1, got {args.expect_workers}")
+    if args.max_connections is not None and args.max_connections < 1:
+        raise UsageError(f"--max-connections must be >= 1, got {args.max_connections}")
+    if args.keep_response_bytes < 0:
+        raise UsageError(f"--keep-response-bytes must be >= 0, got {args.keep_response_bytes}")
     injected = _injected_headers(args.inject_header, [name for name, _ in args.target])
     targets = [ReplayTarget(name, url, injected.get(name, {})) for name, url in args.target]
     master = None
@@ -168,7 +193,12 @@ def _run(args: argparse.Namespace) -> int:
         start_delay_s=args.start_delay,
         allow_original_host=args.allow_original_host,
         master=master,
+        max_connections=args.max_connections,
+        keep_response_bytes=args.keep_response_bytes,
+        locust=locust_options(args),
     )
+    if args.web:
+        print(f"Locust web UI: http://{args.web}", file=sys.stderr, flush=True)
     with (
         signals_to_stop() as (stop, received),
         live_progress(args.quiet, [t.name for t in targets]) as on_progress,
@@ -225,8 +255,15 @@ def summary_line(result: ReplayResult) -> str:
     parts = []
     for name, c in result.targets.items():
         errors = ", ".join(f"{kind} {n}" for kind, n in sorted(c.errors.items())) or "no errors"
-        parts.append(f"{name}: {c.sent}/{c.scheduled} sent, {c.answered} answered, {errors}")
+        waits = (
+            f", {c.pool_waits} waited for a connection (max {c.pool_wait_max_ms:.0f} ms)"
+            if c.pool_waits
+            else ""
+        )
+        parts.append(f"{name}: {c.sent}/{c.scheduled} sent, {c.answered} answered, {errors}{waits}")
     state = "valid" if result.valid else "INVALID"
+    if result.valid and result.warnings:
+        state += " (with warnings)"
     if result.interrupted:
         state += ", interrupted"
     return (

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from harness.cli.locust_options import add_locust_options, locust_options
 from harness.cli.stack import add_build_option, parse_builds
 
 
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="exit 0 when the verdict is inconclusive",
     )
     parser.add_argument("--quiet", action="store_true", help="no live display (for CI)")
+    add_locust_options(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -72,6 +74,7 @@ def _run(args: argparse.Namespace) -> int:
         processes=args.processes,
         speed=args.speed,
         judge=not args.no_judge,
+        locust=locust_options(args),
     )
     with live_progress(args.quiet, title="replay") as on_progress:
         outcome = run_scenario(

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.cli.locust_options import add_locust_options, locust_options
+
 if TYPE_CHECKING:
     from harness.report.render import Comparison
 
@@ -36,6 +38,7 @@ def add_validate_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 0 when the verdict is inconclusive",
     )
+    add_locust_options(parser)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,6 +83,7 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
             candidate=args.candidate,
             aa=args.aa,
             processes=args.processes,
+            locust=locust_options(args),
             on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]"),
             on_progress=on_progress,
             on_cleanup=print_cleanup,

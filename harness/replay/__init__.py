@@ -1,7 +1,9 @@
 """Replay engine: timing-faithful, open-model replay of a capture to several targets at once.
 
-The only package that imports locust/gevent, and only in worker processes (``dispatch``,
-``worker``, ``master``, ``remote``); what is exported here runs in the orchestrating process.
+The replay runs inside Locust's runner: one Locust user per worker process replays its shard
+(``user``, ``dispatch``, ``connections``), under a Locust ``LocalRunner`` (``worker``) or a
+master (``master``) with workers (``remote``). The only package that imports locust/gevent, and
+only in those processes; what is exported here runs in the orchestrating process.
 
 >>> from harness.replay import ReplayOptions, ReplayTarget, replay  # doctest: +SKIP
 >>> result = replay(Path("peak.capture.parquet"), [ReplayTarget("baseline", "http://127.0.0.1:8001")],
@@ -11,6 +13,7 @@ The only package that imports locust/gevent, and only in worker processes (``dis
 from harness.replay.engine import check_targets, replay
 from harness.replay.manifest import read_manifest, update_manifest
 from harness.replay.model import (
+    LocustOptions,
     MasterOptions,
     ReplayOptions,
     ReplayProgress,
@@ -21,6 +24,7 @@ from harness.replay.model import (
 )
 
 __all__ = [
+    "LocustOptions",
     "MasterOptions",
     "ReplayOptions",
     "ReplayProgress",

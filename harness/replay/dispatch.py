@@ -1,43 +1,40 @@
 """One worker's replay of its shard: a dispatcher greenlet that sends each request on time.
 
-Runs only in worker processes, after ``gevent.monkey.patch_all()``. The dispatcher sleeps until
-``t0 + due`` and spawns one greenlet per request and target; it never waits for a response before
-sending the next request (open workload). Each target has its own connection pool (Locust's
-FastHttpUser client, geventhttpclient), sized from the shard's peak rate times the latency the
-pools must absorb, so a slow target gets more connections instead of delaying later requests.
+Runs only in worker processes, after ``gevent.monkey.patch_all()``, inside the Locust user of
+:mod:`harness.replay.user`. The dispatcher sleeps until ``t0 + due`` and spawns one greenlet per
+request and target; it never waits for a response before sending the next request (open
+workload). Each target has its own connection pool in the user's ``FastHttpSession``
+(:class:`~harness.replay.connections.ReplaySession`), sized so it does not bind on the captured
+traffic (:mod:`harness.replay.shard`); a send that still had to wait for a connection is late by
+that wait, and its row says so (``queue_ms``).
+
+Per request and target: take a session turn when the hooks order sessions, build the outgoing
+request (hooks), send it (Locust's ``request`` event fires), hand the answer to the hooks, write
+the row (and the kept response). See :mod:`harness.replay.exchange` for the hooks.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import math
 import os
-import resource
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import gevent.pool
 import pyarrow as pa
-from geventhttpclient import HTTPClient
-from geventhttpclient.header import Headers
-from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
-from harness.replay.plan import (
-    PLAN_COLUMNS,
-    REQUEST_COLUMNS,
-    plan_replay,
-    read_capture,
-    read_rows,
-)
-from harness.replay.rebuild import rebuild_headers, target_host_header
-from harness.replay.results import BATCH_ROWS, PartWriter, RowBuffer
+from harness.replay.connections import ReplaySession
+from harness.replay.exchange import ReplayRequest, RequestHooks, SessionTurns, Turn, hooks_for
+from harness.replay.results import BATCH_ROWS, PartWriter, ResponseBuffer, RowBuffer
+from harness.replay.shard import Shard
 from harness.replay.spec import ShardSpec
+from harness.rundir import RESPONSES_SCHEMA
 
 Report = Callable[..., None]
 """``report(kind, **data)``: sends one protocol line (see :mod:`harness.replay.spec`)."""
@@ -46,139 +43,83 @@ Report = Callable[..., None]
 _BURST = 16
 
 
-class _RequestTimeout(Exception):
-    """The per-request timeout fired (our own class, so no library catches it by accident)."""
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    idx: int
-    route: str | None
-    method: str
-    path: str
-    body: bytes
-    headers: list[Headers]
-    """one per target"""
-    session: str | None
-    orig_status: int | None
-    orig_location_route: str | None
-
-
-def _error_kind(exc: BaseException) -> str:
-    if isinstance(exc, _RequestTimeout | TimeoutError):
-        return "timeout"
-    if isinstance(exc, ConnectionRefusedError):
-        return "refused"
-    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-        return "reset"
-    if isinstance(exc, HTTPConnectionClosed):
-        return "reset"
-    if isinstance(exc, HTTPParseError) and "closed" in str(exc):
-        return "reset"
-    return "other"
-
-
-def _fd_budget() -> int:
-    """Raise the open-files limit to its hard maximum; return what is usable for sockets."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        soft = hard
-    return max(64, (soft if soft != resource.RLIM_INFINITY else 65536) - 128)
+def stats_names(spec: ShardSpec, route: str | None) -> list[str]:
+    """Locust stats names of a route, one per target: the route template, prefixed with the
+    target's name when the replay has several targets (so the builds keep their own rows)."""
+    label = route or "(no route)"
+    if len(spec.targets) == 1:
+        return [label]
+    return [f"{t.name} {label}" for t in spec.targets]
 
 
 class ShardRun:
-    """Replays one shard of the capture to every target on the shared clock."""
+    """Replays one shard of the capture to every target on the shared clock.
 
-    def __init__(self, spec: ShardSpec, report: Report, worker: int) -> None:
+    ``request_event`` is the Locust environment's ``events.request``; the user that runs the
+    shard (:class:`~harness.replay.user.ReplayUser`) takes :attr:`session` as its ``client``.
+    """
+
+    def __init__(
+        self,
+        spec: ShardSpec,
+        shard: Shard,
+        report: Report,
+        worker: int,
+        request_event: Any,
+        *,
+        hooks: RequestHooks | None = None,
+    ) -> None:
         self.spec = spec
+        self.shard = shard
         self.report = report
         self.worker = worker
-        table = read_capture(Path(spec.capture), PLAN_COLUMNS)
-        plan = plan_replay(table, spec.shards, spec.speed, spec.duration_s, spec.loop)
-        del table
-        self.schedule = plan.shards[spec.shard]
+        self.hooks = hooks if hooks is not None else hooks_for(spec)
+        self.schedule = shard.schedule
         self.names = [t.name for t in spec.targets]
-        self.prepared = self._prepare(Path(spec.capture))
-        pool = max(8, math.ceil(self.schedule.peak_rate_per_s * spec.pool_latency_s * 1.2))
-        pool = min(pool, _fd_budget() // max(1, len(spec.targets)))
-        self.clients = [
-            HTTPClient.from_url(
-                t.url,
-                concurrency=pool,
-                connection_timeout=spec.timeout_s,
-                network_timeout=spec.timeout_s,
-            )
-            for t in spec.targets
-        ]
-        for client in self.clients:
-            client.default_headers = Headers()  # no User-Agent of our own: replay the captured one
+        self.session = ReplaySession(
+            request_event, [t.url for t in spec.targets], shard.connections, spec.timeout_s
+        )
+        self.turns = SessionTurns(gevent.event.Event)
         self.buffer = RowBuffer()
         self.writer = PartWriter(Path(spec.part))
+        self.responses: ResponseBuffer | None = None
+        self.response_writer: PartWriter | None = None
+        if spec.keep_response_bytes > 0:
+            self.responses = ResponseBuffer(spec.keep_response_bytes)
+            self.response_writer = PartWriter(Path(spec.responses_part), RESPONSES_SCHEMA)
         self.senders = gevent.pool.Group()
+        self.finished = gevent.event.Event()
+        self.error: BaseException | None = None
+        self.summary: dict[str, Any] | None = None
+        self._claimed = gevent.event.Event()
         # counters per target for progress lines
         self.sent = [0] * len(self.names)
         self.done = [0] * len(self.names)
         self.errors = [0] * len(self.names)
+        self.queued = [0] * len(self.names)
         self.lags: list[list[int]] = [[] for _ in self.names]
         self._stopped = False
         self._dispatcher: gevent.Greenlet | None = None
         self._flush: Any = None
         self._batches: list[pa.RecordBatch] = []
+        self._response_batches: list[pa.RecordBatch] = []
         self._batched = 0
         self._batch_rows = min(BATCH_ROWS, spec.flush_rows)
         self._busy_since: tuple[float, float] | None = None
         self._last = (time.process_time(), time.monotonic())
-        # the shared t0 is epoch ns; convert once and use the monotonic clock from then on
-        self.t0_mono = spec.t0_ns - (time.time_ns() - time.monotonic_ns())
+        routes = {req.route for req in shard.requests.values()}
+        self.stats_names = {route: stats_names(spec, route) for route in routes}
+        self._t0_known = gevent.event.Event()
+        self.t0_mono = 0
+        if spec.t0_ns:
+            self.set_t0(spec.t0_ns)
 
-    def _prepare(self, capture: Path) -> dict[int, _Prepared]:
-        wanted = sorted(set(self.schedule.rows.tolist()))
-        hosts = [target_host_header(t.url) for t in self.spec.targets]
-        columns = ["idx", "session", *REQUEST_COLUMNS]
-        sub = read_rows(capture, wanted, columns).to_pylist() if wanted else []
-        prepared: dict[int, _Prepared] = {}
-        for row, rec in zip(wanted, sub, strict=True):
-            captured = [(h["name"], h["value"]) for h in rec["headers"] or []]
-            headers = []
-            for target, host in zip(self.spec.targets, hosts, strict=True):
-                hdr = Headers()
-                for name, value in rebuild_headers(captured, host, target.headers):
-                    hdr.add(name, value)
-                headers.append(hdr)
-            prepared[row] = _Prepared(
-                idx=rec["idx"],
-                route=rec["route"],
-                method=rec["method"],
-                path=rec["path"] or "/",
-                body=rec["body"] or b"",
-                headers=headers,
-                session=rec["session"],
-                orig_status=rec["orig_status"],
-                orig_location_route=rec["orig_location_route"],
-            )
-        return prepared
-
-    # -- running ---------------------------------------------------------------------------
-
-    def warm_up(self, connections: int = 4) -> None:
-        """Resolve each target and open a few connections before t0, so the first requests do
-        not pay for the resolver's thread pool and the TCP handshakes."""
-        for client in self.clients:
-            pool = client._connection_pool
-            socks = []
-            try:
-                for _ in range(min(connections, pool.size)):
-                    socks.append(pool.get_socket())
-            except Exception:  # an unreachable target shows up in the rows, not here
-                pass
-            for sock in socks:
-                pool.return_socket(sock)
+    # -- before t0 --------------------------------------------------------------------------
 
     def get_ready(self) -> None:
-        """Warm up (see :meth:`warm_up`) and report ``ready``; call before t0."""
+        """Open a few connections per target and report ``ready``; call before t0."""
         if len(self.schedule):
-            self.warm_up()
+            self.session.warm_up()
         # the prepared requests live for the whole run: keep the collector from rescanning them
         gc.collect()
         gc.freeze()
@@ -186,16 +127,49 @@ class ShardRun:
         sys.setswitchinterval(0.0005)
         self.report("ready", worker=self.worker, requests=len(self.schedule))
 
+    def claim(self) -> bool:
+        """Called by the user that will run the shard: False when another user has it."""
+        if self._claimed.is_set():
+            return False
+        self._claimed.set()
+        return True
+
+    def wait_claimed(self, grace_s: float = 10.0) -> bool:
+        """Wait until a user claimed the shard (at most until ``grace_s`` past t0)."""
+        self._t0_known.wait()
+        late = (time.monotonic_ns() - self.t0_mono) / 1e9 if not self._stopped else 0.0
+        return bool(self._claimed.wait(max(0.0, grace_s - late)))
+
     def set_t0(self, t0_ns: int) -> None:
-        """Fix the shared start (epoch ns), when it was not known at construction."""
+        """Fix the shared start (epoch ns); :meth:`run` waits for it."""
+        # the shared t0 is epoch ns; convert once and use the monotonic clock from then on
         self.t0_mono = t0_ns - (time.time_ns() - time.monotonic_ns())
+        self._t0_known.set()
+
+    # -- running ----------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        """Replay the whole shard (or until :meth:`stop`); returns the summary line's data."""
+        """Replay the whole shard (or until :meth:`stop`); returns the summary line's data.
+
+        Called once, from the replay user's task; :attr:`finished` is set when it returns or
+        fails (then :attr:`error` holds why).
+        """
+        try:
+            self._t0_known.wait()
+            self.summary = self._run()
+            return self.summary
+        except BaseException as exc:
+            self.error = exc
+            raise
+        finally:
+            self.finished.set()
+
+    def _run(self) -> dict[str, Any]:
         late_ms = (time.monotonic_ns() - self.t0_mono) / 1e6
         ticker = gevent.spawn(self._tick)
-        self._dispatcher = gevent.spawn(self._dispatch)
-        self._dispatcher.join()
+        if not self._stopped:
+            self._dispatcher = gevent.spawn(self._dispatch)
+            self._dispatcher.join()
         # CPU over the sending period only (from the first due request to the last)
         end_cpu, end_wall = time.process_time(), time.monotonic()
         start_cpu, start_wall = self._busy_since or (end_cpu, end_wall)
@@ -206,15 +180,17 @@ class ShardRun:
         ticker.kill(block=True)
         self._tick_once()
         self._flush_rows(final=True)
-        for client in self.clients:
-            client.close()
+        self.session.close()
         return {
             "worker": self.worker,
             "part": str(self.writer.path),
             "rows": self.writer.rows,
+            "responses": str(self.response_writer.path) if self.response_writer else None,
             "cpu_ratio": cpu_ratio,
             "stopped": self._stopped,
             "late_ms": late_ms,
+            "connections": self.shard.connections,
+            "peak_in_flight": self.shard.peak_in_flight,
         }
 
     def stop(self) -> None:
@@ -222,6 +198,9 @@ class ShardRun:
         self._stopped = True
         if self._dispatcher is not None:
             self._dispatcher.kill(block=False)
+        self._t0_known.set()  # stopped before the start: run() returns at once
+        if self.claim():  # no user runs the shard yet: write its (empty) part all the same
+            gevent.spawn(self.run)
 
     def _dispatch(self) -> None:
         loop = gevent.get_hub().loop
@@ -229,6 +208,10 @@ class ShardRun:
         rows = self.schedule.rows.tolist()
         t0 = self.t0_mono
         spawn = self.senders.spawn
+        requests = self.shard.requests
+        ordered = self.hooks.ordered
+        targets = range(len(self.names))
+        names = self.stats_names
         burst = 0
         for due, row in zip(dues, rows, strict=True):
             at = t0 + due
@@ -248,52 +231,91 @@ class ShardRun:
                 return
             if self._busy_since is None:
                 self._busy_since = (time.process_time(), time.monotonic())
-            prepared = self.prepared[row]
-            for k in range(len(self.clients)):
-                spawn(self._send, k, prepared, due)
+            request = requests[row]
+            for k in targets:
+                # turns are taken here, in schedule order, so a session's chain keeps its order
+                turn = self.turns.ticket(request.session, k) if ordered else None
+                spawn(self._send, k, request, due, names[request.route][k], turn)
             if self.buffer.count >= self._batch_rows:
-                self._batches.append(self.buffer.take())
-                self._batched += self._batches[-1].num_rows
+                self._take_batches()
                 if self._batched >= self.spec.flush_rows:
                     self._flush_rows()
 
-    def _send(self, k: int, req: _Prepared, due: int) -> None:
-        sent = time.monotonic_ns()
+    def _send(self, k: int, request: ReplayRequest, due: int, name: str, turn: Turn | None) -> None:
+        wait_ns = 0
+        if turn is not None:
+            try:
+                wait_ns = self._wait_turn(request, due, turn)
+            except BaseException:
+                turn.done(time.monotonic_ns())
+                raise
         self.sent[k] += 1
-        status, error, size, digest = 0, "none", 0, None
-        try:
-            with gevent.Timeout(self.spec.timeout_s, _RequestTimeout):
-                response = self.clients[k].request(
-                    req.method, req.path, body=req.body, headers=req.headers[k]
-                )
-                body = response.read()
-            status = response.status_code
-            size = len(body)
-            digest = hashlib.sha256(body).hexdigest()
-        except (Exception, _RequestTimeout) as exc:
-            error = _error_kind(exc)
-        end = time.monotonic_ns()
+        out = self.hooks.outgoing(k, request)
+        context = {"target": self.names[k], "idx": request.idx, "session": request.session}
+        answer = self.session.replay(k, out, name, context)
+        if turn is not None:
+            self.hooks.answered(k, request, out, answer)
+            turn.done(answer.end_ns)
+            self.turns.forget(request.session, k, turn)
+        else:
+            self.hooks.answered(k, request, out, answer)
         t0 = self.t0_mono
+        body = answer.body
         self.buffer.append(
             self.names[k],
-            req.idx,
-            req.route,
-            req.method,
+            request.idx,
+            request.route,
+            request.method,
             due,
-            sent - t0,
-            end - t0,
-            status,
-            error,
-            size,
-            digest,
-            session=req.session,
-            orig_status=req.orig_status,
-            orig_location_route=req.orig_location_route,
+            answer.sent_ns - t0,
+            answer.end_ns - t0,
+            answer.status,
+            answer.error,
+            len(body),
+            hashlib.sha256(body).hexdigest() if answer.error == "none" else None,
+            session=request.session,
+            wait_ms=wait_ns / 1e6,
+            queue_ms=answer.queue_ns / 1e6,
+            connect_ms=answer.connect_ns / 1e6,
+            link=out.link,
+            orig_status=request.orig_status,
+            orig_location_route=request.orig_location_route,
+            location_route=answer.location_route,
         )
+        if self.responses is not None:
+            self.responses.append(
+                self.names[k], request.idx, due, answer.status, answer.headers, body
+            )
         self.done[k] += 1
-        if error != "none":
+        if answer.error != "none":
             self.errors[k] += 1
-        self.lags[k].append(sent - t0 - due)
+        if answer.queue_ns > 1_000_000:
+            self.queued[k] += 1
+        self.lags[k].append(answer.sent_ns - t0 - due - wait_ns)
+
+    def _wait_turn(self, request: ReplayRequest, due: int, turn: Turn) -> int:
+        """Wait for the session's previous answer when the hooks ask for it; the wait in ns
+        beyond the scheduled time (the request's schedule moves by that much)."""
+        think = self.hooks.turn(request)
+        if think is None:
+            return 0
+        previous_end = turn.wait(self.spec.timeout_s)
+        if previous_end is None:
+            return 0
+        go = max(self.t0_mono + due, previous_end + think)
+        rem = go - time.monotonic_ns()
+        if rem > 0:
+            gevent.get_hub().loop.update_now()
+            gevent.sleep(rem / 1e9)
+        return max(0, go - (self.t0_mono + due))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _take_batches(self) -> None:
+        self._batches.append(self.buffer.take())
+        self._batched += self._batches[-1].num_rows
+        if self.responses is not None and self.responses.count:
+            self._response_batches.append(self.responses.take())
 
     def _flush_rows(self, final: bool = False) -> None:
         # parquet encoding runs in a real thread (it releases the GIL) so the dispatcher keeps time
@@ -302,12 +324,25 @@ class ShardRun:
             self._flush = None
         if self.buffer.count:
             self._batches.append(self.buffer.take())
+        if self.responses is not None and self.responses.count:
+            self._response_batches.append(self.responses.take())
         batches, self._batches, self._batched = self._batches, [], 0
-        if final:
+        kept, self._response_batches = self._response_batches, []
+
+        def write() -> None:
             self.writer.write(batches)
+            if self.response_writer is not None:
+                self.response_writer.write(kept)
+
+        if final:
+            write()
             self.writer.close()
+            if self.response_writer is not None:
+                self.response_writer.close()
         else:
-            self._flush = gevent.get_hub().threadpool.spawn(self.writer.write, batches)
+            self._flush = gevent.get_hub().threadpool.spawn(write)
+
+    # -- progress ---------------------------------------------------------------------------
 
     def _tick(self) -> None:
         parent = os.getppid()
@@ -332,6 +367,7 @@ class ShardRun:
             sent=dict(zip(self.names, self.sent, strict=True)),
             done=dict(zip(self.names, self.done, strict=True)),
             errors=dict(zip(self.names, self.errors, strict=True)),
+            queued=dict(zip(self.names, self.queued, strict=True)),
             lag_p99_ms=p99,
             cpu=(now_cpu - last_cpu) / max(1e-3, now_wall - last_wall),
         )

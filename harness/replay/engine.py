@@ -1,8 +1,9 @@
 """Replay a capture to one or more targets on the captured schedule: :func:`replay`.
 
-The orchestrating process plans, fixes the shared t0, starts worker processes (or a Locust master
-that hands shards to remote workers), shows their progress, stops them on request, merges their
-part files into ``requests.parquet`` and writes ``manifest.json``. It never imports gevent.
+The orchestrating process plans, starts the Locust processes (:mod:`harness.replay.launch`: one
+local runner, or a master with local or remote workers), learns the shared t0, shows their
+progress, stops them on request, merges their part files into ``requests.parquet`` (and
+``responses.parquet``), judges validity and writes ``manifest.json``. It never imports gevent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.errors import InternalError, ReplayError, UsageError
+from harness.replay.launch import start_master, start_single
 from harness.replay.manifest import read_manifest, replay_manifest, update_manifest
 from harness.replay.model import ReplayOptions, ReplayProgress, ReplayResult, ReplayTarget
 from harness.replay.plan import PLAN_COLUMNS, original_hosts, plan_replay, read_capture
@@ -24,15 +26,11 @@ from harness.replay.processes import WorkerGroup
 from harness.replay.rebuild import check_target_url
 from harness.replay.results import lag_quantiles, merge_parts
 from harness.replay.spec import ShardSpec, TargetSpec
-from harness.replay.validity import judge, target_counts
-from harness.rundir import RunDir
+from harness.replay.validity import Schedule, judge, session_gap_ms, target_counts
+from harness.rundir import RESPONSES_SCHEMA, RunDir
 
 #: extra time, past the schedule and the request timeout, before workers are declared hung
 _GRACE_S = 30.0
-#: how long workers may take to load the capture and open connections
-_READY_TIMEOUT_S = 120.0
-#: t0 is at least this far after the last worker reported ready
-_READY_MARGIN_NS = 200_000_000
 
 
 def check_targets(capture: Path, targets: Sequence[ReplayTarget], options: ReplayOptions) -> None:
@@ -99,6 +97,14 @@ def replay(
     check_targets(capture, targets, options)
     table = read_capture(capture, PLAN_COLUMNS)
     sessions = pc.count_distinct(table.column("session"), mode="all").as_py()
+    schedule = Schedule(
+        session_gap_ms=session_gap_ms(
+            table.column("offset_ns").to_numpy(zero_copy_only=False),
+            table.column("session").to_pylist(),
+            options.speed,
+        ),
+        fault_windows_s=options.fault_windows_s,
+    )
     if options.master is not None:
         shards = options.master.expect_workers
     else:
@@ -122,17 +128,16 @@ def replay(
         duration_s=options.duration_s,
         loop=options.loop,
         timeout_s=options.timeout_s,
-        pool_latency_s=options.pool_latency_s or options.timeout_s,
         flush_rows=options.flush_rows,
+        max_connections=options.max_connections,
+        keep_response_bytes=options.keep_response_bytes,
     )
     group = WorkerGroup([t.name for t in targets], plan.total)
     manifest_t0 = t0_ns or 0
     stopped = False
     try:
-        if options.master is None:
-            t0_ns = _start_local(
-                group, template, t0_ns, work, start_delay_s=options.start_delay_s, stop=stop
-            )
+        if shards == 1 and options.master is None:
+            t0_ns = start_single(group, template, options, t0_ns, work, stop=stop)
             if t0_ns is None and not (stop is not None and stop.is_set()):
                 group.close()
                 failed = group.failures() or ["workers were not ready in time"]
@@ -142,18 +147,24 @@ def replay(
                 on_t0 = None
             deadline_s = (t0_ns - time.time_ns()) / 1e9 if t0_ns is not None else 0.0
         else:
-            _start_master(group, template, options, t0_ns, work)
-            deadline_s = options.master.wait_s + options.start_delay_s
+            deadline_s = start_master(group, template, options, t0_ns, work)
+            deadline_s += options.start_delay_s
         deadline_s += plan.span_ns / 1e9 + options.timeout_s + _GRACE_S
         # stopped before the start: nothing was sent, the (empty) results are still written
-        stopped = _watch(group, deadline_s, on_progress, on_t0, stop) or t0_ns is None
-        manifest_t0 = t0_ns if t0_ns is not None else (group.t0_ns or 0)
+        stopped = _watch(group, deadline_s, on_progress, on_t0, stop)
+        if t0_ns is None:
+            t0_ns = group.t0_ns  # a master reported it (or never started: stopped before)
+        stopped = stopped or t0_ns is None
+        manifest_t0 = t0_ns or 0
     finally:
         group.close()
     failures = group.failures()
     summaries = group.summaries()
     parts = sorted(Path(s["part"]) for s in summaries.values())
     merged = merge_parts(parts, rundir.requests)
+    if options.keep_response_bytes > 0:
+        kept = sorted(Path(str(s["responses"])) for s in summaries.values() if s.get("responses"))
+        merge_parts(kept, rundir.responses, RESPONSES_SCHEMA)
     result = _result(
         run_dir,
         merged,
@@ -163,6 +174,7 @@ def replay(
         summaries=summaries,
         options=options,
         stopped=stopped,
+        schedule=schedule,
     )
     result = _with_t0(result, manifest_t0)
     manifest = replay_manifest(
@@ -207,65 +219,6 @@ def _keep_callers_fields(existing: dict[str, object], ours: dict[str, object]) -
     return merged
 
 
-def _start_local(
-    group: WorkerGroup,
-    template: ShardSpec,
-    t0_ns: int | None,
-    work: Path,
-    *,
-    start_delay_s: float,
-    stop: threading.Event | None,
-) -> int | None:
-    """Start the local workers; returns t0. Unless the caller fixed t0, it is chosen once
-    every worker is ready (capture loaded, connections open), and at least ``start_delay_s``
-    after the start, so a slow start does not show up as send lag. ``None``: not ready."""
-    from dataclasses import replace
-
-    started = time.time_ns()
-    for k in range(template.shards):
-        spec = replace(template, shard=k, t0_ns=t0_ns or 0, part=str(work / f"part-{k}.parquet"))
-        path = work / f"worker-{k}.json"
-        path.write_text(spec.to_json())
-        args = ["harness.replay.worker", str(path), "--worker", str(k)]
-        group.start(f"worker {k}", args, work / f"worker-{k}.log", stdin=t0_ns is None)
-    if t0_ns is not None:
-        return t0_ns
-    if not group.wait_ready(_READY_TIMEOUT_S, stop):
-        group.send_t0(0)  # no start for anyone: the workers exit
-        return None
-    t0 = max(time.time_ns() + _READY_MARGIN_NS, started + int(start_delay_s * 1e9))
-    group.send_t0(t0)
-    return t0
-
-
-def _start_master(
-    group: WorkerGroup, template: ShardSpec, options: ReplayOptions, t0_ns: int | None, work: Path
-) -> None:
-    master = options.master
-    assert master is not None
-    path = work / "master.json"
-    path.write_text(template.to_json())
-    args = [
-        "harness.replay.master",
-        str(path),
-        "--bind-host",
-        master.bind_host,
-        "--port",
-        str(master.port),
-        "--expect-workers",
-        str(master.expect_workers),
-        "--wait",
-        str(master.wait_s),
-        "--start-delay",
-        str(options.start_delay_s),
-        "--parts",
-        str(work),
-    ]
-    if t0_ns is not None:
-        args += ["--t0-ns", str(t0_ns)]
-    group.start("master", args, work / "master.log")
-
-
 def _watch(
     group: WorkerGroup,
     deadline_s: float,
@@ -308,11 +261,21 @@ def _result(
     summaries: dict[int, dict[str, object]],
     options: ReplayOptions,
     stopped: bool,
+    schedule: Schedule,
 ) -> ReplayResult:
     p50, p99, lag_max = lag_quantiles(table)
     counts = target_counts(table, names, total)
     cpu = {k: float(str(s.get("cpu_ratio", 0.0))) for k, s in summaries.items()}
-    valid, reasons = judge(p99, options.lag_bound_ms, cpu, options.cpu_bound, table.num_rows)
+    pools = {k: int(str(s.get("connections", 0))) for k, s in summaries.items()}
+    validity = judge(
+        table,
+        names,
+        schedule,
+        fixed_bound_ms=options.lag_bound_ms,
+        cpu_ratios=cpu,
+        cpu_bound=options.cpu_bound,
+        connections=pools,
+    )
     span_s = span_ns / 1e9
     achieved = [c.achieved_rate_per_s for c in counts.values()]
     rundir = RunDir(run_dir)
@@ -327,11 +290,13 @@ def _result(
         lag_max_ms=lag_max,
         scheduled_rate_per_s=(total - 1) / span_s if span_s > 0 else 0.0,
         achieved_rate_per_s=min(achieved) if achieved else 0.0,
-        valid=valid,
-        reasons=reasons,
+        valid=validity.valid,
+        reasons=validity.reasons,
         interrupted=stopped,
         workers=len(summaries),
         cpu_ratio_max=max(cpu.values(), default=0.0),
+        warnings=validity.warnings,
+        lag_bound_ms=validity.lag_bound_ms,
     )
 
 
@@ -342,7 +307,13 @@ def _with_t0(result: ReplayResult, t0_ns: int) -> ReplayResult:
 
 
 def _validity_json(result: ReplayResult) -> dict[str, object]:
-    return {"valid": result.valid, "reasons": result.reasons, "lag_p99_ms": result.lag_p99_ms}
+    return {
+        "valid": result.valid,
+        "reasons": result.reasons,
+        "warnings": result.warnings,
+        "lag_p99_ms": result.lag_p99_ms,
+        "lag_bound_ms": result.lag_bound_ms,
+    }
 
 
 def _replay_json(result: ReplayResult) -> dict[str, object]:
@@ -361,6 +332,8 @@ def _replay_json(result: ReplayResult) -> dict[str, object]:
                 "answered": c.answered,
                 "errors": c.errors,
                 "achieved_rate_per_s": c.achieved_rate_per_s,
+                "pool_waits": c.pool_waits,
+                "pool_wait_max_ms": c.pool_wait_max_ms,
             }
             for name, c in result.targets.items()
         },

@@ -1,10 +1,14 @@
-"""The distributed mode's master: ``python -m harness.replay.master SPEC.json ...``.
+"""The Locust master of a replay over several workers: ``python -m harness.replay.master SPEC``.
 
-Started by :func:`harness.replay.engine.replay` when ``options.master`` is set. It runs a Locust
-``MasterRunner``, waits for the expected workers (``harness worker --master-host ...``), fixes t0,
-gives each worker its shard by a custom message, forwards their once-a-second progress as lines
-on stdout, and writes the part file each worker sends once at the end (one bulk message, so no
-shared filesystem is needed) into ``--parts``. Nothing per request travels over Locust's messaging.
+Started by :func:`harness.replay.launch.start_master`, for ``--processes N`` (its workers are
+local processes) or ``--master`` (``harness worker`` processes join from other machines). It runs
+a Locust ``MasterRunner``: waits for the expected workers, gives each its shard by a custom
+message, spawns one :class:`~harness.replay.user.ReplayUser` per worker with Locust's own
+dispatch, fixes t0 once every worker is ready, forwards their once-a-second progress as lines on
+stdout, and collects each worker's part file at the end (the path when the worker is local, the
+bytes in one bulk message otherwise: no shared filesystem needed). Locust's stats aggregate
+here, so the web UI, ``--csv`` and ``--html`` belong to this process; Locust's heartbeats find
+a worker that stopped answering.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+#: a worker missing Locust's heartbeats this long is given up
+_MISSING_S = 10.0
+
 
 def _report(kind: str, **data: Any) -> None:
     from harness.replay.spec import encode_line
@@ -26,8 +33,9 @@ def _report(kind: str, **data: Any) -> None:
     sys.stdout.flush()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the master until every worker has sent its part (or on error); exit 0 or 1."""
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    from harness.replay import locustenv
+
     parser = argparse.ArgumentParser(prog="python -m harness.replay.master")
     parser.add_argument("spec", type=Path)
     parser.add_argument("--bind-host", default="127.0.0.1")
@@ -37,106 +45,164 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--start-delay", type=float, default=2.0)
     parser.add_argument("--parts", type=Path, required=True)
     parser.add_argument("--t0-ns", type=int, default=None)
-    args = parser.parse_args(argv)
+    locustenv.add_arguments(parser)
+    return parser.parse_args(argv)
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the master until every worker has sent its part (or on error); exit 0 or 1."""
+    args = _parse(argv)
     from gevent import monkey
 
     monkey.patch_all()
     import gevent
-    from locust.env import Environment
 
-    from harness.replay import spec as protocol
+    from harness.errors import HarnessError
+    from harness.replay import locustenv
 
-    template = protocol.ShardSpec.load(args.spec)
-    expected = args.expect_workers
-    env = Environment(user_classes=[])
-    runner = env.create_master_runner(args.bind_host, args.port)
-    finished: dict[int, bool] = {}
-    ready: set[int] = set()
-    errors: list[str] = []
+    settings = locustenv.settings_from(args)
+    try:
+        from harness.replay.user import replay_user_class
 
-    def on_ready(environment: Any, msg: Any, **_: Any) -> None:
-        ready.add(int(msg.data["worker"]))
+        env = locustenv.environment([replay_user_class(None)], settings)
+        runner = env.create_master_runner(args.bind_host, args.port)
+        outputs = locustenv.LocustOutputs(env, settings)
+        locustenv.fire_init(env, outputs.web_ui)
+        outputs.start()
+    except HarnessError as exc:
+        _report("error", message=str(exc))
+        return 1
+    except OSError as exc:  # the port is taken
+        _report("error", message=f"master cannot listen on {args.bind_host}:{args.port}: {exc}")
+        return 1
+    master = _Master(args, runner)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, master.stop)
+    try:
+        return master.serve()
+    finally:
+        runner.quit()
+        outputs.finish()
 
-    def on_progress(environment: Any, msg: Any, **_: Any) -> None:
+
+class _Master:
+    """The master's side of the replay protocol (:mod:`harness.replay.spec`)."""
+
+    def __init__(self, args: argparse.Namespace, runner: Any) -> None:
+        from harness.replay import spec as protocol
+
+        self.args = args
+        self.runner = runner
+        self.template = protocol.ShardSpec.load(args.spec)
+        self.expected = int(args.expect_workers)
+        self.finished: set[int] = set()
+        self.ready: set[int] = set()
+        self.errors: list[str] = []
+        self.stopping = False
+        self.missing_since: dict[str, float] = {}
+        runner.register_message(protocol.MSG_READY, self._on_ready)
+        runner.register_message(protocol.MSG_PROGRESS, self._on_progress)
+        runner.register_message(protocol.MSG_PART, self._on_part)
+        runner.register_message(protocol.MSG_ERROR, self._on_error)
+
+    def _on_ready(self, environment: Any, msg: Any, **_: Any) -> None:
+        self.ready.add(int(msg.data["worker"]))
+
+    def _on_progress(self, environment: Any, msg: Any, **_: Any) -> None:
         _report("progress", **msg.data)
 
-    def on_part(environment: Any, msg: Any, **_: Any) -> None:
+    def _on_part(self, environment: Any, msg: Any, **_: Any) -> None:
         summary = dict(msg.data["summary"])
         worker = int(summary["worker"])
-        path = args.parts / f"part-{worker}.parquet"
-        path.write_bytes(msg.data["part"])
-        summary["part"] = str(path)
+        for key, name in (("part", f"part-{worker}.parquet"),
+                          ("responses", f"part-{worker}.responses.parquet")):  # fmt: skip
+            data = msg.data.get(f"{key}_bytes")
+            if data is not None:  # a remote worker sent the file itself
+                path = self.args.parts / name
+                path.write_bytes(data)
+                summary[key] = str(path)
         _report("summary", **summary)
-        finished[worker] = True
+        self.finished.add(worker)
 
-    def on_error(environment: Any, msg: Any, **_: Any) -> None:
-        errors.append(str(msg.data["message"]))
+    def _on_error(self, environment: Any, msg: Any, **_: Any) -> None:
+        self.errors.append(str(msg.data["message"]))
         _report("error", **msg.data)
 
-    runner.register_message(protocol.MSG_READY, on_ready)
-    runner.register_message(protocol.MSG_PROGRESS, on_progress)
-    runner.register_message(protocol.MSG_PART, on_part)
-    runner.register_message(protocol.MSG_ERROR, on_error)
-    stopping: list[bool] = []
+    def stop(self) -> None:
+        from harness.replay import spec as protocol
 
-    def stop() -> None:
-        stopping.append(True)
-        runner.send_message(protocol.MSG_STOP, {})
+        self.stopping = True
+        self.runner.send_message(protocol.MSG_STOP, {})
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stop)
+    def serve(self) -> int:
+        import gevent
 
-    try:
+        from harness.replay import spec as protocol
+
+        args, runner = self.args, self.runner
         give_up = time.monotonic() + args.wait
-        while len(runner.clients.ready) < expected:
-            if time.monotonic() > give_up or stopping:
+        while len(runner.clients.ready) < self.expected:
+            if self.stopping:
+                return 0  # stopped before the start: nothing was sent
+            if time.monotonic() > give_up:
                 _report(
                     "error",
-                    message=f"only {len(runner.clients.ready)} of {expected} workers connected to "
-                    f"the master on {args.bind_host}:{args.port} within {args.wait:g}s",
+                    message=f"only {len(runner.clients.ready)} of {self.expected} workers "
+                    f"connected to the master on {args.bind_host}:{args.port} within "
+                    f"{args.wait:g}s",
                 )
                 return 1
-            gevent.sleep(0.1)
-        workers = sorted(c.id for c in runner.clients.ready)[:expected]
+            gevent.sleep(0.05)
+        workers = sorted(c.id for c in runner.clients.ready)[: self.expected]
         assigned = time.time_ns()
         for k, client_id in enumerate(workers):
             # t0 0: the worker loads its shard, reports ready and waits for the start message
-            spec = replace(template, shard=k, shards=expected, t0_ns=args.t0_ns or 0, part="")
+            spec = replace(self.template, shard=k, shards=self.expected,
+                           t0_ns=args.t0_ns or 0, part="")  # fmt: skip
             runner.send_message(
                 protocol.MSG_ASSIGN, {"worker": k, "spec": asdict(spec)}, client_id=client_id
             )
         t0 = args.t0_ns
         if t0 is None:
-            give_up = time.monotonic() + args.wait
-            while len(ready) < expected:
-                if errors or stopping or time.monotonic() > give_up or _gone(runner, workers):
-                    if not errors:
-                        _report("error", message=f"only {len(ready)} of {expected} workers "
-                                f"got ready within {args.wait:g}s")  # fmt: skip
+            while len(self.ready) < self.expected:
+                if self.stopping:
+                    return 0
+                if self.errors or time.monotonic() > give_up or self._gone(workers):
+                    if not self.errors:
+                        _report("error", message=f"only {len(self.ready)} of {self.expected} "
+                                f"workers got ready within {args.wait:g}s")  # fmt: skip
                     return 1
                 gevent.sleep(0.02)
+        # one replay user per worker, by Locust's own dispatch; each waits for t0
+        gevent.spawn(runner.start, self.expected, float(self.expected)).join()
+        if t0 is None:
             t0 = max(time.time_ns() + 200_000_000, assigned + int(args.start_delay * 1e9))
             runner.send_message(protocol.MSG_START, {"t0_ns": t0})
         _report("t0", t0_ns=t0)
-        while len(finished) < expected and not errors:
-            gone = _gone(runner, workers)
+        while len(self.finished) < self.expected and not self.errors:
+            gone = self._gone([w for k, w in enumerate(workers) if k not in self.finished])
             if gone:
                 _report("error", message=f"worker {gone[0]} disconnected before sending its rows")
                 return 1
-            gevent.sleep(0.2)
-        return 1 if errors else 0
-    finally:
-        runner.quit()
+            gevent.sleep(0.1)
+        return 1 if self.errors else 0
 
+    def _gone(self, workers: list[str]) -> list[str]:
+        """Workers that quit, or missed Locust's heartbeats for :data:`_MISSING_S`."""
+        from locust.runners import STATE_MISSING
 
-def _gone(runner: Any, workers: list[str]) -> list[str]:
-    """Workers that quit or stopped answering heartbeats."""
-    from locust.runners import STATE_MISSING
-
-    return [
-        w for w in workers if w not in runner.clients or runner.clients[w].state == STATE_MISSING
-    ]
+        now = time.monotonic()
+        gone = []
+        for w in workers:
+            client = self.runner.clients.get(w)
+            if client is None:
+                gone.append(w)
+            elif client.state == STATE_MISSING:
+                if now - self.missing_since.setdefault(w, now) > _MISSING_S:
+                    gone.append(w)
+            else:
+                self.missing_since.pop(w, None)
+        return gone
 
 
 if __name__ == "__main__":

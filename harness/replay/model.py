@@ -38,13 +38,36 @@ class MasterOptions:
 
 
 @dataclass(frozen=True)
+class LocustOptions:
+    """What the replay does with Locust besides running it: the user's locustfile (imported in
+    every Locust process: its event listeners and plugins apply, its User classes are not run),
+    the web UI (``web="127.0.0.1:8089"``), Locust's CSV files and HTML report."""
+
+    locustfile: str | None = None
+    web: str | None = None
+    csv_prefix: str | None = None
+    html: str | None = None
+
+    def args(self, aggregating: bool) -> list[str]:
+        """These options on a replay process's command line (the web UI, CSV and HTML belong
+        to the process that aggregates the stats)."""
+        out = ["--locustfile", self.locustfile] if self.locustfile else []
+        if aggregating:
+            out += ["--web", self.web] if self.web else []
+            out += ["--csv", self.csv_prefix] if self.csv_prefix else []
+            out += ["--html", self.html] if self.html else []
+        return out
+
+
+@dataclass(frozen=True)
 class ReplayOptions:
     """How to replay: speed factor, cut-off, looping, processes, timeouts and validity bounds.
 
     ``speed=2.0`` sends each request at ``offset / 2``; ``duration_s`` cuts the schedule off;
-    ``loop`` repeats the capture until ``duration_s``. ``pool_latency_s`` is the latency the
-    connection pools are sized for (peak rate x latency; default: ``timeout_s``, so a target
-    that answers slowly gets more connections instead of delaying later requests).
+    ``loop`` repeats the capture until ``duration_s``. ``max_connections`` caps the connections
+    to each target over all workers (default: as many as the schedule can have in flight within
+    one timeout, so the pools never delay a send); ``keep_response_bytes`` > 0 keeps each
+    response's status, headers and that many bytes of body in ``responses.parquet``.
     """
 
     speed: float = 1.0
@@ -52,11 +75,17 @@ class ReplayOptions:
     loop: bool = False
     processes: int | None = None
     timeout_s: float = 10.0
-    lag_bound_ms: float = 10.0
+    #: send lag p99 above this (ms) makes the run invalid; ``None``: a bound that scales with the
+    #: captured timing and the fault windows, at least 10 ms (:mod:`harness.replay.validity`)
+    lag_bound_ms: float | None = None
     start_delay_s: float = 2.0
     cpu_bound: float = 0.95
-    pool_latency_s: float | None = None
+    max_connections: int | None = None
+    keep_response_bytes: int = 0
+    locust: LocustOptions = field(default_factory=LocustOptions)
     allow_original_host: bool = False
+    #: (start, end) of each fault in seconds from t0: the validity bound scales with them
+    fault_windows_s: tuple[tuple[float, float], ...] = ()
     master: MasterOptions | None = None
     #: result rows a worker buffers before writing them to its part file
     flush_rows: int = 50_000
@@ -98,6 +127,9 @@ class TargetCounts:
     answered: int
     errors: dict[str, int]
     achieved_rate_per_s: float
+    #: sends that waited for a pooled connection (more than 1 ms), and the longest wait
+    pool_waits: int = 0
+    pool_wait_max_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -119,3 +151,6 @@ class ReplayResult:
     interrupted: bool
     workers: int
     cpu_ratio_max: float
+    #: valid but worth saying (e.g. uniformly a few ms late), and the send-lag bound applied
+    warnings: list[str] = field(default_factory=list)
+    lag_bound_ms: float = 0.0

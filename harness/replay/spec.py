@@ -10,7 +10,9 @@ Lines (``kind``):
 - ``progress``: ``worker``, ``sent``/``done``/``errors`` (per target, cumulative),
   ``lag_p99_ms`` (per target, over the last second), ``cpu`` (CPU/wall over the last second).
 - ``summary``: the worker finished: ``worker``, ``part`` (path of its part file), ``rows``,
-  ``cpu_ratio`` (CPU/wall over its whole run), ``stopped`` (stopped early).
+  ``responses`` (path of its kept responses, or null), ``cpu_ratio`` (CPU/wall over its
+  sending period), ``stopped`` (stopped early), ``late_ms`` (how late its sending began),
+  ``connections`` (its per-target maximum) and ``peak_in_flight`` (what the schedule needs).
 - ``error``: ``message``, one line.
 """
 
@@ -45,8 +47,17 @@ class ShardSpec:
     duration_s: float | None = None
     loop: bool = False
     timeout_s: float = 10.0
-    pool_latency_s: float = 10.0
     flush_rows: int = 50_000
+    #: connections per target over all workers (``None``: as many as the schedule needs)
+    max_connections: int | None = None
+    #: keep each response's status, headers and first bytes of body (0: keep none)
+    keep_response_bytes: int = 0
+
+    @property
+    def responses_part(self) -> str:
+        """The part file of kept responses, beside :attr:`part`."""
+        path = Path(self.part)
+        return str(path.with_name(f"{path.stem}.responses.parquet"))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

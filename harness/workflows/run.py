@@ -35,9 +35,15 @@ if TYPE_CHECKING:
     from harness.faults.events import EventLog
     from harness.faults.timeline import FaultTarget
     from harness.probes.sampler import ProbeTarget
-    from harness.replay.model import ReplayProgress, ReplayResult, ReplayTarget
+    from harness.replay.model import LocustOptions, ReplayProgress, ReplayResult, ReplayTarget
     from harness.report.render import Comparison
     from harness.stack.runtime import RunningTarget, StackRuntime
+
+
+def _default_locust() -> LocustOptions:
+    from harness.replay.model import LocustOptions
+
+    return LocustOptions()
 
 
 @dataclass
@@ -54,6 +60,8 @@ class RunRequest:
     baseline: str | None = None
     #: Replaces the stack file's targets (``harness validate`` names the builds to compare).
     targets: dict[str, TargetSpec] | None = None
+    #: Locust's web UI, CSV, HTML and the user's locustfile for the replay
+    locust: LocustOptions = field(default_factory=_default_locust)
 
 
 @dataclass
@@ -206,9 +214,11 @@ def _replay_with_faults(
         loop=scenario.loop,
         processes=request.processes,
         timeout_s=scenario.timeout or 10.0,
-        lag_bound_ms=scenario.lag_bound_ms or 10.0,
+        lag_bound_ms=scenario.lag_bound_ms,
+        fault_windows_s=tuple((f.at, f.until) for f in scenario.fault_list()),
         start_delay_s=request.start_delay_s,
         allow_original_host=scenario.allow_original_host,
+        locust=request.locust,
     )
     if scenario.probes:
         from harness.probes.preflight import check_probes

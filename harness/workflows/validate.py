@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.scenario.stackfile import Stack, TargetSpec
 from harness.workflows.run import Progress, RunOutcome, RunRequest, Step, run_scenario
 from harness.workflows.specs import validation_targets
+
+if TYPE_CHECKING:
+    from harness.replay.model import LocustOptions
 
 
 def validate(
@@ -18,6 +22,7 @@ def validate(
     candidate: str,
     aa: bool = False,
     processes: int | None = None,
+    locust: LocustOptions | None = None,
     on_step: Step = lambda _msg: None,
     on_progress: Progress | None = None,
     on_cleanup: Step | None = None,
@@ -47,4 +52,6 @@ def validate(
         targets=chosen,
         baseline="baseline",
     )
+    if locust is not None:
+        request.locust = locust
     return run_scenario(request, on_step=on_step, on_progress=on_progress, on_cleanup=on_cleanup)

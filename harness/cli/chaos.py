@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.cli.locust_options import PROCESSES_HELP
 from harness.cli.stack import add_build_option, parse_builds
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--night", metavar="NAME", help="name of tonight's folder (default: today's date, UTC)"
     )
-    parser.add_argument("--processes", type=int, help="replay worker processes (default: cores)")
+    parser.add_argument("--processes", type=int, help=PROCESSES_HELP)
     parser.add_argument("--quiet", action="store_true", help="no live display (for cron and CI)")
     parser.set_defaults(handler=_run)
 

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from harness.cli.locust_options import PROCESSES_HELP
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``demo`` command."""
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "-o", "--output", type=Path, metavar="RUN_DIR", help="run directory (default runs/demo-*)"
     )
     parser.add_argument("--scenario", type=Path, help="another scenario instead of db-kill.yaml")
-    parser.add_argument("--processes", type=int, help="replay worker processes (default: cores)")
+    parser.add_argument("--processes", type=int, help=PROCESSES_HELP)
     parser.add_argument(
         "--json",
         action="store_true",

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 
 #: where ``--web`` serves when no address is given (Locust's own default port)
 DEFAULT_WEB = "127.0.0.1:8089"
+#: the help of every command's ``--processes``
+PROCESSES_HELP = (
+    "Locust worker processes on this machine (default: one per 2,000 requests a second at the "
+    "captured peak, at most one per core)"
+)
 
 
 def _web(text: str) -> str:

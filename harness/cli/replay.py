@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.locust_options import add_locust_options, locust_options
+from harness.cli.locust_options import PROCESSES_HELP, add_locust_options, locust_options
 from harness.errors import EXIT_PASS, Interrupted, RunInvalid, TargetError
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="worker processes on this machine (default: the number of cores)",
+        help=PROCESSES_HELP,
     )
     parser.add_argument(
         "--timeout", type=_duration, default=10.0, metavar="S", help="per-request timeout"

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from harness.cli.locust_options import add_locust_options, locust_options
+from harness.cli.locust_options import PROCESSES_HELP, add_locust_options, locust_options
 from harness.cli.stack import add_build_option, parse_builds
 
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run directory to write (default runs/<scenario>-<time>)",
     )
     add_build_option(parser)
-    parser.add_argument("--processes", type=int, help="replay worker processes (default: cores)")
+    parser.add_argument("--processes", type=int, help=PROCESSES_HELP)
     parser.add_argument("--speed", type=float, help="override the scenario's speed factor")
     parser.add_argument(
         "--no-judge", action="store_true", help="write the run directory only, no verdict"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli.locust_options import add_locust_options, locust_options
+from harness.cli.locust_options import PROCESSES_HELP, add_locust_options, locust_options
 
 if TYPE_CHECKING:
     from harness.report.render import Comparison
@@ -32,7 +32,7 @@ def add_validate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", type=Path, metavar="RUN_DIR", help="run directory (default runs/...)"
     )
-    parser.add_argument("--processes", type=int, help="replay worker processes (default: cores)")
+    parser.add_argument("--processes", type=int, help=PROCESSES_HELP)
     parser.add_argument(
         "--allow-inconclusive",
         action="store_true",

@@ -108,7 +108,9 @@ def replay(
     if options.master is not None:
         shards = options.master.expect_workers
     else:
-        shards = max(1, min(options.process_count, sessions))
+        peak = plan_replay(table, 1, options.speed, options.duration_s, options.loop)
+        sends_per_s = peak.shards[0].peak_rate_per_s * len(targets)
+        shards = max(1, min(options.process_count(sends_per_s), sessions))
     plan = plan_replay(table, shards, options.speed, options.duration_s, options.loop)
     del table
     rundir = RunDir(run_dir)

@@ -9,6 +9,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: sends a second one worker process is given by default (it holds about 2-3x that)
+SENDS_PER_PROCESS = 2000
+
 
 @dataclass(frozen=True)
 class ReplayTarget:
@@ -90,10 +93,14 @@ class ReplayOptions:
     #: result rows a worker buffers before writing them to its part file
     flush_rows: int = 50_000
 
-    @property
-    def process_count(self) -> int:
-        """Worker processes on this machine (``processes`` or the number of cores)."""
-        return self.processes if self.processes is not None else (os.cpu_count() or 1)
+    def process_count(self, sends_per_s: int) -> int:
+        """Worker processes on this machine: ``processes``, or one per
+        :data:`SENDS_PER_PROCESS` sends a second at the captured peak, at most one per core
+        (each process beyond what the rate needs only takes a core from the targets)."""
+        if self.processes is not None:
+            return self.processes
+        needed = max(1, -(-sends_per_s // SENDS_PER_PROCESS))
+        return min(needed, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)

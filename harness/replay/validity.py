@@ -4,9 +4,10 @@ A run is **invalid** (not judged) when the schedule was not held in a way that b
 comparison or misrepresents the load (docs/metrics-and-gates.md, "Validity"):
 
 1. **late beyond the bound**: send lag p99 above a bound that scales with the captured timing
-   and the fault windows: 10 % of the median gap between two requests of one session (at the
-   replay speed), at most 2 % of the shortest fault window and 1 s, never below
-   :data:`LAG_FLOOR_MS` (or exactly ``lag_bound_ms`` when the user set one);
+   and the fault windows: the median gap between two requests of one session at the replay
+   speed (a request later than that no longer keeps its place in its session's cadence), at
+   most 2 % of the shortest fault window (a fault's traffic stays in the fault) and 1 s, never
+   below :data:`LAG_FLOOR_MS` (or exactly ``lag_bound_ms`` when the user set one);
 2. **across a fault boundary**: the requests due before a fault but sent after it began, plus
    those due during it but sent after it ended, are more than 5 % of those due during it;
 3. **unfair**: two targets' lag distributions differ (p99 apart by more than half the bound,
@@ -65,7 +66,7 @@ def lag_bound(fixed_ms: float | None, schedule: Schedule) -> tuple[float, str]:
     floor_ms = LAG_FLOOR_MS
     scaled, why = None, ""
     if schedule.session_gap_ms:
-        scaled, why = 0.1 * schedule.session_gap_ms, "10% of the median session gap"
+        scaled, why = schedule.session_gap_ms, "the median session gap"
     if schedule.fault_windows_s:
         shortest = min(end - start for start, end in schedule.fault_windows_s) * 1000.0
         if scaled is None or 0.02 * shortest < scaled:

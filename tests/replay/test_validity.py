@@ -47,12 +47,12 @@ def _judge(table: object, schedule: Schedule | None = None, **kw: object) -> obj
 
 def test_the_bound_scales_with_the_session_gap_and_the_fault_windows() -> None:
     assert lag_bound(None, Schedule()) == (10.0, "the floor")
-    gap = Schedule(session_gap_ms=500.0)
-    assert lag_bound(None, gap) == (50.0, "10% of the median session gap")
+    gap = Schedule(session_gap_ms=50.0)
+    assert lag_bound(None, gap) == (50.0, "the median session gap")
     # a 1 s fault window is shorter than the gap allows: 2% of it
-    bound, why = lag_bound(None, Schedule(session_gap_ms=500.0, fault_windows_s=[(5.0, 6.0)]))
+    bound, why = lag_bound(None, Schedule(session_gap_ms=50.0, fault_windows_s=[(5.0, 6.0)]))
     assert (bound, why) == (20.0, "2% of the shortest fault window")
-    assert lag_bound(None, Schedule(session_gap_ms=50.0))[0] == 10.0  # never below the floor
+    assert lag_bound(None, Schedule(session_gap_ms=5.0))[0] == 10.0  # never below the floor
     assert lag_bound(None, Schedule(session_gap_ms=60_000.0)) == (1000.0, "the 1 s cap")
     # a bound the user set is the bound
     assert lag_bound(3.0, gap) == (3.0, "set for this run")
@@ -69,12 +69,12 @@ def test_session_gap_is_the_median_gap_within_sessions_at_the_speed() -> None:
 def test_uniformly_a_few_ms_late_but_fair_is_valid_with_a_warning() -> None:
     lags = [12.0 + (i % 7) for i in range(1000)]
     table = _rows({"baseline": lags, "candidate": lags}, DUE)
-    validity = _judge(table, Schedule(session_gap_ms=400.0))
+    validity = _judge(table, Schedule(session_gap_ms=40.0))
     assert validity.valid and validity.reasons == []
     assert validity.lag_bound_ms == 40.0
     assert len(validity.warnings) == 1 and "within the bound of 40 ms" in validity.warnings[0]
-    # the same lag with a tight schedule (sessions 50 ms apart) is beyond the bound
-    tight = _judge(table, Schedule(session_gap_ms=50.0))
+    # the same lag with a tight schedule (sessions 5 ms apart) is beyond the bound
+    tight = _judge(table, Schedule(session_gap_ms=5.0))
     assert not tight.valid
     assert tight.reasons[0].startswith("send lag p99 18.00 ms exceeds the bound of 10 ms")
 
@@ -82,7 +82,7 @@ def test_uniformly_a_few_ms_late_but_fair_is_valid_with_a_warning() -> None:
 def test_targets_sent_differently_make_the_run_invalid() -> None:
     # every send within the bound (100 ms), but the candidate's tail is 79 ms behind
     table = _rows({"baseline": [1.0] * 1000, "candidate": [1.0] * 980 + [80.0] * 20}, DUE)
-    validity = _judge(table, Schedule(session_gap_ms=1000.0))
+    validity = _judge(table, Schedule(session_gap_ms=100.0))
     assert not validity.valid
     assert validity.reasons == [
         "targets were not sent alike: lag p99 80.00 ms for candidate against 1.00 ms for "
@@ -90,7 +90,7 @@ def test_targets_sent_differently_make_the_run_invalid() -> None:
     ]
     # 30 ms apart is within half the bound: fair enough
     close = _rows({"baseline": [1.0] * 1000, "candidate": [1.0] * 980 + [30.0] * 20}, DUE)
-    assert _judge(close, Schedule(session_gap_ms=1000.0)).valid
+    assert _judge(close, Schedule(session_gap_ms=100.0)).valid
 
 
 def test_requests_pushed_across_a_fault_boundary_make_the_run_invalid() -> None:
@@ -125,7 +125,7 @@ def test_a_saturated_worker_makes_it_invalid_and_says_what_to_do() -> None:
 def test_a_bound_the_user_set_is_applied_as_it_is() -> None:
     lags = [12.0] * 1000
     table = _rows({"baseline": lags, "candidate": lags}, DUE)
-    validity = _judge(table, Schedule(session_gap_ms=400.0), fixed_bound_ms=11.0)
+    validity = _judge(table, Schedule(session_gap_ms=40.0), fixed_bound_ms=11.0)
     assert not validity.valid
     assert validity.reasons == [
         "send lag p99 12.00 ms exceeds the bound of 11 ms (set for this run)"

@@ -248,15 +248,20 @@ class ReplaySession(FastHttpSession):
         self.clocks[me] = clock
         start = time.monotonic_ns()
         status, error, body = 0, "none", b""
-        headers: list[tuple[str, str]] = []
+        answered: list[tuple[str, str]] = []
         exception: BaseException | None = None
         response = None
+        headers = out.headers
+        if isinstance(headers, list):  # (name, value) pairs from a hook: keep repeats and order
+            headers = Headers()
+            for pair in out.headers:
+                headers.add(*pair)
         try:
             with gevent.Timeout(self.timeout_s, RequestTimeout):
-                response = client.request(out.method, out.path, body=out.body, headers=out.headers)
+                response = client.request(out.method, out.path, body=out.body, headers=headers)
                 body = response.read()
             status = response.status_code
-            headers = list(response.items())
+            answered = list(response.items())
         except (Exception, RequestTimeout) as exc:
             exception = exc
             error = error_kind(exc)
@@ -269,7 +274,7 @@ class ReplaySession(FastHttpSession):
         answer = Answer(
             status=status,
             error=error,
-            headers=headers,
+            headers=answered,
             body=body,
             sent_ns=sent,
             end_ns=end,

@@ -15,6 +15,7 @@ the row (and the kept response). See :mod:`harness.replay.exchange` for the hook
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import os
@@ -30,7 +31,16 @@ import gevent.pool
 import pyarrow as pa
 
 from harness.replay.connections import ReplaySession
-from harness.replay.exchange import ReplayRequest, RequestHooks, SessionTurns, Turn, hooks_for
+from harness.replay.exchange import (
+    Answer,
+    Await,
+    Outgoing,
+    ReplayRequest,
+    ReplyBoard,
+    RequestHooks,
+    Slot,
+    hooks_for,
+)
 from harness.replay.results import BATCH_ROWS, PartWriter, ResponseBuffer, RowBuffer
 from harness.replay.shard import Shard
 from harness.replay.spec import ShardSpec
@@ -79,7 +89,7 @@ class ShardRun:
         self.session = ReplaySession(
             request_event, [t.url for t in spec.targets], shard.connections, spec.timeout_s
         )
-        self.turns = SessionTurns(gevent.event.Event)
+        self.board = ReplyBoard(gevent.event.Event)
         self.buffer = RowBuffer()
         self.writer = PartWriter(Path(spec.part))
         self.responses: ResponseBuffer | None = None
@@ -157,6 +167,8 @@ class ShardRun:
         try:
             self._t0_known.wait()
             self.summary = self._run()
+            if self.error is not None:  # a sending greenlet failed on a bug
+                raise self.error
             return self.summary
         except BaseException as exc:
             self.error = exc
@@ -209,7 +221,8 @@ class ShardRun:
         t0 = self.t0_mono
         spawn = self.senders.spawn
         requests = self.shard.requests
-        ordered = self.hooks.ordered
+        hooks, board = self.hooks, self.board
+        ordered = hooks.ordered
         targets = range(len(self.names))
         names = self.stats_names
         burst = 0
@@ -232,33 +245,59 @@ class ShardRun:
             if self._busy_since is None:
                 self._busy_since = (time.process_time(), time.monotonic())
             request = requests[row]
+            names_of = names[request.route]
+            if not ordered:
+                for k in targets:
+                    spawn(self._send, k, request, due, names_of[k], None, (), None)
+                continue
+            # slots are taken and posted here, in schedule order: a request finds the replies
+            # of the occurrences it follows, also when a looped capture repeats them
+            wanted = hooks.awaits(request)
+            posted = hooks.awaited(request)
             for k in targets:
-                # turns are taken here, in schedule order, so a session's chain keeps its order
-                turn = self.turns.ticket(request.session, k) if ordered else None
-                spawn(self._send, k, request, due, names[request.route][k], turn)
+                slots = board.slots(k, wanted.idxs) if wanted is not None else []
+                mine = board.post(k, request.idx) if posted else None
+                spawn(self._send, k, request, due, names_of[k], wanted, slots, mine)
             if self.buffer.count >= self._batch_rows:
                 self._take_batches()
                 if self._batched >= self.spec.flush_rows:
                     self._flush_rows()
 
-    def _send(self, k: int, request: ReplayRequest, due: int, name: str, turn: Turn | None) -> None:
-        wait_ns = 0
-        if turn is not None:
-            try:
-                wait_ns = self._wait_turn(request, due, turn)
-            except BaseException:
-                turn.done(time.monotonic_ns())
-                raise
-        self.sent[k] += 1
-        out = self.hooks.outgoing(k, request)
-        context = {"target": self.names[k], "idx": request.idx, "session": request.session}
-        answer = self.session.replay(k, out, name, context)
-        if turn is not None:
+    def _send(  # noqa: PLR0917 - spawned once per request and target: positional on purpose
+        self,
+        k: int,
+        request: ReplayRequest,
+        due: int,
+        name: str,
+        wanted: Await | None,
+        slots: list[Slot],
+        mine: Slot | None,
+    ) -> None:
+        try:
+            wait_ns = self._wait_for(due, wanted, slots) if wanted is not None else 0
+            self.sent[k] += 1
+            send = functools.partial(self._extra, k, request)
+            out = self.hooks.outgoing(k, request, send)
+            context = {"target": self.names[k], "idx": request.idx, "session": request.session}
+            answer = self.session.replay(k, out, name, context)
             self.hooks.answered(k, request, out, answer)
-            turn.done(answer.end_ns)
-            self.turns.forget(request.session, k, turn)
-        else:
-            self.hooks.answered(k, request, out, answer)
+            self._record(k, request, due, wait_ns, out, answer)
+        except Exception as exc:  # a bug (the send itself never raises): the worker fails loudly
+            if self.error is None:
+                self.error = exc
+            self.stop()
+        finally:
+            if mine is not None:  # the requests awaiting this reply go now (also on failure)
+                mine.done(time.monotonic_ns())
+
+    def _extra(self, k: int, request: ReplayRequest, out: Outgoing, name: str) -> Answer:
+        """An exchange a hook needs before the request (a login): no row, a Locust event."""
+        context = {"target": self.names[k], "idx": request.idx, "extra": True}
+        return self.session.replay(k, out, name, context)
+
+    def _record(  # noqa: PLR0917 - once per request and target: positional on purpose
+        self, k: int, request: ReplayRequest, due: int, wait_ns: int, out: Outgoing, answer: Answer
+    ) -> None:
         t0 = self.t0_mono
         body = answer.body
         self.buffer.append(
@@ -293,21 +332,26 @@ class ShardRun:
             self.queued[k] += 1
         self.lags[k].append(answer.sent_ns - t0 - due - wait_ns)
 
-    def _wait_turn(self, request: ReplayRequest, due: int, turn: Turn) -> int:
-        """Wait for the session's previous answer when the hooks ask for it; the wait in ns
-        beyond the scheduled time (the request's schedule moves by that much)."""
-        think = self.hooks.turn(request)
-        if think is None:
-            return 0
-        previous_end = turn.wait(self.spec.timeout_s)
-        if previous_end is None:
-            return 0
-        go = max(self.t0_mono + due, previous_end + think)
-        rem = go - time.monotonic_ns()
-        if rem > 0:
+    def _wait_for(self, due: int, wanted: Await, slots: list[Slot]) -> int:
+        """Wait for the awaited replies (all within one request timeout), then the think time;
+        the wait in ns beyond the scheduled time (the request's schedule moves by that much)."""
+        scheduled = self.t0_mono + due
+        give_up = time.monotonic_ns() + int(self.spec.timeout_s * 1e9)
+        ends = []
+        for slot in slots:
+            rem = give_up - time.monotonic_ns()
+            if slot.end_ns is None and rem > 0:
+                slot.event.wait(rem / 1e9)
+            if slot.end_ns is not None:
+                ends.append(slot.end_ns)
+        go = max(scheduled, max(ends) + wanted.think_ns) if ends else scheduled
+        now = time.monotonic_ns()
+        if go > now:
             gevent.get_hub().loop.update_now()
-            gevent.sleep(rem / 1e9)
-        return max(0, go - (self.t0_mono + due))
+            gevent.sleep((go - now) / 1e9)
+        else:
+            go = max(go, now) if len(ends) < len(slots) else go  # gave up on a reply: now
+        return max(0, go - scheduled)
 
     # -- writing ----------------------------------------------------------------------------
 

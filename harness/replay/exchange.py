@@ -4,17 +4,18 @@ A captured request (:class:`ReplayRequest`, prepared once per worker before t0) 
 target as an :class:`Outgoing` request and comes back as an :class:`Answer`. Between the two,
 :class:`RequestHooks` is where per-session state plugs in without touching the sender:
 
-- :meth:`RequestHooks.turn`: should this request wait for its session's previous answer from
-  the same target (session order), and how long after it (the captured think time)?
+- :meth:`RequestHooks.awaits`: should this request wait for earlier replies of its session
+  from the same target (session order), and how long after them (the captured think time)?
 - :meth:`RequestHooks.outgoing`: the request to send to one target (rewrite headers, path or
-  body: a cookie jar, links, staging identities). The default sends the capture as it is.
+  body: a cookie jar, links, staging identities; a login first through ``send``). The default
+  sends the capture as it is.
 - :meth:`RequestHooks.answered`: read the answer (``Set-Cookie``, a token in the body) before
-  the session's next request may go.
+  the requests that await it may go.
 
-:class:`SessionTurns` is the mechanism behind ``turn``: tickets issued in schedule order, one
-chain per (session, target), so a slow target delays only that session's next request on that
-target (an open workload across sessions). Pure Python: no gevent here; the sender passes its
-own event type in.
+:class:`ReplyBoard` is the mechanism behind ``awaits``: a reply slot per awaited request and
+target, posted in schedule order, so a slow target delays only the requests that wait for its
+own replies (an open workload across sessions). Pure Python: no gevent here; the sender passes
+its own event type in.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class Outgoing:
     method: str
     path: str
     headers: Any
-    """a ``geventhttpclient.header.Headers`` (repeated names and their order are kept)"""
+    """a ``geventhttpclient.header.Headers``, or a list of ``(name, value)`` pairs (repeated
+    names and their order are kept either way)"""
     body: bytes
     link: str = "none"
 
@@ -81,30 +83,54 @@ class Answer:
     location_route: str | None = None
 
 
+@dataclass(frozen=True)
+class Await:
+    """What a request waits for on replay: the replies of earlier requests (capture ``idx``)
+    from the same target, then ``think_ns`` more (session order)."""
+
+    idxs: tuple[int, ...]
+    think_ns: int
+
+
+Send = Callable[[Outgoing, str], Answer]
+"""``send(outgoing, name)``: send one more exchange to the same target (a staging login, say);
+it fires Locust's ``request`` event under ``name`` but writes no row."""
+
+
 class RequestHooks:
     """Per-request hooks of a worker's replay; this base class replays the capture as it is.
 
-    One instance per worker, called from the sending greenlets (never concurrently for the same
-    session and target when :attr:`ordered`). Subclass and return it from :func:`hooks_for`.
+    One instance per worker, called from the sending greenlets. Subclass and return it from
+    :func:`hooks_for`. With :attr:`ordered`, the dispatcher posts a reply slot for every request
+    :meth:`awaited` says a later one may wait for, in schedule order, and each request waits
+    for the slots :meth:`awaits` names (only on the same target), so sessions never wait for
+    each other: the workload stays open across sessions.
     """
 
-    #: issue session turns (``turn`` is consulted); False: the strict schedule, no waiting
+    #: consult :meth:`awaits` / :meth:`awaited`; False: the strict schedule, no waiting
     ordered: bool = False
 
-    def turn(self, request: ReplayRequest) -> int | None:
-        """``None``: send at the scheduled time. An int: wait for the previous answer of the
-        same session from the same target (bounded by the timeout), then this many ns more."""
+    def awaits(self, request: ReplayRequest) -> Await | None:
+        """``None``: send at the scheduled time; else the replies to wait for first (bounded by
+        the request timeout) and the think time after the last of them."""
         del request
         return None
 
-    def outgoing(self, target: int, request: ReplayRequest) -> Outgoing:
-        """The request to send to target number ``target`` (index into the spec's targets)."""
+    def awaited(self, request: ReplayRequest) -> bool:
+        """Whether a later request may wait for this one's reply."""
+        del request
+        return False
+
+    def outgoing(self, target: int, request: ReplayRequest, send: Send) -> Outgoing:
+        """The request to send to target number ``target`` (index into the spec's targets);
+        ``send`` sends an extra exchange to that target first when one is needed."""
+        del send
         return Outgoing(request.method, request.path, request.headers[target], request.body)
 
     def answered(
         self, target: int, request: ReplayRequest, outgoing: Outgoing, answer: Answer
     ) -> None:
-        """Called with every answer (failures too) before the session's next turn starts."""
+        """Called with every answer (failures too) before the requests awaiting it go."""
         del target, request, outgoing, answer
 
 
@@ -120,63 +146,43 @@ class _Event(Protocol):
     def wait(self, timeout: float | None = None) -> object: ...
 
 
-@dataclass
-class Turn:
-    """One request's place in its session's chain on one target."""
+class Slot:
+    """The reply of one request on one target, for the requests that await it."""
 
-    previous: _Event | None
-    mine: _Event
-    previous_end_ns: list[int]
-    """the monotonic end of the previous answer, filled when it arrives (shared cell)"""
-    end_cell: list[int]
+    __slots__ = ("end_ns", "event")
 
-    def wait(self, timeout_s: float) -> int | None:
-        """Wait (at most ``timeout_s``) for the previous answer; its end time, or ``None`` when
-        there was none or it did not come in time."""
-        if self.previous is None:
-            return None
-        self.previous.wait(timeout_s)
-        return self.previous_end_ns[0] if self.previous_end_ns else None
+    def __init__(self, event: _Event) -> None:
+        self.event = event
+        self.end_ns: int | None = None
 
     def done(self, end_ns: int) -> None:
-        """This request is answered (or failed): the session's next request may go."""
-        self.end_cell.append(end_ns)
-        self.mine.set()
+        """The reply arrived (or the exchange failed) at monotonic ``end_ns``."""
+        self.end_ns = end_ns
+        self.event.set()
 
 
-class SessionTurns:
-    """Tickets in schedule order: each (session, target) is a chain of events.
+class ReplyBoard:
+    """The latest reply slot of every awaited request, per target, posted in schedule order.
 
-    ``new_event`` makes the event type of the sender (``gevent.event.Event`` in a worker).
-    Chains are forgotten when their last request is done, so memory follows the sessions in
-    flight, not the whole capture.
+    Posting in schedule order means a request finds the slot of the occurrence it follows,
+    also when a looped capture repeats it. ``new_event`` makes the sender's event type
+    (``gevent.event.Event`` in a worker).
     """
 
     def __init__(self, new_event: Callable[[], _Event]) -> None:
         self._new_event = new_event
-        self._last: dict[tuple[str, int], tuple[_Event, list[int]]] = {}
+        self._latest: dict[tuple[int, int], Slot] = {}
 
-    def ticket(self, session: str | None, target: int) -> Turn:
-        """The next turn of ``session`` on ``target`` (a request without session: no chain)."""
-        mine = self._new_event()
-        cell: list[int] = []
-        if session is None:
-            return Turn(None, mine, [], cell)
-        key = (session, target)
-        previous = self._last.get(key)
-        self._last[key] = (mine, cell)
-        if previous is None:
-            return Turn(None, mine, [], cell)
-        return Turn(previous[0], mine, previous[1], cell)
+    def post(self, target: int, idx: int) -> Slot:
+        """A new slot for request ``idx`` on ``target``; later posts of ``idx`` replace it."""
+        slot = Slot(self._new_event())
+        self._latest[(target, idx)] = slot
+        return slot
 
-    def forget(self, session: str | None, target: int, turn: Turn) -> None:
-        """Drop the chain of ``session`` on ``target`` when ``turn`` is still its last."""
-        if session is None:
-            return
-        key = (session, target)
-        last = self._last.get(key)
-        if last is not None and last[0] is turn.mine:
-            del self._last[key]
+    def slots(self, target: int, idxs: tuple[int, ...]) -> list[Slot]:
+        """The current slots of ``idxs`` on ``target`` (a request never posted is skipped)."""
+        found = (self._latest.get((target, idx)) for idx in idxs)
+        return [slot for slot in found if slot is not None]
 
     def __len__(self) -> int:
-        return len(self._last)
+        return len(self._latest)

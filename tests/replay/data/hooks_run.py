@@ -1,0 +1,79 @@
+"""Run one shard with test hooks in a gevent process: ``python hooks_run.py SPEC.json OUT.json``.
+
+The hooks (what the session-state work plugs in) order requests by their session's replies,
+send a login through ``send`` before a session's first request, and copy the previous reply's
+status into a header. The rows written by the real sender are printed to OUT.json.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import gevent  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+from geventhttpclient.header import Headers  # noqa: E402
+
+from harness.replay.dispatch import ShardRun  # noqa: E402
+from harness.replay.exchange import Await, Outgoing, RequestHooks  # noqa: E402
+from harness.replay.shard import load_shard  # noqa: E402
+from harness.replay.spec import ShardSpec  # noqa: E402
+
+
+class Hooks(RequestHooks):
+    """Odd requests await the even one before them (+50 ms think); each session logs in once."""
+
+    ordered = True
+
+    def __init__(self):
+        self.logged_in = set()
+        self.last_status = {}
+        self.logins = []
+
+    def awaits(self, request):
+        return Await((request.idx - 1,), 50_000_000) if request.idx % 2 else None
+
+    def awaited(self, request):
+        return request.idx % 2 == 0
+
+    def outgoing(self, target, request, send):
+        if (target, request.session) not in self.logged_in:
+            self.logged_in.add((target, request.session))
+            headers = Headers()
+            headers.add("Host", "example")
+            answer = send(Outgoing("POST", f"/login/{request.session}", headers, b"{}"), "login")
+            self.logins.append(answer.status)
+        headers = list(request.headers[target].items())
+        previous = self.last_status.get((target, request.session))
+        if previous is not None:
+            headers.append(("X-Previous-Status", str(previous)))
+        return Outgoing(request.method, request.path, headers, request.body, link="ok")
+
+    def answered(self, target, request, outgoing, answer):
+        self.last_status[(target, request.session)] = answer.status
+
+
+def main():
+    spec = ShardSpec.load(Path(sys.argv[1]))
+    shard = load_shard(spec)
+    events = []
+
+    class Event:
+        def fire(self, **kw):
+            events.append(kw["name"])
+
+    hooks = Hooks()
+    run = ShardRun(spec, shard, lambda kind, **data: None, 0, Event(), hooks=hooks)
+    run.set_t0(time.time_ns() + 300_000_000)
+    run.claim()
+    gevent.spawn(run.run).join()
+    rows = pq.read_table(spec.part).to_pylist()
+    out = {"rows": rows, "logins": hooks.logins, "events": events, "t0_ns": spec.t0_ns}
+    Path(sys.argv[2]).write_text(json.dumps(out, default=str))
+
+
+main()

@@ -1,0 +1,77 @@
+"""The sender's hooks for session state: reply slots in schedule order, extra exchanges, rows.
+
+``ReplyBoard`` is pure and tested here directly; the hooks are also run through the real sender
+(a gevent process of ``data/hooks_run.py``) against a real HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from harness.replay.exchange import ReplyBoard
+from harness.replay.spec import ShardSpec, TargetSpec
+from tests.plugins.httpserver import RecordingServer
+from tests.replay.captures import Req, write_capture
+
+
+def test_a_request_finds_the_reply_slot_of_the_occurrence_it_follows() -> None:
+    board = ReplyBoard(threading.Event)
+    first = board.post(0, 7)
+    assert board.slots(0, (7,)) == [first]
+    assert board.slots(1, (7,)) == []  # another target has its own replies
+    assert board.slots(0, (8,)) == []  # never posted: nothing to wait for
+    again = board.post(0, 7)  # a looped capture sends idx 7 again
+    assert board.slots(0, (7,)) == [again] and again is not first
+    again.done(123)
+    assert again.end_ns == 123 and again.event.is_set()
+    assert first.end_ns is None and len(board) == 1
+
+
+@pytest.mark.slow
+def test_hooks_order_requests_send_extra_exchanges_and_mark_rows(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    http_server.delay("/even/", 0.3)
+    # two sessions; in each, an odd request is due 20 ms after the even one it awaits
+    requests = []
+    for i in range(8):
+        session = f"s{(i // 2) % 2}"
+        kind = "odd" if i % 2 else "even"
+        requests.append(Req(i // 2 * 0.4 + (i % 2) * 0.02, f"/{kind}/{i}", session=session))
+    capture = write_capture(tmp_path / "c.parquet", requests)
+    spec = ShardSpec(
+        capture=str(capture), shard=0, shards=1, targets=[TargetSpec("t", http_server.url)],
+        t0_ns=0, part=str(tmp_path / "part.parquet"), timeout_s=5.0,
+    )  # fmt: skip
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(spec.to_json())
+    out = tmp_path / "out.json"
+    script = Path(__file__).parent / "data" / "hooks_run.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(spec_path), str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    rows = {r["idx"]: r for r in result["rows"]}
+    assert sorted(rows) == list(range(8))  # the logins wrote no row
+    assert result["logins"] == [200, 200]
+    assert sorted(result["events"]) == sorted(["login"] * 2 + [f"/{k}/{i}" for i, k in (
+        (i, "odd" if i % 2 else "even") for i in range(8))])  # fmt: skip
+    arrivals = {a.path: a for a in http_server.arrivals}
+    assert {p for p in arrivals if p.startswith("/login/")} == {"/login/s0", "/login/s1"}
+    for i in range(1, 8, 2):
+        odd, even = arrivals[f"/odd/{i}"], arrivals[f"/even/{i - 1}"]
+        # the odd request left after the even one's answer (0.3 s) and the 50 ms think time
+        assert (odd.mono_ns - even.mono_ns) / 1e6 > 340
+        assert rows[i]["wait_ms"] > 300
+        assert rows[i]["lag_ms"] < 250  # the wait moved its schedule: it is not lag
+        assert odd.header("X-Previous-Status") == "200"
+        assert rows[i]["link"] == "ok"
+    assert all(rows[i]["wait_ms"] == 0 for i in range(0, 8, 2))

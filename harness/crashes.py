@@ -22,10 +22,10 @@ import platform
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from harness.errors import HarnessError, InternalError
+from harness.errors import EXIT_INTERNAL, HarnessError, InternalError
 from harness.statedir import state_dir
 
 #: Saved tracebacks are named ``internal-error-<UTC time>-<pid>-<n>.txt``.
@@ -144,3 +144,20 @@ def thread_crashes() -> Iterator[list[InternalError]]:
         yield crashes
     finally:
         threading.excepthook = previous
+
+
+def guarded_main(
+    main: Callable[[], int],
+    *,
+    where: str,
+    on_crash: Callable[[BaseException, Path | None], None],
+    directory: Path | None = None,
+) -> int:
+    """Run a subprocess's ``main``; a bug saves its traceback (in ``directory``, else the state
+    directory), is handed to ``on_crash(exc, path)`` to report in one line, and exits 70."""
+    try:
+        return main()
+    except Exception as exc:
+        path = save_traceback(exc, directory, where=where)
+        on_crash(exc, path)
+        return EXIT_INTERNAL

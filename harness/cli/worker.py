@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.errors import EXIT_PASS, ReplayError
+from harness.errors import EXIT_INTERNAL, EXIT_PASS, ReplayError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,6 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.capture is not None:
         command += ["--capture", str(args.capture)]
     code = subprocess.run(command, check=False).returncode
+    if code == EXIT_INTERNAL:
+        return EXIT_INTERNAL  # a bug: the worker printed its one line and saved the traceback
     if code != 0:
         raise ReplayError(
             f"worker for master {args.master_host}:{args.master_port} failed (exit {code})"

@@ -205,5 +205,14 @@ class _Master:
         return gone
 
 
+def _crashed(exc: BaseException, path: Path | None) -> None:
+    from harness.crashes import one_line
+
+    where = str(path) if path else None
+    _report("error", message=f"master crashed: {one_line(exc)}", internal=True, traceback=where)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    from harness.crashes import guarded_main
+
+    sys.exit(guarded_main(main, where="replay master", on_crash=_crashed))

@@ -186,5 +186,14 @@ class _Worker:
         return self.outcome[0] if self.outcome else 1
 
 
+def _crashed(exc: BaseException, path: Path | None) -> None:
+    from harness.crashes import message_for, one_line
+
+    line = message_for(one_line(exc), str(path) if path else None, "the remote worker")
+    print(f"harness: error: {line}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    from harness.crashes import guarded_main
+
+    sys.exit(guarded_main(main, where="remote worker", on_crash=_crashed))

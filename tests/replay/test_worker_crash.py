@@ -54,3 +54,20 @@ def test_worker_group_keeps_internal_failures_apart(tmp_path: Path) -> None:
         "internal error (a bug in the harness): worker 0 crashed: JSONDecodeError"
     )
     assert f"traceback saved to {tmp_path}/{FILE_PREFIX}" in internal[0]
+
+
+def test_a_master_that_meets_a_bug_reports_it_the_same_way(tmp_path: Path) -> None:
+    spec = _broken_spec(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.replay.master", str(spec), "--parts", str(spec.parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 70
+    assert "Traceback" not in done.stderr
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert line["kind"] == "error" and line["internal"] is True
+    assert line["message"].startswith("master crashed: JSONDecodeError: Expecting value")
+    assert "in load" in Path(line["traceback"]).read_text()

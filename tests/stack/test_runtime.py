@@ -146,6 +146,43 @@ def test_sigterm_tears_down(work: Path) -> None:
         assert _gone(pid)
 
 
+def test_sigkill_then_stack_down_stops_what_was_left(work: Path) -> None:
+    """It used to say "the stack process ... is gone already", exit 0 and leave it all running."""
+    from harness.stack.lifetime import ProcessIdentity
+
+    # a state directory of its own: no other test's orphan to find
+    env = {**os.environ, "HARNESS_STATE_DIR": str(work.parent / "state")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "stack", "up", str(DEMO_STACK), "--work-dir", str(work)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        state = _wait_for(work / "stack.json", proc)
+    finally:
+        proc.kill()  # SIGKILL: no teardown at all
+        proc.communicate(timeout=30)
+    ledger = json.loads(Path(str(state["ledger"])).read_text())
+    postmaster = ProcessIdentity.from_json(ledger["postgres"]["process"])
+    assert postmaster is not None and postmaster.alive()  # a daemon: left behind
+    targets = [ProcessIdentity.from_json(p) for p in ledger["processes"].values()]
+    assert len(targets) == 2
+    deadline = time.monotonic() + 20  # the targets die with their parent
+    while any(t is not None and t.alive() for t in targets) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(t is not None and t.alive() for t in targets)
+    down = _harness("stack", "down", "--work-dir", str(work), env=env)
+    assert down.returncode == 0, down.stderr
+    assert f"stopped PostgreSQL (pid {postmaster.pid})" in down.stdout
+    assert f"removed {work / 'stack.json'}" in down.stdout
+    assert not postmaster.alive()
+    assert not Path(str(state["ledger"])).exists()
+    again = _harness("stack", "down", "--work-dir", str(work), env=env)
+    assert again.returncode == 3  # nothing running, nothing left to clean
+
+
 def test_status_without_a_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stack", "status", "--work-dir", str(tmp_path)]) == 3
     err = capsys.readouterr().err

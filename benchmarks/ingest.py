@@ -4,8 +4,9 @@ What it does, in one run:
 
 1. builds ``.gor`` files of N requests by repeating the 101 real records of the DataDog fixture
    (``tests/capture/data/datadog-ecommerce-requests_0.gor``) with shifted timestamps and ids;
-2. imports each with ``harness.capture.ingest.import_capture`` (redaction on, the default) in a
-   fresh subprocess, and reports wall time, CPU time, requests/s, MB/s and peak RSS
+2. imports each with ``harness.capture.ingest.import_capture`` (pseudonyms, the default, or
+   ``--redact mask|off``) in a fresh subprocess, and reports wall time, CPU time, requests/s,
+   MB/s and peak RSS
    (``resource.getrusage(...).ru_maxrss`` of that subprocess) - two sizes show whether memory
    stays flat as the input grows;
 3. writes the first M of the same requests as a mitmproxy flow file (``mitmproxy.io.FlowWriter``)
@@ -15,6 +16,7 @@ Usage::
 
     .venv/bin/python benchmarks/ingest.py                       # 250k and 1M requests, mitm 100k
     .venv/bin/python benchmarks/ingest.py --sizes 20000 --mitm 5000   # a quick smoke run
+    .venv/bin/python benchmarks/ingest.py --sizes 250000 --mitm 0 --redact off   # no redaction
 
 Files go to a temporary directory that is removed at the end (about 1.3 GB at 1M requests).
 """
@@ -95,13 +97,14 @@ def build_flows(path: Path, n: int) -> None:
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-mode, src, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+mode, src, out, redact = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 # imports first: the figures are for reading, not for starting Python
 from harness.capture.ingest import import_capture
 from mitmproxy import io, http
 wall, cpu = time.perf_counter(), time.process_time()
 if mode == "import":
-    meta = import_capture([src], out)
+    kind = "pseudonym" if redact == "off" else redact
+    meta = import_capture([src], out, redact=redact != "off", redact_mode=kind)
     count = meta.counts.written
 else:
     with src.open("rb") as fo:
@@ -112,11 +115,11 @@ print(json.dumps({"records": count, "wall_s": wall, "cpu_s": cpu, "maxrss_kb": r
 """
 
 
-def measure(mode: str, src: Path, out: Path) -> dict[str, float]:
+def measure(mode: str, src: Path, out: Path, redact: str = "pseudonym") -> dict[str, float]:
     """Run one measurement in a fresh interpreter (so peak RSS is its own)."""
     load = os.getloadavg()[0]  # other work on the machine: note it with the figures
     run = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(src), str(out)],
+        [sys.executable, "-c", CHILD, mode, str(src), str(out), redact],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
     result: dict[str, float] = json.loads(run.stdout.strip().splitlines()[-1])
@@ -143,6 +146,10 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--mitm", type=int, default=100_000, help="requests in the flow file")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--redact", choices=("pseudonym", "mask", "off"), default="pseudonym",
+        help="redaction of the imports (default pseudonym, the import's default)",
+    )  # fmt: skip
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     lines = [
@@ -155,7 +162,7 @@ def main() -> int:
         for n in args.sizes:
             src = folder / f"traffic-{n}.gor"
             build_gor(src, n)
-            r = measure("import", src, folder / f"traffic-{n}.capture.parquet")
+            r = measure("import", src, folder / f"traffic-{n}.capture.parquet", args.redact)
             results[f"gor-{n}"] = r
             lines.append(row(f"`.gor` import, {n:,} requests", r))
             print(lines[-1], flush=True)
@@ -170,7 +177,7 @@ def main() -> int:
                 ("mitm-read", "`mitmproxy.io.FlowReader` only (no import)", "read", flows),
                 ("mitm-import", "flow file import (FlowReader + pipeline)", "import", flows),
             ):
-                r = measure(mode, src, folder / f"{key}.capture.parquet")
+                r = measure(mode, src, folder / f"{key}.capture.parquet", args.redact)
                 results[key] = r
                 lines.append(row(label, r))
                 print(lines[-1], flush=True)

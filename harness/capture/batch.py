@@ -31,7 +31,6 @@ from harness.capture.redact_batch import HeaderRedaction
 from harness.capture.routes import RouteTemplater
 from harness.capture.sessions import SessionKeyer
 from harness.capture.store import CaptureWriter, HeaderLines, links_column
-from harness.capture.urlsecrets import secret_segments_as
 
 # what fix_content_length rewrites: a Content-Length line (name, any case, blanks before the
 # colon) whose value starts with digits
@@ -208,13 +207,7 @@ def _write(
         names, values = masker.redact(lines)
         if any("@" in h for h in hosts):
             hosts = [redactor.redact_host(h) if "@" in h else h for h in hosts]
-        paths = masker.redact_paths(paths)
-        if any(new is not old for new, old in zip(paths, cols.path, strict=True)):
-            placeholder = templater.placeholder
-            routes = [
-                r if new is old else templater.route(secret_segments_as(old, new, placeholder))
-                for old, new, r in zip(cols.path, paths, routes, strict=True)
-            ]
+        paths, routes = masker.redact_paths(paths, routes, templater)
         # a body that changed length changes the head too (Content-Length)
         new_length: dict[int, int] = {}
         if any(bodies):

@@ -111,7 +111,7 @@ class Redactor:
         self._fields = FieldFinder(self._names, extra_names)
         self._url = UrlRules(self._names, self._fields, self._patterns, self._apply)
         self._lines: dict[tuple[str, str, bool], tuple[str, str, tuple[str, ...]]] = {}
-        self._paths: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._paths: dict[str, tuple[str | None, tuple[str, ...]]] = {}
 
     @property
     def has_extra_patterns(self) -> bool:
@@ -177,12 +177,15 @@ class Redactor:
         cached = self._paths.get(path)
         if cached is None:
             rules: list[str] = []
-            cached = (self._url.path(path, rules), tuple(rules))
+            new = self._url.path(path, rules)
+            # None: unchanged (an equal path from the cache is another object than ``path``)
+            cached = (None if new is path else new, tuple(rules))
             if len(path) <= _LINE_CACHE_MAX_CHARS:
                 if len(self._paths) >= _LINE_CACHE_LIMIT:
                     self._paths.clear()
                 self._paths[path] = cached
-        return cached
+        new_path, found = cached
+        return (path if new_path is None else new_path), found
 
     def redact_head(self, head: str) -> str:
         """The header lines ``head`` (see :class:`Exchange`), each through :meth:`redact_line`."""

@@ -23,7 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.capture.redact import Redactor
+from harness.capture.routes import RouteTemplater
 from harness.capture.store import HeaderLines
+from harness.capture.urlsecrets import secret_segments_as
 
 #: What redacting one distinct item gives: (its new fields, its rules).
 Outcome = tuple[tuple[str, ...], tuple[str, ...]]
@@ -47,45 +49,61 @@ class HeaderRedaction:
         joined = pc.binary_join_element_wise(colon, names, values, "\n")
         line = self._redactor.line
 
+        renamed = False
+
         def one(text: str) -> Outcome:
+            nonlocal renamed
             flag, _, rest = text.partition("\n")
             name, _, value = rest.partition("\n")
             new_name, new_value, rules = line(name, value, flag == "1")
             if new_name == name and new_value == value:
                 return (), rules
+            renamed = renamed or new_name != name
             return (new_name, new_value), rules
 
-        changed, new = _distinct(joined, one, self._redactor.counts)
-        if changed is None:
+        found = _distinct(joined, one, self._redactor.counts)
+        if found is None:
             return names, values
+        changed, rows, outcomes = found
         mask = pa.array(changed)
-        names = pc.replace_with_mask(names, mask, pa.array([n[0] for n in new], pa.string()))
-        values = pc.replace_with_mask(values, mask, pa.array([n[1] for n in new], pa.string()))
+        if renamed:  # most changes are values only: the names column is copied when it must
+            new_names = pa.array([f[0] if f else "" for f, _ in outcomes], pa.string())
+            names = pc.replace_with_mask(names, mask, new_names.take(rows))
+        new_values = pa.array([f[1] if f else "" for f, _ in outcomes], pa.string())
+        values = pc.replace_with_mask(values, mask, new_values.take(rows))
         return names, values
 
-    def redact_paths(self, paths: list[str]) -> list[str]:
-        """``paths`` redacted (an unchanged path is the same object); rules counted."""
+    def redact_paths(
+        self, paths: list[str], routes: list[str], templater: RouteTemplater
+    ) -> tuple[list[str], list[str]]:
+        """``paths`` redacted, and the ``routes`` of the changed ones templated again with the
+        placeholder where a secret was; rules counted. Unchanged lists are returned as they are."""
         result = self._redactor.path_result
+        placeholder = templater.placeholder
 
         def one(path: str) -> Outcome:
             new, rules = result(path)
-            return ((new,) if new is not path else ()), rules
+            if new is path:
+                return (), rules
+            return (new, templater.route(secret_segments_as(path, new, placeholder))), rules
 
-        changed, new = _distinct(pa.array(paths, pa.string()), one, self._redactor.counts)
-        if changed is None:
-            return paths
-        out = list(paths)
-        for i, fields in zip(np.flatnonzero(changed).tolist(), new, strict=True):
-            out[i] = fields[0]
-        return out
+        found = _distinct(pa.array(paths, pa.string()), one, self._redactor.counts)
+        if found is None:
+            return paths, routes
+        changed, rows, outcomes = found
+        new_paths, new_routes = list(paths), list(routes)
+        for i, row in zip(np.flatnonzero(changed).tolist(), rows.to_pylist(), strict=True):
+            new_paths[i], new_routes[i] = outcomes[row][0]
+        return new_paths, new_routes
 
 
 def _distinct(
     column: pa.Array, redact: Callable[[str], Outcome], counts: Counter[str]
-) -> tuple[np.ndarray | None, list[tuple[str, ...]]]:
+) -> tuple[np.ndarray, pa.Array, list[Outcome]] | None:
     """Run ``redact`` once per distinct string of ``column``; count its rules per occurrence.
 
-    Returns (where the column changed, or ``None`` if nowhere; the new fields there, in order).
+    Returns ``None`` when nothing changed, else (where the column changed, which distinct
+    outcome each changed row takes, the outcomes of the distinct strings).
     """
     encoded = column.dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False)
@@ -98,7 +116,6 @@ def _distinct(
     counts.update(tally)
     changed_kinds = np.array([bool(fields) for fields, _ in outcomes], dtype=bool)
     if not changed_kinds.any():
-        return None, []
+        return None
     changed = changed_kinds[indices]
-    new = [outcomes[i][0] for i in indices[changed].tolist()]
-    return changed, new
+    return changed, pa.array(indices[changed]), outcomes

@@ -63,3 +63,19 @@ def test_batch_lines_match_the_per_line_code(mode: str) -> None:
     assert got == expected
     assert many.counts == one.counts
     assert many.counts["cookie"] > 0 and many.counts["header-entropy"] > 0
+
+
+def test_unchanged_paths_stay_the_same_objects_after_a_cache_hit() -> None:
+    from harness.capture.routes import RouteTemplater
+
+    batch = HeaderRedaction(Redactor(key=KEY))
+    templater = RouteTemplater()
+    paths = ["/a/1", "/b?q=1", "/users/ann@acme.io"]
+    routes = [templater.route(p) for p in paths]
+    for _ in range(2):  # the second round hits the redactor's path cache
+        copies = ["".join(p) for p in paths]  # equal strings, other objects
+        new_paths, new_routes = batch.redact_paths(copies, routes, templater)
+        assert new_paths[:2] == copies[:2] and all(
+            a is b for a, b in zip(new_paths[:2], copies[:2], strict=True)
+        )
+        assert "ann@acme.io" not in new_paths[2] and new_routes[2] == "/users/{id}"

@@ -28,6 +28,7 @@ from tests.capture.secrets import (
 )
 
 KEY = PseudonymKey(b"seeded-corpus-key-0123456789abcd", "test")
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = CaptureConfig(
     redaction=RedactionConfig(
         headers=["X-Internal-Signature"],
@@ -176,3 +177,38 @@ def test_pseudonymised_requests_stay_valid(sources: list[Path], tmp_path: Path) 
     # the host column lost the password, kept the host
     host = str(by_path["/x"]["host"])
     assert host.endswith("@pay.example") and ":" in host
+
+
+@pytest.mark.parametrize("name", ["notes-demo.mitm", "notes-demo.gor"])
+def test_no_secret_of_a_real_stateful_recording_survives(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the notes recordings (real mitmdump / GoReplay): registrations, logins, JWTs, session
+    # cookies, CSRF tokens, passwords, e-mail addresses, session links between them
+    from harness.capture import ingest
+    from harness.capture.redact import Redactor
+
+    found: set[str] = set()
+
+    class Recording(Redactor):
+        def _replace(self, rule: str, raw: str) -> str:
+            found.add(raw)
+            return super()._replace(rule, raw)
+
+        def line(
+            self, name: str, value: str, colon: bool = True
+        ) -> tuple[str, str, tuple[str, ...]]:
+            result = super().line(name, value, colon)
+            if result[1] != value:
+                found.update(part.partition("=")[2] or part for part in value.split(";"))
+                found.add(value.partition(" ")[2] or value)
+            return result
+
+    monkeypatch.setattr(ingest, "Redactor", Recording)
+    out = tmp_path / "notes.capture.parquet"
+    meta = ingest.import_capture([REPO / "captures" / name], out)
+    secrets = {s.strip() for s in found if len(s.strip()) >= 8}
+    assert len(secrets) >= 40  # tokens, session ids, CSRF tokens, passwords, addresses
+    assert meta.links is not None and meta.links.links > 500  # links hold pseudonyms only
+    cells = decoded_cells(out)
+    assert [s for s in secrets if s.encode() in cells] == []

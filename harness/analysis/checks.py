@@ -1,4 +1,4 @@
-"""Gates on proportions: error rate, cascade and response differences.
+"""Gates on proportions: error rate and cascade (response differences: :mod:`.responsediff`).
 
 Each gate makes one check per phase and route scope. Decision rule (stated in every report): a
 check **fails** when its estimate is beyond the limit *and* its confidence interval excludes "no
@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import pandas as pd
-
 from harness.analysis.context import Context
-from harness.analysis.gates import CascadeGate, ErrorRateGate, PhaseKind, ResponseDiffGate
-from harness.analysis.metrics import pair_responses
+from harness.analysis.gates import CascadeGate, ErrorRateGate, PhaseKind
 from harness.analysis.model import ALL_ROUTES, INDEPENDENT_ROUTES, Check, GateResult
 from harness.analysis.phases import DURING, Phase
 from harness.analysis.stats import adjusted_confidence, enough, newcombe_difference, wilson
@@ -261,63 +258,6 @@ def cascade_gate(ctx: Context, gate: CascadeGate) -> GateResult:
         )
     worst_first(checks)
     return summarise("cascade", limit, checks)
-
-
-def response_diff_gate(ctx: Context, gate: ResponseDiffGate) -> GateResult:
-    """Share of paired requests whose status or body differs, per phase."""
-    cfg, t = ctx.gates, ctx.targets
-    pairs = pair_responses(ctx.frame, t.baseline, t.candidate)
-    noise_pairs = pair_responses(ctx.frame, t.baseline, t.aa) if t.aa else None
-    counts = _phase_counts(pairs)
-    noise_counts = _phase_counts(noise_pairs) if noise_pairs is not None else {}
-    present = [p for p in ctx.phases if p.name in counts]
-    comparisons = sum(counts[p.name][1] >= cfg.min_samples for p in present)
-    conf = adjusted_confidence(cfg.confidence, comparisons)
-    checks = []
-    for phase in present:
-        k, n = counts[phase.name]
-        if n < cfg.min_samples:
-            checks.append(too_few(phase.name, ALL_ROUTES, n, n, cfg.min_samples))
-            continue
-        noise = _share(noise_counts, phase.name) if gate.relative_to == "noise" else 0.0
-        share = k / n
-        low, high = wilson(k, n, conf)
-        limit = gate.max_share + noise
-        failed = share > limit and low > noise
-        checks.append(
-            Check(
-                phase=phase.name,
-                route=ALL_ROUTES,
-                status="fail" if failed else "pass",
-                candidate=share,
-                value=share,
-                low=low,
-                high=high,
-                limit=limit,
-                noise=noise if gate.relative_to == "noise" else None,
-                confidence=conf,
-                n_candidate=n,
-                n_baseline=n,
-                reason=f"{pct(share)} of paired responses differ from the baseline "
-                f"{phase_words(phase.name)} ({k} of {n}, {conf_words(conf)} "
-                f"{pct(low)}..{pct(high)}), limit {pct(limit)}",
-            )
-        )
-    return summarise("response_diff", f"<= {pct(gate.max_share)}", checks)
-
-
-def _phase_counts(pairs: pd.DataFrame) -> dict[str, tuple[int, int]]:
-    """Phase -> (differing, paired)."""
-    table = pairs.groupby("phase", observed=True)["differs"].agg(["sum", "size"])
-    return {
-        str(phase): (int(k), int(n))
-        for phase, k, n in zip(table.index, table["sum"], table["size"], strict=True)
-    }
-
-
-def _share(counts: dict[str, tuple[int, int]], phase: str) -> float:
-    k, n = counts.get(phase, (0, 0))
-    return k / n if n else 0.0
 
 
 def failed_names(results: Iterable[GateResult]) -> list[str]:

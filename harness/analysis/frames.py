@@ -156,6 +156,8 @@ class Run:
     requests: pd.DataFrame
     probes: pd.DataFrame
     events: list[Event] = field(default_factory=list)
+    #: ``responses.parquet`` when the run kept response bodies (else ``None``)
+    responses: pd.DataFrame | None = None
 
     @property
     def faults(self) -> list[FaultWindow]:
@@ -327,6 +329,33 @@ def read_probes(path: Path) -> pd.DataFrame:
     return frame
 
 
+def read_responses(path: Path) -> pd.DataFrame | None:
+    """``responses.parquet`` (``headers`` as lists of (name, value)), or ``None`` without it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return None
+    try:
+        table = pq.read_table(path, read_dictionary=["target"])
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot read responses: {exc}") from None
+    missing = {"target", "idx", "due_ns", "status", "headers", "body"} - set(table.column_names)
+    if missing:
+        raise InputError(f"{path}: not a responses table: no column {sorted(missing)[0]!r}")
+    frame: pd.DataFrame = table.to_pandas()
+    frame["target"] = frame["target"].astype(str)
+    pairs = [
+        [(h["name"], h["value"]) for h in headers] if headers is not None else []
+        for headers in frame["headers"]
+    ]
+    frame["headers"] = pd.Series(pairs, index=frame.index, dtype=object)
+    if "body_truncated" not in frame:
+        frame["body_truncated"] = False
+    frame["body_truncated"] = frame["body_truncated"].fillna(False).astype(bool)
+    return frame
+
+
 def empty_probes() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -348,4 +377,5 @@ def load_run(root: Path) -> Run:
         requests=read_requests(paths.requests),
         probes=read_probes(paths.probes),
         events=read_events(paths.events),
+        responses=read_responses(paths.responses),
     )

@@ -22,9 +22,16 @@ limit by the difference measured between two copies of the baseline (the A/A pai
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from harness.errors import ScenarioError
 from harness.scenario.durations import Duration
@@ -130,11 +137,46 @@ class CascadeGate(_Strict):
     max_error_rate: float = Field(ge=0, le=1)
 
 
+def _field_name(rule: str) -> str:
+    from harness.analysis.fields import field_name
+
+    return field_name(rule)
+
+
+#: An ignore rule, stored as the field name it covers (``$.a[0]`` -> ``$.a[*]``).
+IgnoreRule = Annotated[str, AfterValidator(_field_name)]
+
+
 class ResponseDiffGate(_Strict):
-    """Share of paired requests whose status or body hash differs from the baseline's."""
+    """Share of paired requests whose response differs from the baseline's beyond the noise.
+
+    With ``responses.parquet`` the comparison is field by field (JSON paths, headers): fields
+    that differ between two copies of the baseline (the A/A pair) are noise, per route; without
+    an A/A copy, built-in normalisers (``normalise``) and ``ignore`` rules decide. ``ignore``
+    maps a route template (or ``*``: every route) to fields: ``$.a.b`` (indexes generalised:
+    ``$.items[*].at``), ``header:NAME`` or ``body``. Without ``responses.parquet``: status and
+    body hash.
+    """
 
     max_share: float = Field(ge=0, le=1)
     relative_to: RelativeTo = "absolute"
+    ignore: dict[str, list[IgnoreRule]] = Field(default_factory=dict)
+    normalise: bool = Field(
+        default=True, description="without an A/A copy: times, UUIDs, JWTs, pseudonyms"
+    )
+    phases: list[PhaseKind] | None = None
+
+    @field_validator("ignore")
+    @classmethod
+    def _routes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for route in value:
+            if route != "*" and not route.startswith("/"):
+                raise ValueError(f"{route!r} is not a route template (/...) or *")
+        return value
+
+    def ignored(self, route: str) -> frozenset[str]:
+        """Fields ignored on ``route`` (its own rules and those of ``*``)."""
+        return frozenset([*self.ignore.get(route, []), *self.ignore.get("*", [])])
 
 
 class GatesConfig(_Strict):

@@ -32,6 +32,10 @@ DEFINITIONS: dict[str, str] = {
     "tolerance, and p90 latency at most its before p99 x latency_ratio; 'never settled' is a "
     "result",
     "cascade": "error rate of the candidate on independent_routes during a fault",
+    "response difference": "share of paired requests whose responses differ: field by field "
+    "(JSON paths, headers) beyond the noise between two baseline copies, or after the "
+    "normalisers and ignore rules without them; by status and body hash when no bodies were "
+    "kept",
     "noise": "the same comparison between two copies of the baseline (target role 'aa')",
     "decision": "a check fails when its estimate exceeds the limit AND the interval excludes "
     "no change; intervals are Bonferroni-adjusted over the checks of a gate; fewer than "
@@ -131,6 +135,15 @@ class RecoveryRow(_Model):
     note: str = ""
 
 
+class FieldChange(_Model):
+    """One field of one response pair: ``$.a.b``, ``header:name``, ``body`` or ``status``
+    (``None``: absent on that side; values cut, and hidden when they look like secrets)."""
+
+    field: str
+    baseline: str | None = None
+    candidate: str | None = None
+
+
 class DiffExample(_Model):
     idx: int
     route: str
@@ -138,14 +151,35 @@ class DiffExample(_Model):
     status_baseline: int
     status_candidate: int
     body_differs: bool
+    fields: list[FieldChange] = []
+
+
+class FieldDiff(_Model):
+    """How often one field differed on one route: in ``differing`` of ``pairs`` paired
+    responses of equal status; ``noise_share`` between the A/A copies; ``noise``: not held
+    against the candidate."""
+
+    route: str
+    field: str
+    differing: int
+    pairs: int
+    noise_share: float | None = None
+    noise: bool = False
 
 
 class Responses(_Model):
+    """Paired responses. ``compared``: ``fields`` (bodies kept: field by field, beyond the A/A
+    noise or the normalisers) or ``hash`` (status and body hash); ``learned``: noise measured
+    by an A/A copy."""
+
     paired: int = 0
     differing: int = 0
     status_differs: int = 0
     share: float | None = None
     noise_share: float | None = None
+    compared: str = "hash"
+    learned: bool = False
+    fields: list[FieldDiff] = []
     examples: list[DiffExample] = []
 
 

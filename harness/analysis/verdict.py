@@ -14,29 +14,31 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
-
-from harness.analysis.checks import cascade_gate, error_rate_gate, response_diff_gate
+from harness.analysis.checks import cascade_gate, error_rate_gate
 from harness.analysis.context import Context, Targets, build_context, choose_targets
 from harness.analysis.dependency import amplification_gate, amplification_rows, chosen_probe
 from harness.analysis.fidelity import fidelity, parse_fidelity
 from harness.analysis.frames import Run
-from harness.analysis.gates import ATTEMPTS_PROBE, GatesConfig, parse_gates
+from harness.analysis.gates import ATTEMPTS_PROBE, GatesConfig, ResponseDiffGate, parse_gates
 from harness.analysis.latency import latency_gate
-from harness.analysis.metrics import pair_responses, phase_metrics
+from harness.analysis.metrics import phase_metrics
 from harness.analysis.model import (
     ALL_ROUTES,
-    DiffExample,
     GateResult,
     MetricRow,
     PhaseInfo,
     RecoveryRow,
-    Responses,
     Status,
     Verdict,
 )
 from harness.analysis.phases import Phase
 from harness.analysis.recovery import recovery_gate, recovery_rows
+from harness.analysis.responsediff import (
+    FieldComparison,
+    compare_fields,
+    response_diff_gate,
+    responses_summary,
+)
 from harness.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_RUN_INVALID, EXIT_SIGINT, EXIT_SIGTERM
 
 EXAMPLES = 5
@@ -58,7 +60,11 @@ def judge(
     targets = choose_targets(run, baseline, candidate)
     ctx = build_context(run, gates, targets)
     recovery = recovery_rows(ctx, gates.recovery_time)
-    results = _evaluate(ctx, recovery)
+    # Without the gate the differences are still shown, with its defaults (normalisers).
+    comparison = compare_fields(
+        ctx, run.responses, gates.response_diff or ResponseDiffGate(max_share=1.0)
+    )
+    results = _evaluate(ctx, recovery, comparison)
     signal = run.interrupted_signal()
     validity = run.manifest.validity
     valid, reasons = validity.valid, list(validity.reasons)
@@ -86,7 +92,7 @@ def judge(
         metrics=_metric_rows(ctx),
         amplification=amplification_rows(ctx, amp_probe),
         recovery=recovery,
-        responses=_responses(ctx),
+        responses=responses_summary(ctx, comparison),
         fidelity=faithful,
         versions={k: v for k, v in run.manifest.versions.items() if v is not None},
         config=gates.model_dump(mode="json", exclude_none=True),
@@ -104,7 +110,9 @@ def _scenario_key(run: Run, key: str) -> object:
     return (run.manifest.scenario or {}).get(key)
 
 
-def _evaluate(ctx: Context, recovery: list[RecoveryRow]) -> list[GateResult]:
+def _evaluate(
+    ctx: Context, recovery: list[RecoveryRow], comparison: FieldComparison | None
+) -> list[GateResult]:
     gates = ctx.gates
     results = []
     if gates.error_rate:
@@ -118,7 +126,7 @@ def _evaluate(ctx: Context, recovery: list[RecoveryRow]) -> list[GateResult]:
     if gates.cascade:
         results.append(cascade_gate(ctx, gates.cascade))
     if gates.response_diff:
-        results.append(response_diff_gate(ctx, gates.response_diff))
+        results.append(response_diff_gate(ctx, gates.response_diff, comparison))
     return results
 
 
@@ -182,45 +190,6 @@ def _metric_rows(ctx: Context) -> list[MetricRow]:
                 )
             )
     return rows
-
-
-def _responses(ctx: Context) -> Responses:
-    t = ctx.targets
-    pairs = pair_responses(ctx.frame, t.baseline, t.candidate)
-    if pairs.empty:
-        return Responses()
-    noise_share = None
-    if t.aa:
-        noise = pair_responses(ctx.frame, t.baseline, t.aa)
-        noise_share = float(noise["differs"].mean()) if len(noise) else None
-    differing = pairs[pairs["differs"]]
-    # Status changes first (the differences a reviewer wants to reproduce), one per route
-    # first, so five examples show different problems rather than one problem five times.
-    spread = differing.drop_duplicates(subset=["route", "status_differs"])
-    picked = (
-        pd.concat([spread[spread["status_differs"]], spread[~spread["status_differs"]], differing])
-        .drop_duplicates(subset=["idx"])
-        .head(EXAMPLES)
-    )
-    examples = [
-        DiffExample(
-            idx=int(r["idx"]),
-            route=str(r["route"]),
-            phase=str(r["phase"]),
-            status_baseline=int(r["status_base"]),
-            status_candidate=int(r["status_cand"]),
-            body_differs=bool(r["body_code_base"] != r["body_code_cand"]),
-        )
-        for r in picked.to_dict("records")
-    ]
-    return Responses(
-        paired=len(pairs),
-        differing=len(differing),
-        status_differs=int(pairs["status_differs"].sum()),
-        share=len(differing) / len(pairs),
-        noise_share=noise_share,
-        examples=examples,
-    )
 
 
 def exit_code(verdict: Verdict, allow_inconclusive: bool = False) -> int:

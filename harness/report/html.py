@@ -132,16 +132,16 @@ def _responses(run: Run | None, verdict: Verdict) -> str:
     resp = verdict.responses
     if not resp.paired:
         return ""
-    noise = (
-        ""
-        if resp.noise_share is None
-        else f"; between the two baseline copies (A/A): {resp.noise_share * 100:.2f}%"
+    head = f"<h2>Differing responses</h2><p>{escape(text.responses_headline(verdict) or '')}</p>"
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in text.field_rows(verdict)
     )
-    head = (
-        f"<h2>Differing responses</h2><p>{resp.differing} of {resp.paired} paired requests "
-        f"({(resp.share or 0) * 100:.2f}%) differ in status or body, {resp.status_differs} "
-        f"in status{noise}.</p>"
-    )
+    if rows:
+        head += (
+            "<table><tr><th>route</th><th>field</th><th>candidate differs in</th>"
+            f"<th>between the A/A copies</th></tr>{rows}</table>"
+        )
     if not resp.examples:
         return head
     methods = _methods(run, [e.idx for e in resp.examples])
@@ -157,11 +157,16 @@ def _responses(run: Run | None, verdict: Verdict) -> str:
             if example.idx in base:
                 both += f"\n# baseline\n{base[example.idx].command}"
             curl = f"<pre>{escape(both)}</pre><p class='muted'>{escape(found.note)}</p>"
+        changes = "".join(
+            f"<li><code>{escape(text.change_words(change))}</code></li>"
+            for change in example.fields
+            if change.field != "status"
+        )
         items.append(
             f"<li>request #{example.idx} <code>{escape(example.route)}</code> in "
             f"{escape(example.phase)}: baseline {example.status_baseline}, candidate "
             f"{example.status_candidate}{', body differs' if example.body_differs else ''}"
-            f"{curl}</li>"
+            f"{'<ul>' + changes + '</ul>' if changes else ''}{curl}</li>"
         )
     return head + "<ul>" + "".join(items) + "</ul>"
 

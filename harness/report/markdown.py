@@ -51,13 +51,15 @@ def render_markdown(verdict: Verdict) -> str:
             lines += ["|---|---|---:|---|---|"]
             lines += [f"| {' | '.join(_cell(c) for c in row)} |" for row in worst]
             lines += ["", "</details>", ""]
-    resp = verdict.responses
-    if resp.paired:
-        lines += [
-            f"Responses: {resp.differing} of {resp.paired} paired requests differ "
-            f"({(resp.share or 0) * 100:.2f}%).",
-            "",
-        ]
+    headline = text.responses_headline(verdict)
+    if headline:
+        lines += [f"Responses: {_cell(headline)}", ""]
+        fields = text.field_rows(verdict)
+        if fields:
+            lines += ["| route | field | candidate differs in | between the A/A copies |"]
+            lines += ["|---|---|---:|---:|"]
+            lines += [f"| {' | '.join(_cell(c) for c in row)} |" for row in fields[:10]]
+            lines += [""]
     versions = ", ".join(f"{k} {v}" for k, v in verdict.versions.items())
     lines += [f"<sub>run {verdict.run_id} · {versions}</sub>", ""]
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.analysis.model import ALL_ROUTES, Check, MetricRow, Verdict
+from harness.analysis.model import ALL_ROUTES, Check, FieldChange, MetricRow, Verdict
 
 STATUS_ICON: dict[str, str] = {
     "pass": "✅",
@@ -125,3 +125,45 @@ def fidelity_routes(verdict: Verdict) -> list[tuple[str, str, str, str, str]]:
         for t in fid.targets
         for r in t.worst
     ]
+
+
+def responses_headline(verdict: Verdict) -> str | None:
+    """One sentence on the paired responses: how many differ, compared how."""
+    resp = verdict.responses
+    if not resp.paired:
+        return None
+    if resp.compared == "fields":
+        how = (
+            "beyond the noise learned from the A/A copy"
+            if resp.learned
+            else "after the normalisers (times, UUIDs, JWTs, pseudonyms) and ignore rules"
+        )
+    else:
+        how = "in status or body (no bodies kept: no field-level comparison)"
+    text = (
+        f"{resp.differing} of {resp.paired} paired requests ({(resp.share or 0) * 100:.2f}%) "
+        f"differ {how}, {resp.status_differs} in status"
+    )
+    if resp.noise_share is not None:
+        text += f"; by body hash, the two baseline copies differ in {resp.noise_share * 100:.2f}%"
+    return text + "."
+
+
+def field_rows(verdict: Verdict) -> list[tuple[str, str, str, str]]:
+    """(route, field, candidate differs in, A/A noise) for the fields that differ most."""
+    rows = []
+    for f in verdict.responses.fields:
+        share = f"{f.differing} of {f.pairs}"
+        if f.noise_share is None:
+            noise = "-"
+        else:
+            noise = f"{f.noise_share * 100:.1f}%" + (" (noise: not counted)" if f.noise else "")
+        rows.append((f.route, f.field, share, noise))
+    return rows
+
+
+def change_words(change: FieldChange) -> str:
+    """``$.amount: 100 -> "changed"`` (absent sides as ``(none)``)."""
+    before = "(none)" if change.baseline is None else change.baseline
+    after = "(none)" if change.candidate is None else change.candidate
+    return f"{change.field}: {before} -> {after}"

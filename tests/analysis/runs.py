@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.rundir import PROBES_SCHEMA, RunDir, requests_table
+from harness.rundir import PROBES_SCHEMA, RESPONSES_SCHEMA, RunDir, requests_table
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Behaviour:
     attempts: float = 1.0  # dependency attempts per dependent request
     fault_attempts: float = 1.0
     body_change: float = 0.0  # share of requests whose body differs from the baseline's
+    changed_field: str = "amount"  # the JSON field a changed body differs in
+    flaky: float = 0.0  # share of requests whose `cache` header says "miss" (a noisy field)
 
 
 @dataclass
@@ -60,6 +64,8 @@ class SyntheticRun:
     interrupted_signal: str | None = None
     probe: str = "postgres_attempts"
     seed: int = 1
+    #: write responses.parquet: JSON bodies with a per-target timestamp and request id (noise)
+    responses: bool = False
     targets: dict[str, tuple[str, Behaviour]] = field(default_factory=dict)
 
     def target(self, name: str, role: str, behaviour: Behaviour | None = None) -> SyntheticRun:
@@ -105,10 +111,14 @@ class SyntheticRun:
         latency = latency * (1 + 0.2 * ((index * 7919) % 101) / 100)
         status = np.where(failed, 503, 200).astype(np.int32)
         changed = _exact(np.full(len(due), behaviour.body_change), index + 3)
-        bodies = [
-            None if f else _sha(f"{self.routes[r]}:{i % 97}:{'x' if c else ''}")
-            for f, r, i, c in zip(failed, route_idx, index, changed, strict=True)
-        ]
+        if self.responses:
+            kept = self.responses_for(name, behaviour, failed, route_idx, changed)
+            bodies = [_sha(body.decode()) for body in kept["body"]]
+        else:
+            bodies = [
+                None if f else _sha(f"{self.routes[r]}:{i % 97}:{'x' if c else ''}")
+                for f, r, i, c in zip(failed, route_idx, index, changed, strict=True)
+            ]
         return {
             "target": [name] * len(due),
             "idx": index.astype(np.int64),
@@ -123,6 +133,56 @@ class SyntheticRun:
             "error": ["none"] * len(due),
             "bytes": np.full(len(due), 120, dtype=np.int64),
             "body_sha256": bodies,
+        }
+
+    def responses_for(
+        self,
+        name: str,
+        behaviour: Behaviour,
+        failed: np.ndarray,
+        route_idx: np.ndarray,
+        changed: np.ndarray,
+    ) -> dict[str, Any]:
+        """Bodies and headers as a real service writes them: JSON, with a timestamp and a
+        request id that differ on every target (noise), and the build's own changes."""
+        due, _ = self._schedule()
+        salt = sum(map(ord, name))  # each target its own clock skew and ids
+        # spread over routes alike: a scrambled order, not every k-th request
+        flaky = ((np.arange(len(due)) * 7919 + salt) % 1000) < behaviour.flaky * 1000
+        headers, bodies = [], []
+        for i in range(len(due)):
+            stamp = 1_700_000_000 + int(due[i] // 1_000_000_000) + (salt % 3)
+            request_id = str(uuid.UUID(int=(salt << 64) + i))
+            when = datetime.fromtimestamp(stamp, tz=UTC)
+            head = [
+                ("Content-Type", "application/json"),
+                ("Date", when.strftime("%a, %d %b %Y %H:%M:%S GMT")),
+                ("X-Request-Id", request_id),
+                ("Cache", "miss" if flaky[i] else "hit"),
+            ]
+            if failed[i]:
+                document: dict[str, Any] = {"error": "database unavailable"}
+            else:
+                document = {
+                    "id": i % 97,
+                    "route": self.routes[route_idx[i]],
+                    "amount": 100,
+                    "created_at": when.isoformat(),
+                    "request_id": request_id,
+                    "items": [{"sku": "a", "at": when.isoformat()}, {"sku": "b"}],
+                }
+                if changed[i]:
+                    document[behaviour.changed_field] = "changed"
+            bodies.append(json.dumps(document).encode())
+            headers.append([{"name": n, "value": v} for n, v in head])
+        return {
+            "target": [name] * len(due),
+            "idx": np.arange(len(due), dtype=np.int64),
+            "due_ns": due,
+            "status": np.where(failed, 503, 200).astype(np.int32),
+            "headers": headers,
+            "body": bodies,
+            "body_truncated": [False] * len(due),
         }
 
     def probes_for(self, name: str, behaviour: Behaviour) -> dict[str, Any]:
@@ -221,7 +281,19 @@ class SyntheticRun:
             for n, (_, b) in self.targets.items()
         ]
         pq.write_table(pa.concat_tables(probes), paths.probes)
+        if self.responses:
+            kept = [
+                pa.table(self._kept(n, b), schema=RESPONSES_SCHEMA)
+                for n, (_, b) in self.targets.items()
+            ]
+            pq.write_table(pa.concat_tables(kept), paths.responses)
         return root
+
+    def _kept(self, name: str, behaviour: Behaviour) -> dict[str, Any]:
+        rows = self.requests_for(name, behaviour)
+        changed = _exact(np.full(len(rows["idx"]), behaviour.body_change), rows["idx"] + 3)
+        route_idx = rows["idx"] % len(self.routes)
+        return self.responses_for(name, behaviour, rows["status"] >= 500, route_idx, changed)
 
 
 def _exact(share: np.ndarray, index: np.ndarray) -> np.ndarray:

@@ -43,3 +43,26 @@ def test_terminal_summary(safe_verdict: Verdict) -> None:
     out = console.export_text()
     assert "Retry amplification" in out
     assert "PASS: all 5 gates passed" in out
+
+
+def test_field_level_differences_in_the_reports(tmp_path: Path) -> None:
+    from harness.analysis.frames import load_run
+    from harness.analysis.verdict import judge
+    from harness.report.html import render_html
+    from harness.report.markdown import render_markdown
+    from tests.analysis.runs import Behaviour, SyntheticRun
+
+    run = SyntheticRun(
+        duration_s=20, rate=20, gates={"response_diff": {"max_share": 0.05}}, responses=True
+    )
+    run.target("b", "baseline").target("a", "aa").target(
+        "c", "candidate", Behaviour(body_change=0.1)
+    )
+    loaded = load_run(run.write(tmp_path))
+    verdict = judge(loaded)
+    markdown = render_markdown(verdict)
+    assert "differ beyond the noise learned from the A/A copy" in markdown
+    assert "| /payments | $.amount | 20 of 100 | 0.0% |" in markdown
+    assert "(noise: not counted)" in markdown  # $.created_at and friends
+    page = render_html(verdict, loaded)
+    assert "<code>$.amount: 100 -&gt; &quot;changed&quot;</code>" in page

@@ -270,3 +270,26 @@ def test_duplicate_target_in_the_stack_is_an_error(folder: Path) -> None:
         f"{folder / 's.yaml'}:3: error: stack: {folder / 'stack.yaml'}:7: "
     )
     assert "targets.candidate: duplicate key 'candidate' (first at line 6)" in problems[0]
+
+
+def test_a_bad_ignore_rule_names_its_line(folder: Path) -> None:
+    body = (
+        "gates:\n"
+        "  response_diff:\n"
+        "    max_share: 0.05\n"
+        "    ignore:\n"
+        "      /payments/{id}:\n"
+        "        - $.created_at\n"
+        '        - "$.items[x"\n'
+    )
+    problems = _lint(folder, body)
+    assert problems[0].endswith(
+        ":10: error: gates.response_diff.ignore./payments/{id}.1: ignore rule '$.items[x': "
+        "JSON path '$.items[x': expected [N] or [\"key\"] at 7"
+    )
+    problems = _lint(
+        folder, body.replace('"$.items[x"', "header:Date") + "      payments: [body]\n"
+    )
+    assert problems[0].endswith(
+        ":7: error: gates.response_diff.ignore: 'payments' is not a route template (/...) or *"
+    )

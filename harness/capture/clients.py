@@ -29,7 +29,7 @@ of this with that one value, as before.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -39,6 +39,8 @@ from harness.capture.sessions import SessionKeyer
 
 #: Entries kept in each credential map (known, delivered) at most.
 DEFAULT_MAX_CREDENTIALS = 200_000
+#: Distinct header lines whose credentials are remembered (the cache is emptied when full).
+_LINE_CACHE = 65_536
 
 BY_KNOWN = "credential seen before"
 BY_DELIVERED = "credential an earlier response delivered"
@@ -80,6 +82,10 @@ def line_credentials(name: str, value: str) -> list[Credential]:
     return []
 
 
+def _first(credential: Credential) -> int:
+    return credential[0]
+
+
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -96,13 +102,15 @@ def is_credential_header(key: str) -> bool:
     return key in ("cookie", "authorization", "proxy-authorization") or is_token_name(key)
 
 
-def head_credentials(head: str) -> list[Credential]:
-    """The credentials of a request's header lines, strongest first."""
+def head_credentials(
+    head: str, line: Callable[[str, str], Sequence[Credential]] = line_credentials
+) -> list[Credential]:
+    """The credentials of a request's header lines (read by ``line``), strongest first."""
     out: list[Credential] = []
     for name, value in split_headers(head):
         key = header_key(name)
         if is_credential_header(key):
-            out += line_credentials(key, value)
+            out += line(key, value)
     out.sort(key=lambda c: c[0])
     return out
 
@@ -162,16 +170,39 @@ class SessionTracker:
         self._delivered = _Bounded(max_credentials)
         self._shared = _Bounded(max_credentials)  # used as an ordered set
         self._by: Counter[str] = Counter()
+        self._lines: dict[tuple[str, str], tuple[Credential, ...]] = {}
 
     def session(self, exchange: Exchange) -> str:
         """The session of ``exchange`` (the per-record path)."""
         if self.configured:
             self._by[BY_KEY] += 1
             return self.keyer.key(exchange)
-        return self.decide(head_credentials(exchange.head), connection_identity(exchange))
+        credentials = head_credentials(exchange.head, self.line)
+        return self.decide(credentials, connection_identity(exchange))
+
+    def line(self, name: str, value: str) -> tuple[Credential, ...]:
+        """:func:`line_credentials` strongest first, remembered: a client sends the same lines
+        again and again."""
+        key = (name, value)
+        found = self._lines.get(key)
+        if found is None:
+            if len(self._lines) >= _LINE_CACHE:
+                self._lines.clear()
+            found = self._lines[key] = tuple(sorted(line_credentials(name, value), key=_first))
+        return found
 
     def decide(self, credentials: list[Credential], connection: str) -> str:
-        """The session of a request with ``credentials`` (strongest first) on ``connection``.
+        """The session of a request with ``credentials`` (strongest first) on ``connection``."""
+        session = self.by_credentials(credentials)
+        return session if session is not None else self.by_connection(connection)
+
+    def by_connection(self, connection: str) -> str:
+        """The session of a request without a usable credential: its connection's."""
+        self._by[BY_CONNECTION] += 1
+        return self.keyer.hash_identity(connection)
+
+    def by_credentials(self, credentials: list[Credential]) -> str | None:
+        """The session ``credentials`` (strongest first) decide, or ``None`` when none can.
 
         The strongest kind of credential the request carries decides (a user's token, not the
         API key every copy of an app sends): a value of that kind seen before, else delivered
@@ -182,16 +213,20 @@ class SessionTracker:
         shared = self._shared
         usable = [c for c in credentials if c[1] not in shared] if shared else credentials
         if not usable:
-            self._by[BY_CONNECTION] += 1
-            return self.keyer.hash_identity(connection)
-        top = usable[0][0]
-        session = self._find([v for p, v in usable if p == top])
-        if session is None and top < COOKIE:
-            session = self._find([v for p, v in usable if p >= COOKIE])
-        if session is None:
-            session = self.keyer.hash_identity("c\0" + usable[0][1])
-            self._by[BY_NEW] += 1
+            return None
         known = self._known
+        top, first = usable[0]
+        session = known.get(first)
+        if session is not None:  # the usual case: the strongest value is known
+            known.move_to_end(first)
+            self._by[BY_KNOWN] += 1
+        else:
+            session = self._find([v for p, v in usable if p == top])
+            if session is None and top < COOKIE:
+                session = self._find([v for p, v in usable if p >= COOKIE])
+            if session is None:
+                session = self.keyer.hash_identity("c\0" + first)
+                self._by[BY_NEW] += 1
         for _, value in usable:
             owner = known.get(value)
             if owner is None:

@@ -24,15 +24,14 @@ from urllib.parse import urljoin, urlsplit
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from harness.capture.clients import (
     Credential,
     SessionReport,
     SessionTracker,
     gor_connection,
+    header_key,
     is_credential_header,
-    line_credentials,
 )
 from harness.capture.config import CaptureConfig
 from harness.capture.links import LinkLearner, LinkReport, RawLink
@@ -90,33 +89,52 @@ class _Lines(Protocol):
     offsets: pa.Array
 
 
-def _chunk_credentials(lines: _Lines, rows: int) -> dict[int, list[Credential]]:
-    """Credentials of each row of a chunk (in line order), from its split header lines."""
+def _chunk_credentials(
+    lines: _Lines, line: Callable[[str, str], tuple[Credential, ...]]
+) -> dict[int, list[Credential]]:
+    """Credentials of each row of a chunk (strongest first), from its split header lines."""
     names = lines.names
     if not len(names):
         return {}
-    keys = pc.ascii_lower(pc.ascii_trim(names, " \t"))
-    # few distinct names in a chunk: decide per name, then pick the lines
-    wanted = [k for k in pc.unique(keys).to_pylist() if k is not None and is_credential_header(k)]
-    if not wanted:
+    # few distinct names in a chunk: decide per distinct name, then pick the lines
+    encoded = names.dictionary_encode()
+    keys = [None if n is None else header_key(n) for n in encoded.dictionary.to_pylist()]
+    wanted = np.array([k is not None and is_credential_header(k) for k in keys], dtype=bool)
+    if not wanted.any():
         return {}
-    mask = pc.is_in(keys, value_set=pa.array(wanted, pa.string()))
-    where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    where = np.flatnonzero(wanted[indices])
     if not where.size:
         return {}
-    take = pa.array(where)
     row_of = np.searchsorted(lines.offsets.to_numpy(), where, side="right") - 1
+    # and per distinct value: a client repeats its Cookie line request after request
+    values = lines.values.take(pa.array(where)).dictionary_encode()
+    texts = values.dictionary.to_pylist()
+    seen: dict[tuple[int, int], tuple[Credential, ...]] = {}
     out: dict[int, list[Credential]] = {}
-    for row, key, value in zip(
+    several: list[int] = []  # rows with credentials from more than one line: sort them
+    for row, pair in zip(
         row_of.tolist(),
-        keys.take(take).to_pylist(),
-        lines.values.take(take).to_pylist(),
+        zip(indices[where].tolist(), values.indices.to_pylist(), strict=True),
         strict=True,
     ):
-        found = line_credentials(key, value or "")
+        found = seen.get(pair)
+        if found is None:
+            found = seen[pair] = line(keys[pair[0]] or "", texts[pair[1]] or "")
         if found:
-            out.setdefault(row, []).extend(found)
+            have = out.get(row)
+            if have is None:
+                out[row] = list(found)  # one line's credentials come sorted
+            else:
+                have.extend(found)
+                several.append(row)
+    for row in several:
+        out[row].sort(key=_priority)
     return out
+
+
+def _priority(credential: Credential) -> int:
+    return credential[0]
 
 
 class ImportLearning:
@@ -218,18 +236,19 @@ class ImportLearning:
         lines split in Arrow before redaction; the rest from the rows' raw text.
         """
         n = len(rows.ts)
-        creds = _chunk_credentials(lines, n)
+        tracker = self.tracker
+        creds = _chunk_credentials(lines, tracker.line)
         sessions: list[str] = []
         links: dict[int, list[RawLink]] = {}
         locations: list[str | None] = [None] * n
-        decide = self.tracker.decide
+        by_credentials, by_connection = tracker.by_credentials, tracker.by_connection
         for i in range(n):
-            rid = rows.rid[i]
-            conn = "r\0" + (gor_connection(rid.decode("latin-1")) if rid else rows.source[i])
             row_creds = creds.get(i)
-            if row_creds is not None and len(row_creds) > 1:
-                row_creds.sort(key=lambda c: c[0])
-            session = decide(row_creds or [], conn)
+            session = None if row_creds is None else by_credentials(row_creds)
+            if session is None:
+                rid = rows.rid[i]
+                conn = gor_connection(rid.decode("latin-1")) if rid else rows.source[i]
+                session = by_connection("r\0" + conn)
             sessions.append(session)
             payload = rows.response[i]
             response = parse_response(payload) if payload is not None else None

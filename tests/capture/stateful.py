@@ -44,10 +44,22 @@ def _jwt(client: int, rng: random.Random) -> str:
     return f"{part({'alg': 'HS256'})}.{part({'sub': client, 'n': rng.random()})}.{sig}"
 
 
+#: what every client sends too (standard headers: never a link's place)
+_COMMON = [
+    ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/120.0.0.0 Safari/537.36"),
+    ("Accept-Language", "en-US,en;q=0.9,de;q=0.8"),
+    ("Accept-Encoding", "gzip, deflate, br"),
+    ("Connection", "keep-alive"),
+    ("Referer", "http://shop.example:8080/"),
+]  # fmt: skip
+
+
 def _request(method: str, path: str, headers: list[tuple[str, str]], body: bytes = b"") -> bytes:
     lines = [
         f"{method} {path} HTTP/1.1",
         "Host: shop.example:8080",
+        *(f"{k}: {v}" for k, v in _COMMON),
         *(f"{k}: {v}" for k, v in headers),
     ]
     if body:
@@ -74,6 +86,25 @@ def _response(
         headers = [*headers, ("Content-Length", str(len(body)))]
     lines = [f"HTTP/1.1 {status} X", *(f"{k}: {v}" for k, v in headers)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _listing(rng: random.Random) -> bytes:
+    """A page of ten articles by other users (none of their values is used later)."""
+    articles = [
+        {
+            "slug": f"other-{rng.getrandbits(40):010x}",
+            "id": rng.randrange(10**6),
+            "title": "An article about retries and budgets",
+            "description": "What happens to a service when its database goes away for a while",
+            "tagList": ["postgres", "resilience"],
+            "createdAt": "2026-11-28T12:00:00.000Z",
+            "favorited": False,
+            "favoritesCount": rng.randrange(100),
+            "author": {"username": f"author{rng.randrange(1000)}", "following": False},
+        }
+        for _ in range(10)
+    ]
+    return json.dumps({"articles": articles, "articlesCount": 10}).encode()
 
 
 class _Client:
@@ -153,7 +184,7 @@ def _api_client(c: _Client, rounds: int) -> None:
         c.t.expected["id"] += 2
         c.exchange(
             _request("GET", "/api/articles?limit=10&offset=0", auth[:1]),
-            _response(200, [("Content-Type", "application/json")], b'{"articles": [], "count": 0}'),
+            _response(200, [("Content-Type", "application/json")], _listing(c.rng), gz=k % 2 == 0),
         )
         c.t.expected["token"] += 1
 
@@ -162,8 +193,12 @@ def _browser_client(c: _Client, rounds: int) -> None:
     csrf_cookie = hashlib.sha256(f"csrf{c.n}".encode()).hexdigest()[:32]
     csrf_form = hashlib.sha256(f"form{c.n}".encode()).hexdigest()[:40]
     page = (
-        '<html><form method="post"><input type="hidden" name="csrfmiddlewaretoken" '
-        f'value="{csrf_form}"><input name="username"></form></html>'
+        "<!DOCTYPE html><html><head><title>Shop</title>"
+        '<link rel="stylesheet" href="/static/site.css"></head><body>'
+        + '<nav><a href="/">Home</a> <a href="/orders">Orders</a></nav>'
+        * 20
+        + '<form method="post"><input type="hidden" name="csrfmiddlewaretoken" '
+        f'value="{csrf_form}"><input name="username"></form></body></html>'
     ).encode()
     html = [("Content-Type", "text/html; charset=utf-8")]
     c.exchange(
@@ -210,13 +245,25 @@ def _browser_client(c: _Client, rounds: int) -> None:
         c.t.expected["id"] += 1
 
 
-def stateful_traffic(api: int = 3, browsers: int = 2, rounds: int = 3, seed: int = 1) -> Traffic:
-    """Interleaved traffic of ``api`` API clients and ``browsers`` browsers, oldest first."""
+def stateful_traffic(
+    api: int = 3,
+    browsers: int = 2,
+    rounds: int = 3,
+    seed: int = 1,
+    first_client: int = 0,
+    t0: int = T0,
+) -> Traffic:
+    """Interleaved traffic of ``api`` API clients and ``browsers`` browsers, oldest first.
+
+    Clients are numbered from ``first_client`` (their tokens and ids differ by number) and start
+    3 ms apart from ``t0``; a benchmark writes many such waves one after the other.
+    """
     rng = random.Random(seed)
     traffic = Traffic()
-    for n in range(api + browsers):
-        client = _Client(n, traffic, random.Random(rng.random()), T0 + n * 3 * MS)
-        if n < api:
+    for i in range(api + browsers):
+        n = first_client + i
+        client = _Client(n, traffic, random.Random(rng.random()), t0 + i * 3 * MS)
+        if i < api:
             _api_client(client, rounds)
         else:
             _browser_client(client, rounds)

@@ -303,31 +303,32 @@ def test_stateful_traffic_links_and_sessions_both_ways(
 
 
 def test_links_follow_a_resort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    traffic = stateful_traffic(api=3, browsers=1, rounds=2)
-    records = traffic.records
-    # the second client's login arrives late (beyond the reorder window): once the writer
-    # re-sorts, every row written between its time and its arrival moves up by one
-    logins = [i for i, r in enumerate(records) if r.payload.startswith(b"POST /api/users/login")]
-    late = records.pop(logins[1])
-    answer = next(i for i, r in enumerate(records) if r.kind == 2 and r.rid == late.rid)
-    late_answer = records.pop(answer)
-    records[14:14] = [late, late_answer]
-    source = write_gor(tmp_path / "late.gor", records)
-    fast, slow = import_both(
-        [source], tmp_path / "out.parquet", monkeypatch, config=SALTED, reorder_window=1
+    traffic = stateful_traffic(api=6, browsers=3, rounds=3)
+    # an anonymous request from early on arrives late (beyond the reorder window): once the
+    # writer re-sorts, every row written between its time and its arrival moves up by one;
+    # the links must point at the same exchanges as when it came in order
+    health = GorRecord(1, "ffff1f900a0000ff00000001", T0 - 10**6, request("/health"))
+    in_order = write_gor(tmp_path / "in-order.gor", [health, *traffic.records])
+    late = write_gor(
+        tmp_path / "late.gor", [*traffic.records[:200], health, *traffic.records[200:]]
     )
-    assert fast == slow
-    rows, meta, _ = fast
-    assert meta.counts.resorted > 0
-    by_idx = {row["idx"]: row for row in rows}
-    sources = Counter()
-    for row in rows:
-        for link in row["links"]:
-            source_row = by_idx[link["src_idx"]]
-            assert source_row["ts_ns"] < row["ts_ns"]
-            assert source_row["session"] == row["session"]
-            where = source_row["method"] + " " + source_row["path"].rsplit("/", 1)[-1]
-            sources[(link["src"], where)] += 1
-    assert sources[("json:$.user.token", "POST login")] == 20
-    assert sources[("json:$.article.slug", "POST articles")] == 12
-    assert sources[("json:$.comment.id", "POST comments")] == 5
+
+    def links(path: Path, **kw: Any) -> tuple[set[tuple[object, ...]], CaptureMetadata]:
+        fast, slow = import_both([path], tmp_path / "out.parquet", monkeypatch, **kw)
+        assert fast == slow
+        rows, meta, _ = fast
+        by_idx = {row["idx"]: row for row in rows}
+        found = set()
+        for row in rows:
+            for link in row["links"]:
+                source = by_idx[link["src_idx"]]
+                assert source["ts_ns"] < row["ts_ns"] and source["session"] == row["session"]
+                found.add((row["ts_ns"], link["src"], link["dst"], link["kind"], source["ts_ns"]))
+        return found, meta
+
+    expected, straight = links(in_order, config=SALTED)
+    # (a window wide enough to pair each request with its response, far narrower than 200)
+    resorted, meta = links(late, config=SALTED, reorder_window=20)
+    assert straight.counts.resorted == 0 and meta.counts.resorted > 0
+    assert resorted == expected
+    assert len(expected) == sum(traffic.expected.values())

@@ -273,15 +273,18 @@ def _confirm_links(
     learning: ImportLearning,
     paths: list[str],
     bodies: list[bytes],
-    headers: pa.Array | pa.ChunkedArray,
+    headers: pa.Array,
 ) -> pa.Array:
     """The ``links`` column of a chunk: each row's links as its stored (redacted) row holds them."""
-    rows = sorted(learned.links)
-    stored = headers.take(pa.array(rows)).to_pylist() if rows else []
+    flat = headers.flatten()
+    names = flat.field("name").to_pylist()
+    values = flat.field("value").to_pylist()
+    offsets = headers.offsets.to_numpy()
     per_row: list[list[dict[str, object]] | None] = [None] * len(paths)
-    for row, pairs in zip(rows, stored, strict=True):
-        head = "\n".join(f"{p['name']}: {p['value']}" for p in pairs)
-        per_row[row] = learning.confirm(learned.links[row], paths[row], head, bodies[row])
+    for row, raw in learned.links.items():
+        start, end = int(offsets[row]), int(offsets[row + 1])
+        pairs = list(zip(names[start:end], values[start:end], strict=True))
+        per_row[row] = learning.confirm(raw, paths[row], pairs, bodies[row])
     return links_column(per_row)
 
 

@@ -40,7 +40,7 @@ from harness.capture.har import read_har
 from harness.capture.learning import ImportLearning
 from harness.capture.mitm import read_mitm
 from harness.capture.pseudonym import PseudonymKey
-from harness.capture.record import Exchange, SkipLog
+from harness.capture.record import Exchange, SkipLog, split_headers
 from harness.capture.redact import Mode, Redactor
 from harness.capture.routelearn import RouteLearner
 from harness.capture.routes import RouteTemplater
@@ -204,7 +204,7 @@ def import_capture(
                 if ex.path is not path:  # no secret (nor its pseudonym) in the route
                     ex.route = route_of(secret_segments_as(path, ex.path, placeholder))
             if raw:
-                ex.links = learning.confirm(raw, ex.path, ex.head, ex.body)
+                ex.links = learning.confirm(raw, ex.path, split_headers(ex.head), ex.body)
             add(ex)
         if writer.rows == 0:
             detail = skips.summary() if skips.total else f"{read} requests read, all filtered"

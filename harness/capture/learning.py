@@ -272,12 +272,12 @@ class ImportLearning:
         return ChunkLearned(sessions, links, locations)
 
     def confirm(
-        self, raw: list[RawLink], path: str, head: str, body: bytes
+        self, raw: list[RawLink], path: str, headers: Sequence[tuple[str, str]], body: bytes
     ) -> list[dict[str, object]] | None:
         """The links to store with a request, from its stored (redacted) form."""
         if not raw or self.learner is None:
             return None
-        return self.learner.confirm(raw, path, head, body, self._pseudonym)
+        return self.learner.confirm(raw, path, headers, body, self._pseudonym)
 
     def finish(self) -> tuple[SessionReport, LinkReport]:
         """The reports for the capture metadata."""

@@ -24,15 +24,16 @@ Usage (what :mod:`harness.capture.ingest` does per kept request, in capture orde
     raw = learner.match(session, ts, "GET /articles/{id}", lambda: request_places(p, h, b))
     learner.offer(idx, session, ts, end_ts, "POST /articles", delivered)
     ... redact the request ...
-    exchange.links = learner.confirm(raw, stored_path, stored_head, stored_body)
+    exchange.links = learner.confirm(raw, stored_path, stored_headers, stored_body)
 """
 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +51,9 @@ DROP_EXCLUDED = "excluded by a links rule"
 DROP_RESORTED = "source after target once re-sorted"
 
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+_new = tuple.__new__
 
 
 class RouteMatcher:
@@ -105,8 +109,7 @@ class LinkReport(BaseModel):
     sessions_evicted: int = Field(0, description="idle sessions dropped to bound memory")
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     """A value in a session's index: who delivered it, and how."""
 
     src_idx: int
@@ -158,7 +161,8 @@ class LinkLearner:
         max_values: int = DEFAULT_MAX_VALUES,
     ) -> None:
         self.config = config or LinksConfig()
-        self.report = LinkReport(enabled=self.config.enabled)
+        # the report's counts (a pydantic model is slow to update in this loop)
+        self._n: Counter[str] = Counter()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._max_sessions = max_sessions
         self._max_values = max_values
@@ -216,7 +220,7 @@ class LinkLearner:
             state = self._sessions[session] = _Session()
             if len(self._sessions) > self._max_sessions:
                 self._sessions.popitem(last=False)
-                self.report.sessions_evicted += 1
+                self._n["sessions_evicted"] += 1
         else:
             self._sessions.move_to_end(session)
         return state
@@ -244,7 +248,7 @@ class LinkLearner:
                 return None
         return RawLink(
             entry.src_idx, entry.src, place.dst, place.value, place.encoding, kind,
-            place.index, place.prefix, place.suffix, entry.alternatives > 0, rule is not None,
+            place.position, place.prefix, place.suffix, entry.alternatives > 0, rule is not None,
         )  # fmt: skip
 
     def offer(  # noqa: PLR0917 - one call per response, in the import's inner loop
@@ -270,11 +274,13 @@ class LinkLearner:
         sent = state.sent
         by_value: dict[str, _Entry] = {}
         for d in delivered:
-            if d.value in sent:
+            value = d[0]
+            if value in sent:
                 continue  # the session sent it first: the client's own data, echoed
-            first = by_value.get(d.value)
+            first = by_value.get(value)
             if first is None:
-                by_value[d.value] = _Entry(idx, d.src, d.kind, d.id_like, route)
+                # _Entry(idx, src, kind, id_like, route, 0, None), made faster
+                by_value[value] = _new(_Entry, (idx, d[1], d[2], d[3], route, 0, None))
             else:  # the first place in the response wins; the others make it ambiguous
                 by_value[d.value] = _Entry(
                     idx, first.src, first.kind, first.id_like or d.id_like, route,
@@ -288,7 +294,7 @@ class LinkLearner:
             )
         if entries:
             state.pending.append((max(end_ts, ts), entries))
-        self.report.responses_read += 1
+        self._n["responses_read"] += 1
 
     def rules_for(self, route: str) -> list[_Rule]:
         """The ``add`` rules whose ``from`` matches a source exchange's ``METHOD route``."""
@@ -321,11 +327,12 @@ class LinkLearner:
         self,
         raw: list[RawLink],
         path: str,
-        head: str,
+        headers: Sequence[tuple[str, str]],
         body: bytes,
         pseudonym: Callable[[str], str] | None = None,
     ) -> list[dict[str, object]] | None:
-        """The stored links of a request from its ``raw`` links and its stored (redacted) form."""
+        """The stored links of a request from its ``raw`` links and its stored (redacted) form
+        (``headers``: its header lines as ``(name, value)``)."""
         if not raw:
             return None
         out: list[dict[str, object]] = []
@@ -336,14 +343,14 @@ class LinkLearner:
                 loc = self._targets[link.dst] = parse_target(link.dst)
             held = values.get(link.dst)
             if held is None:
-                held = values[link.dst] = place_values(loc, path, head, body)
+                held = values[link.dst] = place_values(loc, path, headers, body)
             stored = self._stored(link, loc, held, pseudonym)
             if stored is None:
                 self._dropped[DROP_NOT_STORED] += 1
                 continue
             self._kinds[link.kind] += 1
-            self.report.ambiguous += link.ambiguous
-            self.report.added_by_rule += link.by_rule
+            self._n["ambiguous"] += link.ambiguous
+            self._n["added_by_rule"] += link.by_rule
             out.append(
                 {
                     "src_idx": link.src_idx, "src": link.src, "dst": link.dst, "value": stored,
@@ -351,8 +358,8 @@ class LinkLearner:
                 }
             )  # fmt: skip
         if out:
-            self.report.requests += 1
-            self.report.links += len(out)
+            self._n["requests"] += 1
+            self._n["links"] += len(out)
         return out or None
 
     def _stored(
@@ -362,21 +369,20 @@ class LinkLearner:
         held: list[str],
         pseudonym: Callable[[str], str] | None,
     ) -> str | None:
-        candidates = [link.value]
+        at = held[link.index] if link.index < len(held) else None
+
+        def there(value: str) -> bool:
+            if loc.place == "path":  # a whole segment (or its stem): at its own segment only
+                return at == link.prefix + value + link.suffix
+            return any(value in text for text in held)
+
+        # the raw value still there (nothing replaced it), else its pseudonym
+        if there(link.value):
+            return link.value
         if pseudonym is not None:
             fake = pseudonym(link.value)
-            if fake != link.value:
-                candidates.insert(0, fake)
-        at = held[link.index] if link.index < len(held) else None
-        if loc.place == "path":
-            # a path value is a whole segment (or its stem): compare at its own segment only
-            for value in candidates:
-                if at == link.prefix + value + link.suffix:
-                    return value
-        else:
-            for value in candidates:
-                if any(value in text for text in held):
-                    return value
+            if fake != link.value and there(fake):
+                return fake
         # redaction replaced it (a mask, an unknown pseudonym): what stands between the same
         # neighbours at the same place is what the stored request holds there
         if (
@@ -385,16 +391,19 @@ class LinkLearner:
             and at.startswith(link.prefix)
             and at.endswith(link.suffix)
         ):
-            self.report.aligned += 1
+            self._n["aligned"] += 1
             return at[len(link.prefix) : len(at) - len(link.suffix)]
         return None
 
     def finish(self) -> LinkReport:
-        """The report, with every count in (call once, at the end of the import)."""
-        self.report.by_kind = dict(self._kinds.most_common())
-        self.report.dropped = dict(self._dropped.most_common())
-        self.report.responses_unread = dict(self._unread.most_common())
-        return self.report
+        """The report, with every count so far."""
+        return LinkReport(
+            enabled=self.config.enabled,
+            **self._n,
+            by_kind=dict(self._kinds.most_common()),
+            dropped=dict(self._dropped.most_common()),
+            responses_unread=dict(self._unread.most_common()),
+        )
 
     def drop(self, reason: str, n: int = 1) -> None:
         """Count ``n`` stored links removed later (e.g. by the writer's re-sort)."""

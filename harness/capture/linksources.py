@@ -20,15 +20,17 @@ not deliver them), and so are values the guards of :mod:`harness.capture.linkval
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from harness.capture.linkspec import Locator, format_json_path, json_get
 from harness.capture.linkvalues import (
+    MIN_FREE_LENGTH,
     is_csrf_name,
     is_id_name,
     is_token_name,
@@ -67,12 +69,12 @@ _TAG = re.compile(r"<(input|meta)\b([^>]*)>", re.I)
 _ATTR = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _LAST_WORD = r"(\S+)\s*$"
 
+_new = tuple.__new__
 #: add(value, src, kind, id_like): the callback each reader of a response part calls
 _Add = Callable[[str, str, str, bool], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
+class Delivered(NamedTuple):
     """A value a response delivered: where (``src`` locator), what kind, from an id-like place."""
 
     value: str
@@ -89,10 +91,13 @@ def delivered_values(response: Response, echo: str = "") -> list[Delivered]:
     found: dict[str, Delivered] = {}  # src -> value: one value per place
 
     def add(value: str, src: str, kind: str, id_like: bool) -> None:
-        value = value.strip()
-        if src in found or not worth_indexing(value, id_like) or (echo and value in echo):
+        if value[:1].isspace() or value[-1:].isspace():
+            value = value.strip()
+        if not worth_indexing(value, id_like):
             return
-        found[src] = Delivered(value, src, kind, id_like)
+        if src in found or (echo and value in echo):
+            return
+        found[src] = _new(Delivered, (value, src, kind, id_like))  # Delivered(...), faster
 
     # the body first: where a body field and a header deliver the same value, the field is
     # the sturdier source (a JSON path, not a position in a Location)
@@ -176,29 +181,58 @@ def _body(text: str, content_type: str, add: _Add) -> None:
 
 
 def _json(document: object, add: _Add) -> None:
-    """Every string and number leaf, with the name of its key (list items: their list's key)."""
+    """Every string and number leaf, with the name of its key (list items: their list's key).
+
+    The hot loop of reading responses: a leaf's path text is made only for a leaf that passes
+    the first, cheap test of :func:`~harness.capture.linkvalues.worth_indexing`.
+    """
     leaves = 0
-    # (node, path, name of the nearest key)
-    stack: list[tuple[object, tuple[str | int, ...], str]] = [(document, (), "")]
+    # (container, its path as text, depth, kind and id-likeness of the nearest key's name)
+    stack: list[tuple[object, str, int, str, bool]] = [(document, "json:$", 0, "value", False)]
+    pop, push = stack.pop, stack.append
+    if isinstance(document, str):  # a bare JSON string: the whole document
+        add(document, "json:$", "token" if looks_like_jwt(document) else "value", False)
     while stack and leaves < MAX_LEAVES:
-        node, path, key = stack.pop()
+        node, path, depth, kind, id_like = pop()
+        if depth >= MAX_DEPTH:
+            continue
         if isinstance(node, dict):
-            if len(path) < MAX_DEPTH:
-                for name, child in reversed(list(node.items())):
-                    if isinstance(name, str) and plain_name(name):
-                        stack.append((child, (*path, name), name))
+            items: Iterable[tuple[object, object]] = node.items()
+            keyed = True
         elif isinstance(node, list):
-            if len(path) < MAX_DEPTH:
-                for i in range(len(node) - 1, -1, -1):
-                    stack.append((node[i], (*path, i), key))
-        elif isinstance(node, str):
-            leaves += 1
-            kind = "token" if looks_like_jwt(node) else _name_kind(key)
-            add(node, "json:" + format_json_path(path), kind, is_id_name(key))
-        elif isinstance(node, int) and not isinstance(node, bool):
-            leaves += 1
-            if is_id_name(key):
-                add(str(node), "json:" + format_json_path(path), "id", True)
+            items = enumerate(node)
+            keyed = False
+        else:
+            continue
+        for name, child in items:
+            if keyed:
+                info = _key(name) if isinstance(name, str) else None
+                if info is None:
+                    continue
+                piece, child_kind, child_id = info
+            else:
+                piece, child_kind, child_id = f"[{name}]", kind, id_like
+            if isinstance(child, str):
+                leaves += 1
+                if child_id or len(child) >= MIN_FREE_LENGTH:
+                    if child[:3] == "eyJ" and looks_like_jwt(child):
+                        add(child, path + piece, "token", child_id)
+                    else:
+                        add(child, path + piece, child_kind, child_id)
+            elif isinstance(child, dict | list):
+                push((child, path + piece, depth + 1, child_kind, child_id))
+            elif child_id and isinstance(child, int) and not isinstance(child, bool):
+                leaves += 1
+                add(str(child), path + piece, "id", True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(name: str) -> tuple[str, str, bool] | None:
+    """(path piece, kind, id-like) of a JSON key, or ``None`` when it is no plain name."""
+    if not plain_name(name):
+        return None
+    piece = format_json_path((name,))[1:]
+    return piece, _name_kind(name), is_id_name(name)
 
 
 def _html(text: str, add: _Add) -> None:

@@ -8,7 +8,7 @@ there by chance. The rules (documented in docs/capture.md):
   (a JSON key ``id``, ``*_id``, ``*Id``, ``uuid``, ``slug``...; a segment of ``Location``) and
   into an id-like place (a whole path segment, or a query / form / JSON field whose name is
   id-like), and never shorter than :data:`MIN_ID_LENGTH` unless it is a number;
-- other values need :data:`MIN_FREE_LENGTH` characters of which at least 4 distinct;
+- other values need :data:`MIN_FREE_LENGTH` characters, at least 4 distinct among the first 16;
 - names (JSON keys, headers, cookies, fields) must be plain identifiers, so a locator never
   carries user data (an e-mail used as a JSON key, say) into the capture file.
 
@@ -43,6 +43,7 @@ _COMMON = frozenset(
     }
 )  # fmt: skip
 
+_LONGEST_COMMON = max(map(len, _COMMON))
 _PLAIN = re.compile(r"[A-Za-z_$@][A-Za-z0-9_.$:@\[\]-]{0,63}")
 # on the lower-cased name: order_id, article.id, id_token, invoice-no; camelCase on the name as is
 _ID_NAME = re.compile(
@@ -56,7 +57,6 @@ _TOKEN_NAME = re.compile(
     re.I,
 )
 _CSRF_NAME = re.compile(r"csrf|xsrf|authenticity_token|anti.?forgery|__requestverification", re.I)
-_NUMBER = re.compile(r"-?[0-9]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 
@@ -81,8 +81,9 @@ def is_csrf_name(name: str) -> bool:
 
 
 def is_number(value: str) -> bool:
-    """Whether ``value`` is an integer written in decimal."""
-    return _NUMBER.fullmatch(value) is not None
+    """Whether ``value`` is an integer written in (ASCII) decimal digits."""
+    digits = value[1:] if value[:1] == "-" else value
+    return digits.isascii() and digits.isdigit()
 
 
 def looks_like_jwt(value: str) -> bool:
@@ -98,15 +99,19 @@ def worth_indexing(value: str, id_like: bool) -> bool:
     :func:`worth_linking`).
     """
     n = len(value)
-    if not n or n > MAX_VALUE_LENGTH or value.lower() in _COMMON:
+    if not n or n > MAX_VALUE_LENGTH:
+        return False
+    if n < MIN_FREE_LENGTH and not id_like:
+        return False  # the usual short value (cheapest test first: this runs per JSON leaf)
+    if n <= _LONGEST_COMMON and value.lower() in _COMMON:
         return False
     if is_number(value):
         return id_like and value.lstrip("-") not in ("0", "1")
-    if n < MIN_ID_LENGTH or (n < MIN_FREE_LENGTH and not id_like):
+    if n < MIN_ID_LENGTH:
         return False
-    if n >= MIN_FREE_LENGTH and len(set(value)) < 4:
-        return False  # "00000000", "--------"
-    return not value.isspace()
+    # "00000000", "--------": a few distinct characters at the start tell (a set of the whole
+    # value costs as much as everything else here, per JSON leaf)
+    return n < MIN_FREE_LENGTH or len(set(value[:16])) >= 4
 
 
 def worth_linking(value: str, id_like: bool) -> bool:

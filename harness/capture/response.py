@@ -19,7 +19,7 @@ larger than that, compressed or not, is not read, so a hostile "zip bomb" costs 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.capture.record import split_headers
 
@@ -49,18 +49,23 @@ class Response:
     decoded: bool = False
     chunked: bool = False
     unread: str | None = None
+    _pairs: list[tuple[str, str]] | None = field(default=None, repr=False, compare=False)
+    _first: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def headers(self) -> list[tuple[str, str]]:
-        """Every header line as ``(name, value)``, in wire order."""
-        return split_headers(self.head)
+        """Every header line as ``(name, value)``, in wire order (split once)."""
+        if self._pairs is None:
+            self._pairs = split_headers(self.head)
+        return self._pairs
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or ``None``."""
-        low = name.lower()
-        for key, value in self.headers():
-            if key.strip().lower() == low:
-                return value
-        return None
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for key, value in reversed(self.headers()):
+                first[key.strip().lower()] = value
+        return first.get(name.lower())
 
     def set_cookies(self) -> list[tuple[str, str]]:
         """``(name, value)`` of each cookie a ``Set-Cookie`` header sets (deletions included)."""

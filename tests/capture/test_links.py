@@ -8,6 +8,7 @@ from harness.capture.config import LinkAddRule, LinkRule, LinksConfig
 from harness.capture.links import DROP_EXCLUDED, DROP_NOT_STORED, LinkLearner, RouteMatcher
 from harness.capture.linksources import Delivered
 from harness.capture.linktargets import Place, request_places
+from harness.capture.record import split_headers
 
 MS = 1_000_000
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl"
@@ -49,7 +50,7 @@ def test_the_nearest_earlier_source_wins_and_is_counted_ambiguous() -> None:
     learner.offer(3, "s", 10, 11, "POST /refresh", _token("json:$.token"))
     (link,) = learner.match("s", 20, "GET /me", _places("/me", f"X-Token: {TOKEN}"))
     assert (link.src_idx, link.src, link.ambiguous) == (3, "json:$.token", True)
-    stored = learner.confirm([link], "/me", f"X-Token: {TOKEN}", b"")
+    stored = learner.confirm([link], "/me", split_headers(f"X-Token: {TOKEN}"), b"")
     assert stored is not None and learner.finish().ambiguous == 1
 
 
@@ -101,14 +102,14 @@ def test_confirm_stores_the_pseudonym_the_raw_value_or_what_the_mask_left() -> N
     (link,) = learner.match("s", 2, "GET /me", _places("/me", raw_head))
     fake = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwc2V1ZG8ifQ.cHNldWRv"
     pseudonymised = learner.confirm(
-        [link], "/me", f"Authorization: Token {fake}", b"", {TOKEN: fake}.get
+        [link], "/me", [("Authorization", f"Token {fake}")], b"", {TOKEN: fake}.get
     )
     assert pseudonymised is not None and pseudonymised[0]["value"] == fake
-    kept = learner.confirm([link], "/me", raw_head, b"")
+    kept = learner.confirm([link], "/me", split_headers(raw_head), b"")
     assert kept is not None and kept[0]["value"] == TOKEN
-    masked = learner.confirm([link], "/me", "Authorization: Token REDACTED", b"")
+    masked = learner.confirm([link], "/me", split_headers("Authorization: Token REDACTED"), b"")
     assert masked is not None and masked[0]["value"] == "REDACTED"
-    gone = learner.confirm([link], "/me", "X-Other: 1", b"")
+    gone = learner.confirm([link], "/me", split_headers("X-Other: 1"), b"")
     report = learner.finish()
     assert gone is None and report.dropped == {DROP_NOT_STORED: 1} and report.aligned == 1
     assert report.links == 3 and report.requests == 3 and report.by_kind == {"token": 3}

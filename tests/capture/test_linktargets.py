@@ -7,6 +7,7 @@ import json
 
 from harness.capture.linkspec import parse_target
 from harness.capture.linktargets import place_values, request_places
+from harness.capture.record import split_headers
 
 
 def _places(path: str, head: str, body: bytes = b"") -> set[tuple[str, str, str, bool]]:
@@ -47,7 +48,7 @@ def test_a_word_knows_what_surrounds_it() -> None:
     word = next(p for p in places if p.value == "t0k3n")
     assert (word.prefix, word.suffix) == ("Bearer ", "")
     stem = next(p for p in request_places("/f/abc123.pdf", "", b"") if p.value == "abc123")
-    assert (stem.index, stem.suffix) == (2, ".pdf")
+    assert (stem.position, stem.suffix) == (2, ".pdf")
 
 
 def test_json_form_and_multipart_bodies() -> None:
@@ -83,7 +84,7 @@ def test_a_gzip_request_body_is_read() -> None:
 
 
 def test_place_values_read_the_stored_request_back() -> None:
-    head = (
+    head = split_headers(
         "Authorization: Token PSEUDO\nCookie: a=1; sid=x9; sid=y8\nContent-Type: application/json"
     )
     body = b'{"a": {"b": [1, "v\\u00e9"]}}'

@@ -36,6 +36,7 @@ from harness.errors import (
 
 #: Command modules in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "init",
     "capture",
     "lint",
     "replay",

@@ -1,0 +1,223 @@
+"""`harness init`: the files it writes from real recordings, its questions, its bad inputs.
+
+The files are checked as the harness reads them (stack file loaded, capture config validated,
+scenario linted) and for what they say; the end-to-end runs on the real stack are in
+tests/workflows/test_init_e2e.py.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.capture.config import load_config
+from harness.cli.main import main
+from harness.scenario.lint import lint
+from harness.scenario.stackfile import load_stack
+from harness.workflows.init import InitRequest, init_service
+
+REPO = Path(__file__).resolve().parents[2]
+NOTES = REPO / "captures" / "notes-demo.mitm"
+PAYMENTS = REPO / "captures" / "payments-demo.mitm"
+BUILD = "{python} app.py --port {port} --dsn {postgres.url} --variant v1.8.0"
+
+
+def _init(tmp_path: Path, *args: str) -> int:
+    return main(["init", *args, "-o", str(tmp_path / "replay")])
+
+
+def test_notes_recording_gives_a_stack_a_config_and_a_scenario(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO / "examples" / "notes")  # where the user would type the command
+    code = _init(tmp_path, str(NOTES), "--build", BUILD, "--init-sql", "schema.sql", "--yes")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    replay = tmp_path / "replay"
+    assert sorted(p.name for p in replay.iterdir()) == [
+        "capture.yaml",
+        "db-kill.yaml",
+        "notes-demo.capture.parquet",
+        "stack.yaml",
+    ]
+    stack = load_stack(replay / "stack.yaml")
+    assert stack.resolve_path(stack.file.postgres.init_sql or Path()) == (
+        REPO / "examples" / "notes" / "schema.sql"
+    )
+    assert stack.resolve_path(stack.file.defaults.cwd or Path()) == REPO / "examples" / "notes"
+    assert stack.file.builds == {"current": BUILD}
+    assert stack.file.defaults.health == "/health"
+    assert stack.file.defaults.env == {"DATABASE_URL": "{postgres.url}"}
+    assert {t.build for t in stack.file.targets.values()} == {"current"}
+    config = load_config(replay / "capture.yaml")
+    assert len(config.routes.templates) == 16
+    assert "/api/notes/{id}/comments/{id}" in config.routes.templates
+    report = lint(replay / "db-kill.yaml")
+    assert report.problems == []
+    scenario = report.scenario
+    assert scenario is not None
+    assert scenario.duration == 62.0 and scenario.speed == 1.0 and not scenario.loop
+    (fault,) = scenario.fault_list()
+    assert (fault.at, fault.for_, fault.kind) == (19.0, 16.0, "down")
+    assert scenario.independent_routes == ["/health"]
+    assert scenario.allow_original_host
+    assert scenario.gates.cascade is not None and scenario.gates.retry_amplification is not None
+    assert f"harness run {replay / 'db-kill.yaml'}" in out
+
+
+def test_a_short_capture_loops_and_a_capture_file_is_used_as_it_is(tmp_path: Path) -> None:
+    capture = REPO / "captures" / "payments-demo-mitm.capture.parquet"
+    request = InitRequest(
+        sources=[str(capture)], out_dir=tmp_path, build="app --port {port}", name="pay"
+    )
+    result = init_service(request, _Script([]))
+    assert result.capture == capture
+    text = (tmp_path / "db-kill.yaml").read_text()
+    assert "loop: true" in text and "duration: 30s" in text
+    scenario = lint(tmp_path / "db-kill.yaml").scenario
+    assert scenario is not None and scenario.capture == capture.resolve()
+    assert scenario.independent_routes == ["/health"]
+
+
+class _Script:
+    """Answers the questions of init in order, and records them."""
+
+    def __init__(self, answers: list[str | bool]) -> None:
+        self.answers = list(answers)
+        self.asked: list[str] = []
+
+    def ask(self, question: str, default: str | None) -> str | None:
+        self.asked.append(question)
+        answer = self.answers.pop(0) if self.answers else ""
+        assert isinstance(answer, str)
+        return answer or default
+
+    def confirm(self, question: str, default: bool) -> bool:
+        self.asked.append(question)
+        answer = self.answers.pop(0) if self.answers else default
+        assert isinstance(answer, bool)
+        return answer
+
+    def say(self, text: str) -> None:
+        pass
+
+
+def test_questions_are_asked_for_what_the_options_leave_open(tmp_path: Path) -> None:
+    script = _Script(["shop", "uvicorn app:app --port {port}", "/ready", False, "/api/tags, /x"])
+    request = InitRequest(sources=[str(PAYMENTS)], out_dir=tmp_path)
+    init_service(request, script)
+    assert [q.split(" (")[0] for q in script.asked] == [
+        "name of the stack",
+        "command that starts your service",
+        "health path",
+        "  /health works without the database?",
+        "more independent routes",
+    ]
+    stack = yaml.safe_load((tmp_path / "stack.yaml").read_text())
+    assert stack["name"] == "shop"
+    assert stack["builds"]["current"] == "uvicorn app:app --port {port}"
+    assert stack["defaults"]["health"] == "/ready"
+    scenario = yaml.safe_load((tmp_path / "db-kill.yaml").read_text())
+    assert scenario["independent_routes"] == ["/api/tags", "/x"]
+    assert (tmp_path / "payments-demo.capture.parquet").is_file()  # named after the recording
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ([], 2, "needs the command that starts your service: --build"),
+        (["--build", "app --listen 8080"], 2, "has no {port}"),
+        (["--build", "app --port {port} --db {pg.url}"], 2, "unknown placeholder {pg.url}"),
+        (["--build", "app --port {port}", "--init-sql", "nowhere.sql"], 3, "no such file"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    code: int,
+    message: str,
+) -> None:
+    assert _init(tmp_path, str(PAYMENTS), "--yes", *args) == code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("harness: error:")]
+    assert len(lines) == 1 and message in lines[0], err
+
+
+def test_bad_traffic_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "junk.gor").write_bytes(b"not a recording\n")
+    assert _init(tmp_path, str(tmp_path / "missing.mitm"), "--build", "a {port}", "--yes") == 3
+    assert "missing.mitm: no such file" in capsys.readouterr().err
+    assert _init(tmp_path, str(tmp_path / "junk.gor"), "--build", "a {port}", "--yes") == 3
+    assert "junk.gor" in capsys.readouterr().err
+    (tmp_path / "x.capture.parquet").write_bytes(b"PAR1 broken")
+    assert _init(tmp_path, str(tmp_path / "x.capture.parquet"), "--build", "a {port}", "-y") == 3
+
+
+def test_existing_files_are_kept_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [str(PAYMENTS), "--build", "app --port {port}", "--yes"]
+    assert _init(tmp_path, *args) == 0
+    (tmp_path / "replay" / "stack.yaml").write_text("# mine\n")
+    assert _init(tmp_path, *args) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / "replay" / "stack.yaml").read_text() == "# mine\n"
+    assert _init(tmp_path, *args, "--force") == 0
+    assert "# mine" not in (tmp_path / "replay" / "stack.yaml").read_text()
+
+
+def _read_until(fd: int, text: str, timeout: float = 120.0) -> str:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        assert time.monotonic() < deadline, f"no {text!r} in {seen.decode(errors='replace')}"
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen.decode(errors="replace")
+
+
+def test_a_terminal_gets_questions(tmp_path: Path) -> None:
+    main_fd, tty = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "init", str(PAYMENTS), "-o", str(tmp_path / "r")],
+        stdin=tty, stdout=tty, stderr=tty, cwd=tmp_path, close_fds=True,
+    )  # fmt: skip
+    os.close(tty)
+    try:
+        for prompt, answer in (
+            ("name of the stack", "termshop"),
+            ("command that starts your service", "app --port {port}"),
+            ("health path", ""),
+            ("works without the database?", "n"),
+            ("more independent routes", "/catalog"),
+        ):
+            _read_until(main_fd, prompt)
+            os.write(main_fd, answer.encode() + b"\r")
+        rest = _read_until(main_fd, "next:")
+        assert proc.wait(timeout=60) == 0, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main_fd)
+    scenario = yaml.safe_load((tmp_path / "r" / "db-kill.yaml").read_text())
+    assert scenario["name"] == "termshop-db-kill"
+    assert scenario["independent_routes"] == ["/catalog"]
+    assert yaml.safe_load((tmp_path / "r" / "stack.yaml").read_text())["defaults"]["health"] == (
+        "/health"
+    )

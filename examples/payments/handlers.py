@@ -41,6 +41,7 @@ class App:
     catalog: bytes
     access_log: bool = False
     slowdown: float = 0.0  # extra share of each answer's time (hotfix-slower)
+    balance_as_text: bool = False  # balance_cents as a string (hotfix-format)
 
 
 class BadInput(Exception):
@@ -130,8 +131,11 @@ class PaymentsHandler(BaseHTTPRequestHandler):
         balance = self._db(lambda conn: get_balance(conn, account_id))
         if balance is None:
             self._json(404, {"error": f"account {account_id} not found"})
-        else:
-            self._json(200, balance.to_json())
+            return
+        document = balance.to_json()
+        if self.app.balance_as_text:
+            document["balance_cents"] = str(document["balance_cents"])
+        self._json(200, document)
 
     def _post_payment(self) -> None:
         account_id, amount, currency = _parse_payment(self._body())

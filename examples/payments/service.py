@@ -29,7 +29,7 @@ CATALOG = Path(__file__).with_name("catalog.json")
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="payments",
-        description="Payments demo service: a payments API on PostgreSQL, in seven builds.",
+        description="Payments demo service: a payments API on PostgreSQL, in eight builds.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any)")
@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         catalog=catalog + b"\n",
         access_log=args.access_log,
         slowdown=build.slowdown,
+        balance_as_text=build.balance_as_text,
     )
     try:
         server = WorkerPoolServer(

@@ -20,6 +20,9 @@ Under ``scenarios/db-kill.yaml`` (the database killed for 15 s, clients giving u
   about the same latency.
 - ``hotfix-slower`` (PASS): production's behaviour, each answer 5 % slower (a correct build
   whose p99 is within the default ``latency_p99`` ratio).
+- ``hotfix-format`` (FAIL with a ``response_diff`` gate): production's behaviour, but the
+  balance comes back as a string (``"balance_cents": "1200"``): a contract break that no error
+  rate or latency shows.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class Build:
     policy: RetryPolicy
     leak_on_error: bool = False
     slowdown: float = 0.0  # extra share of each answer's time, slept before sending it
+    balance_as_text: bool = False  # answer balance_cents as a string: an API change
 
 
 PRODUCTION = RetryPolicy(max_attempts=1, checkout_timeout=0.15, query_timeout=1.0)
@@ -85,6 +89,7 @@ BUILDS: dict[str, Build] = {
         )
     ),
     "hotfix-slower": Build(PRODUCTION, slowdown=0.05),
+    "hotfix-format": Build(PRODUCTION, balance_as_text=True),
 }
 
 #: The retry policy of each build (what other example services reuse).

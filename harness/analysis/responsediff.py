@@ -3,9 +3,10 @@
 Three copies answer every request at the same moment: the baseline, a second copy of it (the
 A/A copy, role ``aa``) and the candidate. Per route, a field (a JSON path, a header) that
 differs between the two baseline copies is **noise**: a timestamp, a generated id, a token.
-The candidate is held to differ only where it differs beyond that: on a field the copies never
-disagree on, or on a noisy field significantly more often than they do (the lower end of the
-candidate's Wilson interval above the upper end of the copies'). A status change always counts.
+The candidate is held to differ only where it differs beyond that: on a field significantly more
+often than the copies do (the lower end of the candidate's Wilson interval above the upper end
+of the copies', so a field the copies never disagree on counts once the candidate's differences
+are more than chance). A status change always counts.
 
 Without an A/A copy there is nothing to learn from: the built-in normalisers
 (:mod:`harness.analysis.fields`) and the gate's ``ignore`` rules decide. The bodies come from
@@ -147,7 +148,14 @@ def compare_fields(
     if learned and t.aa is not None:
         aa_field, aa_route = _counts(*_differences(ctx, responses, t.aa, False, gate))
     beyond = {
-        key: _beyond(count, cand_route[key[0]], aa_field[key], aa_route[key[0]], ctx)
+        key: _beyond(
+            count,
+            cand_route[key[0]],
+            aa_field[key],
+            aa_route[key[0]],
+            confidence=ctx.gates.confidence,
+            learned=learned,
+        )
         for key, count in cand_field.items()
     }
     differs, changes = [], {}
@@ -172,12 +180,17 @@ def compare_fields(
     return FieldComparison(pairs, learned, summary[:SUMMARY_FIELDS], changes)
 
 
-def _beyond(k_cand: int, n_cand: int, k_aa: int, n_aa: int, ctx: Context) -> bool:
-    """Whether the candidate differs on a field beyond what the A/A copies show."""
-    if k_aa == 0:
+def _beyond(
+    k_cand: int, n_cand: int, k_aa: int, n_aa: int, *, confidence: float, learned: bool
+) -> bool:
+    """Whether the candidate differs on a field beyond what the A/A copies show: the lower end
+    of its Wilson interval above the upper end of theirs (a date header that flips between
+    two seconds once in 200 responses is noise even where the copies happened not to show it;
+    a field changed in every response is not). Nothing learned on the route: any difference."""
+    if not learned or n_aa == 0:
         return k_cand > 0
-    low, _ = wilson(k_cand, n_cand, ctx.gates.confidence)
-    _, high = wilson(k_aa, n_aa, ctx.gates.confidence)
+    low, _ = wilson(k_cand, n_cand, confidence)
+    _, high = wilson(k_aa, n_aa, confidence)
     return low > high
 
 

@@ -8,6 +8,8 @@ probe              value
 ``sessions``       ``pg_stat_database.sessions`` (PostgreSQL 14+; a counter)
 ``numbackends``    ``pg_stat_database.numbackends`` (a gauge; includes this probe's one)
 ``waiting_locks``  lock requests not granted, of sessions on this database (a gauge)
+``attempts``       the transactions of ``xact``; the sampler adds the connections the
+                   target's proxy accepted (:mod:`harness.probes.sampler`)
 =================  ==================================================================
 """
 
@@ -30,6 +32,9 @@ _EXPRESSIONS: dict[str, str] = {
     "waiting_locks": "(SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
     "WHERE NOT l.granted AND a.datname = current_database())",
 }
+
+# ``attempts`` reads the transactions; the sampler adds the connections the proxy accepted.
+_EXPRESSIONS["attempts"] = _EXPRESSIONS["xact"]
 
 STATS: tuple[str, ...] = tuple(_EXPRESSIONS)
 

@@ -271,9 +271,8 @@ class _Readers:
             for probe in probes:
                 errors[probe.name] = f"target {self.target.name} has no database DSN"
             return
-        wanted = {"xact" if p.postgres == "attempts" else p.postgres for p in probes}
         try:
-            stats = self.stats.read(sorted(wanted))
+            stats = self.stats.read(sorted({p.postgres for p in probes}))
         except HarnessError as exc:
             for probe in probes:
                 errors[probe.name] = str(exc)
@@ -291,7 +290,7 @@ class _Readers:
                 continue
             # A counter never goes down: the database publishes its counters up to a second
             # late, so less the reads made so far it can dip by one; keep the highest value.
-            value = accepted + max(stats["xact"] - own_reads, 0.0)
+            value = accepted + max(stats["attempts"] - own_reads, 0.0)
             self.highest[probe.name] = max(value, self.highest.get(probe.name, 0.0))
             values[probe.name] = self.highest[probe.name]
 

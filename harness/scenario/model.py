@@ -314,6 +314,9 @@ TimelineEntry = Annotated[
 #: ``attempts`` is the harness's own count of database attempts (:data:`ATTEMPTS_PROBE`).
 PostgresStat = Literal["xact", "sessions", "numbackends", "waiting_locks", "attempts"]
 
+#: Bytes of each response body kept when the response_diff gate compares bodies field by field.
+DEFAULT_RESPONSE_BYTES = 65536
+
 #: :data:`ATTEMPTS_PROBE` (``postgres_attempts``) is the probe every scenario that faults
 #: postgres gets: connections the target's proxy accepted (while the database is up or "down")
 #: plus the transactions of its own database. It needs no metric from the application, so
@@ -391,6 +394,9 @@ class Scenario(_Strict):
     #: judged: a share (0.9, "90%"; 0 turns the check off) or {min_match, max_error_increase_pp}
     fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
     lag_bound_ms: float | None = Field(default=None, gt=0, le=MAX_TOXIC_MS)
+    #: bytes of each response body kept in responses.parquet (None: 65536 when the
+    #: response_diff gate is set, else none; 0: none)
+    keep_response_bytes: int | None = Field(default=None, ge=0, le=16 * 1024 * 1024)
     timeout: Duration | None = Field(default=None, gt=0)
     loop: bool = False
     seed: int = 0
@@ -424,6 +430,12 @@ class Scenario(_Strict):
     def probe_names(self) -> list[str]:
         """Names of the probes a run samples (:meth:`run_probes`)."""
         return [probe.name for probe in self.run_probes()]
+
+    def response_bytes(self) -> int:
+        """Bytes of each response body the replay keeps (see ``keep_response_bytes``)."""
+        if self.keep_response_bytes is not None:
+            return self.keep_response_bytes
+        return DEFAULT_RESPONSE_BYTES if self.gates.response_diff is not None else 0
 
     def faults_postgres(self) -> bool:
         """Whether a fault of the timeline hits the postgres dependency."""

@@ -219,6 +219,7 @@ def _replay_with_faults(
         start_delay_s=request.start_delay_s,
         allow_original_host=scenario.allow_original_host,
         locust=request.locust,
+        keep_response_bytes=scenario.response_bytes(),
     )
     if scenario.probes:
         from harness.probes.preflight import check_probes

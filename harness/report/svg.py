@@ -56,6 +56,51 @@ class Chart:
 
 
 _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 150, 28, 34
+_ROW = 11  # px between stacked label rows
+_NARROW = frozenset(" .,:;'|!il1jfItrJ()[]-/")
+_WIDE = frozenset("mwMW%@")
+
+
+def text_width(text: str, size: float) -> float:
+    """A generous estimate of ``text``'s width in px at ``size`` (DejaVu Sans, the widest of
+    the usual sans-serif fonts), so labels placed by it do not collide in any of them."""
+    em = 0.0
+    for char in text:
+        if char in _NARROW:
+            em += 0.4
+        elif char in _WIDE:
+            em += 1.0
+        elif char.isupper():
+            em += 0.8
+        elif char.isdigit() or char.islower():
+            em += 0.66
+        else:
+            em += 0.86
+    return em * size + 2
+
+
+def fit(text: str, size: float, width: float) -> str:
+    """``text``, cut with an ellipsis to fit in ``width`` px (the full text goes in a title)."""
+    if text_width(text, size) <= width:
+        return text
+    while text and text_width(text + "…", size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+class _Rows:
+    """Labels in horizontal rows: each goes into the first row where it overlaps nothing."""
+
+    def __init__(self, rows: int) -> None:
+        self._taken: list[list[tuple[float, float]]] = [[] for _ in range(rows)]
+
+    def place(self, x0: float, width: float) -> int | None:
+        """The row for the span ``x0 .. x0 + width`` (taken from now on), None when full."""
+        for number, row in enumerate(self._taken):
+            if all(x0 + width <= a or x0 >= b for a, b in row):
+                row.append((x0 - 2, x0 + width + 2))
+                return number
+        return None
 
 
 def _nice_max(value: float) -> float:
@@ -92,6 +137,7 @@ def line_chart(chart: Chart) -> str:
         f'viewBox="0 0 {w} {h}" role="img" aria-label="{escape(chart.title)}">',
         f'<text class="title" x="{_LEFT}" y="16">{escape(chart.title)}</text>',
     ]
+    fault_rows = _Rows(4)
     for shade in chart.shades:
         x0, x1 = px(shade.start), px(shade.end)
         out.append(
@@ -99,10 +145,8 @@ def line_chart(chart: Chart) -> str:
             f'height="{ph}" fill="#f4a582" fill-opacity="0.35">'
             f"<title>{escape(shade.label)}</title></rect>"
         )
-        out.append(
-            f'<text class="fault-label" x="{x0 + 2:.1f}" y="{_TOP + 11}" '
-            f'font-size="10">{escape(shade.label)}</text>'
-        )
+        attrs = ' class="fault-label"'
+        out.append(_label(fault_rows, shade.label, x0 + 2, _TOP + 11, 1, 10, pw, attrs))
     for i in range(5):
         value = y_max * i / 4
         y = _TOP + ph * (1 - i / 4)
@@ -115,8 +159,10 @@ def line_chart(chart: Chart) -> str:
         )
     for i in range(6):
         x = x_max * i / 5
+        # the first and last tick labels do not reach past the plot's edges (nor the y labels)
+        anchor = "start" if i == 0 else "end" if i == 5 else "middle"
         out.append(
-            f'<text x="{px(x):.1f}" y="{h - _BOTTOM + 14}" text-anchor="middle" '
+            f'<text x="{px(x):.1f}" y="{h - _BOTTOM + 16}" text-anchor="{anchor}" '
             f'font-size="10">{x:.0f}s</text>'
         )
     out.append(
@@ -136,23 +182,45 @@ def line_chart(chart: Chart) -> str:
             f'<line x1="{w - _RIGHT + 10}" x2="{w - _RIGHT + 30}" y1="{ly - 4}" '
             f'y2="{ly - 4}" stroke="{color}" stroke-width="2"{dash}/>'
         )
+        shown = fit(series.name, 11, _RIGHT - 38)
+        title = f"<title>{escape(series.name)}</title>" if shown != series.name else ""
         out.append(
             f'<text class="legend" x="{w - _RIGHT + 34}" y="{ly}" font-size="11">'
-            f"{escape(series.name)}</text>"
+            f"{title}{escape(shown)}</text>"
         )
-    for mark in chart.marks:
+    mark_rows = _Rows(4)
+    for mark in sorted(chart.marks, key=lambda m: m.x):
         x = px(mark.x)
         out.append(
             f'<line class="mark" x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" '
             f'y2="{_TOP + ph}" stroke="{mark.color}" stroke-dasharray="2 2">'
             f"<title>{escape(mark.label)}</title></line>"
         )
-        out.append(
-            f'<text x="{x + 2:.1f}" y="{_TOP + ph - 4}" font-size="9" '
-            f'fill="{mark.color}">{escape(mark.label)}</text>'
-        )
+        fill = f' fill="{mark.color}"'
+        out.append(_label(mark_rows, mark.label, x + 2, _TOP + ph - 4, -1, 9, pw, fill))
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _label(
+    rows: _Rows, text: str, x0: float, y: float, step: int, size: int, pw: float, attrs: str
+) -> str:
+    """A label at ``x0`` (moved left to stay in the plot) in the first free row from ``y``
+    (rows go down for ``step`` 1, up for -1); when every row is taken there, it is cut short."""
+    shown = fit(text, size, pw)
+    width = text_width(shown, size)
+    x0 = max(_LEFT + 1, min(x0, _LEFT + pw - width - 1))
+    row = rows.place(x0, width)
+    if row is None:  # crowded: the last row, cut to the room left of the next label
+        shown = fit(text, size, max(12.0, width / 3))
+        width = text_width(shown, size)
+        row = rows.place(x0, width)
+    if row is None:
+        return ""  # no room at all: the shade or line still has the text as its title
+    return (
+        f'<text x="{x0:.1f}" y="{y + step * row * _ROW:.1f}" font-size="{size}"{attrs}>'
+        f"{escape(shown)}</text>"
+    )
 
 
 def _segments(series: Series) -> list[list[tuple[float, float]]]:

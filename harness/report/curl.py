@@ -3,6 +3,11 @@
 The capture file named in the manifest holds method, path, headers and body of each ``idx``;
 when it is not there (a run copied from another machine without its capture), the command is
 built from what the run has (method and route template) and says so.
+
+The note of each command says how the capture treated secrets (its metadata's redaction mode):
+pseudonymised (stand-ins of the same shape: use staging credentials), masked, or not at all
+(imported with ``--no-redact``). A capture that is not redacted, or whose mode is unknown, is
+masked here before its values reach the report: a report is shared more widely than a capture.
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ def curl_commands(run: Run, target: str, rows: list[tuple[int, str, str]]) -> li
     """One command per ``(idx, method, route)`` against ``target``'s URL from the manifest."""
     info = run.manifest.targets.get(target)
     base = (info.url if info else "").rstrip("/") or "http://TARGET"
-    captured = _read_capture(_capture_path(run), [idx for idx, _, _ in rows])
+    path = _capture_path(run)
+    captured = _read_capture(path, [idx for idx, _, _ in rows])
+    mode = _redaction_mode(path) if captured else None
     out = []
     for idx, method, route in rows:
         record = captured.get(idx)
@@ -56,8 +63,59 @@ def curl_commands(run: Run, target: str, rows: list[tuple[int, str, str]]) -> li
             note = f"capture file not available: built from the run's method and route ({missing})"
             out.append(Reproduction(idx, command, note))
             continue
-        out.append(Reproduction(idx, _command(base, record), "from the capture (redacted)"))
+        if mode not in ("pseudonym", "mask"):
+            record = _masked(record)
+        out.append(Reproduction(idx, _command(base, record), NOTES.get(mode, NOTES[None])))
     return out
+
+
+#: The note of a command from the capture, by the capture's redaction mode.
+NOTES: dict[str | None, str] = {
+    "pseudonym": (
+        "from the capture, pseudonymised: credentials and personal values are stand-ins of the "
+        "same shape (use staging ones)"
+    ),
+    "mask": "from the capture, masked: its secrets were replaced at import",
+    "off": (
+        "from a capture imported WITHOUT redaction (--no-redact): its secrets are masked here "
+        "for the report, the capture file still holds them"
+    ),
+    None: "from the capture (its redaction is unknown): secrets are masked here for the report",
+}
+
+
+def _redaction_mode(path: Path | None) -> str | None:
+    """``pseudonym``, ``mask`` or ``off`` from the capture's metadata (None: not readable)."""
+    if path is None:
+        return None
+    from harness.capture.store import capture_metadata
+    from harness.errors import CaptureError
+
+    try:
+        redaction = capture_metadata(path).redaction
+    except CaptureError:
+        return None
+    return redaction.mode if redaction.enabled else "off"
+
+
+def _masked(record: dict[str, object]) -> dict[str, object]:
+    """``record`` with its secrets masked (the capture's own redaction rules, mask mode)."""
+    from harness.capture.record import Exchange, join_headers, split_headers
+    from harness.capture.redact import Redactor
+
+    headers = record.get("headers") or []
+    pairs = (
+        [(str(h["name"]), str(h["value"])) for h in headers] if isinstance(headers, list) else []
+    )
+    body = record.get("body")
+    exchange = Exchange(
+        ts_ns=0, method=str(record["method"]), scheme="http", host="", path=str(record["path"]),
+        http_version="HTTP/1.1", head=join_headers(pairs),
+        body=body if isinstance(body, bytes) else b"", source="report",
+    )  # fmt: skip
+    Redactor(mode="mask").redact(exchange)
+    headers_out = [{"name": n, "value": v} for n, v in split_headers(exchange.head)]
+    return {**record, "path": exchange.path, "headers": headers_out, "body": exchange.body}
 
 
 def _command(base: str, record: dict[str, object]) -> str:

@@ -146,7 +146,9 @@ def line_chart(chart: Chart) -> str:
             f"<title>{escape(shade.label)}</title></rect>"
         )
         attrs = ' class="fault-label"'
-        out.append(_label(fault_rows, shade.label, x0 + 2, _TOP + 11, 1, 10, pw, attrs))
+        out.append(
+            _label(fault_rows, shade.label, x0 + 2, _TOP + 11, step=1, size=10, pw=pw, attrs=attrs)
+        )
     for i in range(5):
         value = y_max * i / 4
         y = _TOP + ph * (1 - i / 4)
@@ -197,13 +199,15 @@ def line_chart(chart: Chart) -> str:
             f"<title>{escape(mark.label)}</title></line>"
         )
         fill = f' fill="{mark.color}"'
-        out.append(_label(mark_rows, mark.label, x + 2, _TOP + ph - 4, -1, 9, pw, fill))
+        out.append(
+            _label(mark_rows, mark.label, x + 2, _TOP + ph - 4, step=-1, size=9, pw=pw, attrs=fill)
+        )
     out.append("</svg>")
     return "\n".join(out)
 
 
 def _label(
-    rows: _Rows, text: str, x0: float, y: float, step: int, size: int, pw: float, attrs: str
+    rows: _Rows, text: str, x0: float, y: float, *, step: int, size: int, pw: float, attrs: str
 ) -> str:
     """A label at ``x0`` (moved left to stay in the plot) in the first free row from ``y``
     (rows go down for ``step`` 1, up for -1); when every row is taken there, it is cut short."""

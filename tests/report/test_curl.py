@@ -65,3 +65,36 @@ def test_without_capture_the_route_is_shown(tmp_path: Path) -> None:
     (repro,) = curl_commands(run, "c", [(3, "GET", "/payments/{id}")])
     assert repro.command == "curl -sS -X GET 'http://127.0.0.1:18001/payments/{id}'"
     assert "capture file not available" in repro.note
+
+
+def _imported(tmp_path: Path, *flags: str) -> Path:
+    """A real capture of one login, imported with ``flags`` (as a user would)."""
+    from harness.cli.main import main
+    from tests.capture.gorfiles import GorRecord, request, write_gor
+
+    body = b'{"user": {"email": "ann@corp.io", "password": "hunter2-secret"}}'
+    login = request(
+        "/api/users/login", "POST",
+        {"Content-Type": "application/json", "Authorization": "Token abc.def.ghi"}, body,
+    )  # fmt: skip
+    source = write_gor(tmp_path / "t.gor", [GorRecord(1, "a" * 24, 1_000, login)])
+    out = tmp_path / "t.capture.parquet"
+    assert main(["capture", "import", str(source), "-o", str(out), *flags]) == 0
+    return out
+
+
+def test_the_note_says_how_the_capture_treated_secrets(tmp_path: Path) -> None:
+    shown = {}
+    for mode, flags in (("raw", ["--no-redact"]), ("pseudonym", [])):
+        folder = tmp_path / mode
+        folder.mkdir()
+        capture = _imported(folder, *flags)
+        run = load_run(_run(folder, str(capture)))
+        (repro,) = curl_commands(run, "c", [(0, "POST", "/api/users/login")])
+        shown[mode] = repro
+    raw = shown["raw"]
+    assert "WITHOUT redaction" in raw.note and "masked here" in raw.note
+    assert "hunter2-secret" not in raw.command and "ann@corp.io" not in raw.command
+    assert "abc.def.ghi" not in raw.command
+    assert "pseudonymised" in shown["pseudonym"].note
+    assert "hunter2-secret" not in shown["pseudonym"].command

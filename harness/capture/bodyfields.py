@@ -28,17 +28,22 @@ from harness.capture.secretvalues import Hit
 
 FIELD_RULE = "secret-field"
 
-_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:)?', re.S)
+# a string from its quote to its closing quote, or to the end of a truncated text (so a string
+# is never tried again from a quote inside it: linear time on any input); groups: content,
+# closing quote ("" if none), the colon of a key
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*+)\\?("?)(\s*:)?', re.S)
 _JSON_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _JSON_TOKEN = re.compile(
-    r'"((?:[^"\\]|\\.)*)"(\s*:)?|(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)|([\[\]{}])', re.S
+    r'"((?:[^"\\]|\\.)*+)\\?("?)(\s*:)?|(-?[0-9]++(?:\.[0-9]++)?(?:[eE][+-]?[0-9]++)?)'
+    r"|([\[\]{}])",
+    re.S,
 )
 _WHITESPACE = re.compile(r"\s*")
-_FORM_PAIR = re.compile(r"([^&;=]+)=([^&;]*)")
-_LOOSE_PAIR = re.compile(r"(?:^|(?<=[?&;\s]))([^&;=\s?]+)=([^&;#\s]*)")
+_FORM_PAIR = re.compile(r"(?:^|(?<=[&;]))([^&;=]++)=([^&;]*+)")
+_LOOSE_PAIR = re.compile(r"(?:^|(?<=[?&;\s]))([^&;=\s?]++)=([^&;#\s]*+)")
 _PART_NAME = re.compile(r'(?im)^content-disposition:[^\r\n]*?\bname=(?:"([^"]*)"|([^;\s]+))')
 _PART_JSON = re.compile(r"(?im)^content-type:[^\r\n]*json")
-_XML_OPEN = re.compile(r"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)((?:\s[^<>]*?)?)(/?)>")
+_XML_OPEN = re.compile(r"<([A-Za-z_][\w.-]*+:)?([A-Za-z_][\w.-]*+)((?:\s[^<>]*?)?)(/?)>")
 _XML_ATTR = re.compile(r"([A-Za-z_][\w.:-]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _XML_TEXT = re.compile(r"<!\[CDATA\[(.*?)\]\]>|<[^>]*>|([^<]+)", re.S)
 # words that every secret name contains one of (a superset test: a false hit costs time only)
@@ -66,7 +71,7 @@ class FieldFinder:
         hits: list[Hit] = []
         covered = -1
         for m in _JSON_STRING.finditer(text):
-            if not m.group(2) or m.start() < covered:
+            if not m.group(3) or m.start() < covered:
                 continue
             key = m.group(1)
             if "\\" in key:
@@ -150,7 +155,7 @@ def _json_value(text: str, start: int, hits: list[Hit], offset: int) -> int:
             return start
         if m.end(1) > m.start(1):
             hits.append((m.start(1) + offset, m.end(1) + offset, FIELD_RULE, "json"))
-        return m.end(1) + 1
+        return m.end(2)
     if first in "-0123456789":
         m = _JSON_NUMBER.match(text, start)
         if m is None:
@@ -161,14 +166,14 @@ def _json_value(text: str, start: int, hits: list[Hit], offset: int) -> int:
         return start  # true, false, null: nothing to hide
     depth = 0
     for m in _JSON_TOKEN.finditer(text, start):
-        bracket = m.group(4)
+        bracket = m.group(5)
         if bracket is not None:
             depth += 1 if bracket in "[{" else -1
             if depth == 0:
                 return m.end()
-        elif m.group(3) is not None:
-            hits.append((m.start(3) + offset, m.end(3) + offset, FIELD_RULE, "number"))
-        elif not m.group(2) and m.end(1) > m.start(1):  # a string that is not a key
+        elif m.group(4) is not None:
+            hits.append((m.start(4) + offset, m.end(4) + offset, FIELD_RULE, "number"))
+        elif not m.group(3) and m.end(1) > m.start(1):  # a string that is not a key
             hits.append((m.start(1) + offset, m.end(1) + offset, FIELD_RULE, "json"))
     return len(text)  # an object that never closes (a truncated body): all of it
 

@@ -37,7 +37,10 @@ AUTH_SCHEMES = frozenset(
 # parameters of a credentials list that say how, not who
 _PLAIN_PARAMS = frozenset({"realm", "algorithm", "qop", "charset", "stale", "userhash", "nc"})
 _SCHEMED = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)( +)(\S.*)", re.S)
-_PARAM = re.compile(r'([A-Za-z0-9_-]+)(\s*=\s*)(?:"((?:[^"\\]|\\.)*)"|([^,\s"]*))')
+# a parameter starts after a boundary (linear time on a long token without "=")
+_PARAM = re.compile(
+    r'(?<![A-Za-z0-9_-])([A-Za-z0-9_-]++)(\s*=\s*)(?:"((?:[^"\\]|\\.)*+)"|([^,\s"]*+))'
+)
 _COOKIE_VALUE = re.compile(r"=[^;]*")
 
 Secret = Callable[[str], str]

@@ -67,10 +67,12 @@ class KeyedPermutation:
         return int.from_bytes(self.stream(data, (n.bit_length() + 7) // 8 + 16)) % n
 
     def stream(self, data: bytes, size: int) -> bytes:
-        """``size`` pseudo-random bytes derived from the key and ``data`` (HMAC in counter mode)."""
+        """``size`` pseudo-random bytes derived from the key and ``data`` (HMAC in counter mode
+        over the HMAC of ``data``: the data is hashed once, however many bytes are drawn)."""
+        seed = hmac.digest(self._key, data, "sha256")
         out = bytearray()
         counter = 0
         while len(out) < size:
-            out += hmac.digest(self._key, counter.to_bytes(4) + data, "sha256")
+            out += hmac.digest(self._key, counter.to_bytes(4) + seed, "sha256")
             counter += 1
         return bytes(out[:size])

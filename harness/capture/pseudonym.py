@@ -47,8 +47,12 @@ from harness.capture.cards import is_card, luhn_digit
 from harness.capture.permutation import FEISTEL_LIMIT, KeyedPermutation
 from harness.errors import UsageError
 
-#: Distinct raw values whose pseudonym is remembered (the cache is emptied when full).
+#: Distinct raw values whose pseudonym is remembered (the cache is emptied when full), and the
+#: longest value remembered.
 CACHE_LIMIT = 200_000
+CACHED_LENGTH = 1024
+# more letters and digits than this never fit the exact permutation (26**28 > 2**128)
+_EXACT_SYMBOLS = 40
 #: Shortest value an environment key may have.
 MIN_KEY_CHARS = 16
 EMAIL_DOMAIN = "example.com"
@@ -58,7 +62,7 @@ KEPT_CLAIMS = frozenset(
     {"iss", "aud", "exp", "nbf", "iat", "auth_time", "scope", "scp", "roles", "typ", "amr", "acr"}
 )
 
-JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]*+")
 EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]*[A-Za-z0-9_+-]@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
@@ -152,9 +156,10 @@ class Pseudonymiser:
         if cached is not None:
             return cached
         new = self._derive(raw)
-        if len(self._cache) >= CACHE_LIMIT:
-            self._cache.clear()  # bounded memory on high-cardinality input
-        self._cache[raw] = new
+        if len(raw) <= CACHED_LENGTH:  # bounded memory on high-cardinality or huge input
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[raw] = new
         return new
 
     def _derive(self, raw: str) -> str:
@@ -246,10 +251,11 @@ class Pseudonymiser:
         try:
             claims = json.loads(_b64decode(payload))
             json.loads(_b64decode(head))
-        except (ValueError, binascii.Error):
-            # not JSON inside: each segment as text (still three base64url segments)
+            body = json.dumps(self._claims(claims), separators=(",", ":"), ensure_ascii=False)
+        except (ValueError, binascii.Error, RecursionError):
+            # not JSON inside (or nested too deep to walk): each segment as text, still three
+            # base64url segments
             return ".".join(self.text(part) for part in (head, payload, signature))
-        body = json.dumps(self._claims(claims), separators=(",", ":"), ensure_ascii=False)
         stream = self._perm.stream(b"jwt-signature\0" + raw.encode(), len(signature))
         new_signature = "".join(_B64URL[b & 63] for b in stream)
         return f"{head}.{_b64encode(body.encode())}.{new_signature}"
@@ -295,9 +301,12 @@ class Pseudonymiser:
 
     def _shaped(self, raw: str) -> str:
         """``raw`` with its letters and digits replaced, its shape kept."""
+        plain = raw.isascii()
+        long = len(raw) > _EXACT_SYMBOLS and sum(c.isalnum() for c in raw) > _EXACT_SYMBOLS
+        if (long or not plain) and any(c.isalnum() for c in raw):
+            return self._hashed(raw, "text", every=False)  # no exact permutation this size
         radices: list[int] = []
         digits: list[int] = []
-        plain = raw.isascii()
         for ch in raw:
             if "0" <= ch <= "9":
                 radices.append(10)

@@ -19,6 +19,7 @@ run before each regular expression, so text without a candidate costs little.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from harness.capture.cards import CARD_CANDIDATE, is_card
@@ -28,22 +29,26 @@ from harness.capture.escapes import Codec, decode
 #: name) hold the value in its place's codec; patterns match raw text.
 Hit = tuple[int, int, str, Codec]
 
-JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# Every pattern starts at a boundary (a lookbehind) and scans without giving back (possessive
+# quantifiers) where it can: a match is tried once per run of characters, not once per
+# character of it, so hostile text (a megabyte of "eyJeyJ...") costs linear time.
+JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]*+")
 EMAIL = re.compile(
-    r"[A-Za-z0-9._%+-]*[A-Za-z0-9_+-](?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*[A-Za-z0-9_+-](?:@|%40)"
+    r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
 AWS_KEY = re.compile(
     r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}"
     r"(?![A-Za-z0-9])"
 )
 _BLANK = r"(?: |%20|\+)"
-PEM_BLOCK = re.compile(
-    rf"-----BEGIN{_BLANK}((?:[A-Z0-9]+{_BLANK})*PRIVATE{_BLANK}KEY(?:{_BLANK}BLOCK)?)-----"
-    r".*?-----END[ %20+A-Z0-9]*?KEY(?:" + _BLANK + r"BLOCK)?-----",
-    re.S,
+PEM_BEGIN = re.compile(
+    rf"-----BEGIN{_BLANK}(?:[A-Z0-9]++{_BLANK})*?PRIVATE{_BLANK}KEY(?:{_BLANK}BLOCK)?-----"
 )
+PEM_END = re.compile(rf"-----END{_BLANK}(?:[A-Z0-9]++{_BLANK})*?KEY(?:{_BLANK}BLOCK)?-----")
 USERINFO = re.compile(
-    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:\"'<>\\]+)(?::([^\s/?#@\"'<>\\]*))?@"
+    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://([^\s/?#@:\"'<>\\]++)"
+    r"(?::([^\s/?#@\"'<>\\]*+))?@"
 )
 # a card in a URL or form body: the groups may be joined by "+" or "%20"
 CARD_IN_URL = re.compile(
@@ -90,12 +95,31 @@ class ValuePatterns:
         if "A" in text and any(p in text for p in _AWS_PREFIXES):
             hits += [(m.start(), m.end(), "aws-key", "raw") for m in AWS_KEY.finditer(text)]
         if "-----BEGIN" in text:
-            for m in PEM_BLOCK.finditer(text):
-                escaped = "%20" in m.group(0) or "%0" in m.group(0)
-                hits.append((m.start(), m.end(), "private-key", "form" if escaped else "raw"))
+            hits += _pem_blocks(text)
         for name, pattern in self.extra:
             hits += [(m.start(), m.end(), name, "raw") for m in pattern.finditer(text) if m.end()]
         return hits
+
+
+def _pem_blocks(text: str) -> list[Hit]:
+    """Private-key blocks: each BEGIN marker with the first END marker after it (found by
+    bisection in the END markers' positions: linear in the text, however many markers)."""
+    ends = [(m.start(), m.end()) for m in PEM_END.finditer(text)]
+    starts = [s for s, _ in ends]
+    hits: list[Hit] = []
+    reached = 0
+    for m in PEM_BEGIN.finditer(text):
+        if m.start() < reached:
+            continue  # inside the block found before
+        i = bisect.bisect_left(starts, m.end())
+        if i == len(starts):
+            break
+        end = ends[i][1]
+        block = text[m.start() : end]
+        escaped = "%20" in block or "%0" in block
+        hits.append((m.start(), end, "private-key", "form" if escaped else "raw"))
+        reached = end
+    return hits
 
 
 def _userinfo(text: str) -> list[Hit]:

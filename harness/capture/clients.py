@@ -38,9 +38,9 @@ from harness.capture.record import Exchange, split_headers
 from harness.capture.sessions import SessionKeyer
 
 #: Entries kept in each credential map (known, delivered) at most.
-DEFAULT_MAX_CREDENTIALS = 200_000
+DEFAULT_MAX_CREDENTIALS = 100_000
 #: Distinct header lines whose credentials are remembered (the cache is emptied when full).
-_LINE_CACHE = 65_536
+_LINE_CACHE = 8192
 
 BY_KNOWN = "credential seen before"
 BY_DELIVERED = "credential an earlier response delivered"

@@ -16,8 +16,10 @@ stores each link's value as the stored request holds it (the pseudonym of the ra
 raw value where nothing was replaced, or what stands between the same neighbours where a mask
 replaced it) and drops, with a count, a link whose value is no longer at its place.
 
-Memory is bounded: at most ``max_sessions`` sessions (least recently active dropped first)
-with at most ``max_values`` values each.
+Memory is bounded: at most ``max_values`` values indexed and as many sent per session, and at
+most ``max_held`` values (indexed, waiting for their response to end, or sent) and
+``max_sessions`` sessions in all; past that, the least recently active sessions are dropped
+(counted: ``sessions_evicted``), so memory does not grow with the capture.
 
 Usage (what :mod:`harness.capture.ingest` does per kept request, in capture order)::
 
@@ -43,8 +45,9 @@ from harness.capture.linkspec import Locator, parse_target
 from harness.capture.linktargets import Place, place_values
 from harness.capture.linkvalues import is_csrf_name, is_token_name, worth_linking
 
-DEFAULT_MAX_SESSIONS = 100_000
-DEFAULT_MAX_VALUES = 4096
+DEFAULT_MAX_SESSIONS = 50_000
+DEFAULT_MAX_VALUES = 1024
+DEFAULT_MAX_HELD = 300_000
 
 DROP_NOT_STORED = "value not at its place after redaction"
 DROP_EXCLUDED = "excluded by a links rule"
@@ -149,6 +152,10 @@ class _Session:
         # them echoes the client's own data, it does not deliver it
         self.sent: dict[str, None] = {}
 
+    def size(self) -> int:
+        """Values this session holds (indexed, pending, sent)."""
+        return len(self.index) + len(self.sent) + sum(len(e) for _, e in self.pending)
+
 
 class LinkLearner:
     """Learns the links of one import (see the module docstring)."""
@@ -159,6 +166,7 @@ class LinkLearner:
         *,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         max_values: int = DEFAULT_MAX_VALUES,
+        max_held: int = DEFAULT_MAX_HELD,
     ) -> None:
         self.config = config or LinksConfig()
         # the report's counts (a pydantic model is slow to update in this loop)
@@ -166,6 +174,8 @@ class LinkLearner:
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._max_sessions = max_sessions
         self._max_values = max_values
+        self._max_held = max_held
+        self._held = 0  # values held by all sessions (index, pending and sent)
         self._kinds: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
         self._unread: Counter[str] = Counter()
@@ -174,6 +184,11 @@ class LinkLearner:
         self._targets: dict[str, Locator] = {}
         #: set once a response was seen: until then requests are not read at all
         self.responses_seen = False
+
+    @property
+    def held(self) -> int:
+        """Values all sessions hold now (indexed, pending, sent)."""
+        return self._held
 
     @property
     def active(self) -> bool:
@@ -193,11 +208,14 @@ class LinkLearner:
             if not self.responses_seen:
                 return []  # nothing to learn from yet (a capture without responses, so far)
             state = self._state(session)
-        elif state.pending and state.pending[0][0] <= ts:
-            self._release(state, ts)
+        else:
+            self._sessions.move_to_end(session)  # the most recently active: dropped last
+            if state.pending and state.pending[0][0] <= ts:
+                self._release(state, ts)
         found: dict[tuple[str, str], RawLink] = {}
         index = state.index
         sent = state.sent
+        before = len(sent)
         for place in places():
             value = place.value
             sent[value] = None
@@ -211,7 +229,17 @@ class LinkLearner:
                 found[(place.dst, value)] = link
         while len(sent) > self._max_values:
             del sent[next(iter(sent))]
+        self._hold(len(sent) - before)
         return list(found.values())
+
+    def _hold(self, delta: int) -> None:
+        """Count values taken (or let go); drop idle sessions while too many are held."""
+        self._held += delta
+        sessions = self._sessions
+        while self._held > self._max_held and len(sessions) > 1:
+            _, gone = sessions.popitem(last=False)
+            self._held -= gone.size()
+            self._n["sessions_evicted"] += 1
 
     def _state(self, session: str) -> _Session:
         """The session's state, made (and the least recently active dropped) when new."""
@@ -219,7 +247,8 @@ class LinkLearner:
         if state is None:
             state = self._sessions[session] = _Session()
             if len(self._sessions) > self._max_sessions:
-                self._sessions.popitem(last=False)
+                _, gone = self._sessions.popitem(last=False)
+                self._held -= gone.size()
                 self._n["sessions_evicted"] += 1
         else:
             self._sessions.move_to_end(session)
@@ -294,6 +323,7 @@ class LinkLearner:
             )
         if entries:
             state.pending.append((max(end_ts, ts), entries))
+            self._hold(len(entries))
         self._n["responses_read"] += 1
 
     def rules_for(self, route: str) -> list[_Rule]:
@@ -307,8 +337,10 @@ class LinkLearner:
     def _release(self, state: _Session, ts: int) -> None:
         index = state.index
         pending = state.pending
+        before = len(index)
         while pending and pending[0][0] <= ts:
             _, entries = pending.pop(0)
+            before += len(entries)  # leaving pending: counted in index from here
             for value, new in entries:
                 old = index.pop(value, None)
                 if old is not None and (old.src_idx, old.src) != (new.src_idx, new.src):
@@ -322,6 +354,7 @@ class LinkLearner:
                 index[value] = new
             while len(index) > self._max_values:
                 del index[next(iter(index))]
+        self._hold(len(index) - before)
 
     def confirm(
         self,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.capture.ingest import import_capture
 from harness.capture.inspect import summarize
 from tests.capture.gorfiles import (
@@ -63,3 +65,34 @@ def test_rate_peak_and_sessions(tmp_path: Path) -> None:
         "redactions",
         "sources",
     } <= set(doc)
+
+
+def test_a_version_1_file_says_links_were_not_learned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from harness.capture.schema import CAPTURE_SCHEMA_V1, METADATA_KEY
+    from harness.cli.main import main
+
+    new = tmp_path / "new.capture.parquet"
+    import_capture([DATADOG], new)
+    meta = json.loads(pq.ParquetFile(new).metadata.metadata[METADATA_KEY])
+    for key in ("links", "sessions"):  # what a wave-1 import did not write
+        meta.pop(key)
+    meta["format_version"] = 1
+    old = tmp_path / "old.capture.parquet"
+    table = pq.read_table(new).select(CAPTURE_SCHEMA_V1.names)
+    pq.write_table(table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()}), old)
+    s = summarize(old)
+    assert s.sessions_found_by is None and not s.links.enabled and s.link_groups == []
+    assert main(["capture", "inspect", str(old)]) == 0
+    text = capsys.readouterr().out
+    assert "links       not learned (format 1 file, or links.enabled: false)" in text
+    assert "sessions    1\n" in text
+    assert main(["capture", "inspect", str(new)]) == 0
+    text = capsys.readouterr().out
+    assert "links       0 in 0 requests: none found" in text
+    assert "sessions    1 (by credential: 100 credential seen before, 1 new credential)\n" in text

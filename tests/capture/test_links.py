@@ -167,3 +167,21 @@ def test_memory_is_bounded_by_sessions_and_values() -> None:
     old = learner.match("s4", 9, "GET /", _places("/?a=value-x0000000"))
     new = learner.match("s4", 9, "GET /", _places("/?a=value-x0000003"))
     assert old == [] and len(new) == 1
+
+
+def test_values_held_in_all_are_bounded() -> None:
+    learner = LinkLearner(max_held=50, max_values=20)
+    learner.responses_seen = True
+    for i in range(30):
+        session = f"s{i}"
+        values = [
+            Delivered(f"v{i:03d}-{j:06d}", f"json:$.a[{j}]", "value", False) for j in range(8)
+        ]
+        learner.offer(i, session, 0, 1, "GET /", values)
+        learner.match(session, 5, "GET /x", _places(f"/x?a=value-{i:08d}&b=other-{i:08d}"))
+        assert learner.held <= 50
+    # the most recent session still links; the oldest were dropped to stay in bounds
+    last = learner.match("s29", 9, "GET /", _places("/?q=v029-000003"))
+    first = learner.match("s0", 9, "GET /", _places("/?q=v000-000003"))
+    assert len(last) == 1 and first == []
+    assert learner.finish().sessions_evicted > 20

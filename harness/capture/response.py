@@ -18,6 +18,7 @@ larger than that, compressed or not, is not read, so a hostile "zip bomb" costs 
 
 from __future__ import annotations
 
+import codecs
 import zlib
 from dataclasses import dataclass, field
 
@@ -121,15 +122,17 @@ class Response:
 
 
 def _charset(content_type: str) -> str:
+    """The charset a ``Content-Type`` names, if Python knows it as a text encoding; else UTF-8."""
     for param in content_type.split(";")[1:]:
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset":
             name = value.strip().strip('"').lower()
             try:
-                "".encode(name)
+                info = codecs.lookup(name)
             except LookupError:
                 return "utf-8"
-            return name
+            # rot13, base64 and the like are codecs too, but not text encodings
+            return name if getattr(info, "_is_text_encoding", True) else "utf-8"
     return "utf-8"
 
 

@@ -332,3 +332,51 @@ def test_links_follow_a_resort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert straight.counts.resorted == 0 and meta.counts.resorted > 0
     assert resorted == expected
     assert len(expected) == sum(traffic.expected.values())
+
+
+def test_random_responses_are_learned_from_the_same_way_and_never_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # responses of every shape (bad framing, codings, bodies, headers) next to requests that
+    # send their values back: both paths must write the same rows and links, and not fail
+    rng = random.Random(5)
+    heads = [
+        b"Content-Type: application/json",
+        b"Content-Type: text/html; charset=utf-8",
+        b"Content-Type: text/plain",
+        b"Content-Encoding: gzip",
+        b"Content-Encoding: br",
+        b"Transfer-Encoding: chunked",
+        b"Set-Cookie: sid=s3ss10n-%d; Path=/",
+        b"Location: /items/it3m-%d?ref=r%d",
+        b"X-Token: t0k3n-%d-abcdef",
+        b"Set-Cookie: =; bad",
+    ]
+    bodies = [
+        b'{"id": %d, "item": {"slug": "it3m-%d"}, "token": "t0k3n-%d-abcdef"}',
+        b'<input name="csrf" value="csrf-%d-value"><meta name="k" content="%d">',
+        b"\x1f\x8b garbage",
+        b"5\r\nhello\r\n0\r\n\r\n",
+        b"[[[[[[",
+        b"",
+    ]
+    records = []
+    for i in range(300):
+        rid = f"r{i % 7}"
+        n = rng.randrange(5)
+        path = rng.choice([b"/items/it3m-%d" % n, b"/x?id=%d" % n, b"/login"])
+        lines = [
+            b"Host: h",
+            rng.choice([b"Cookie: sid=s3ss10n-%d" % n, b"X-Token: t0k3n-%d-abcdef" % n]),
+        ]
+        records.append(GorRecord(1, rid, T0 + i * 10_000_000, _raw(lines, path)))
+        head = b"\r\n".join(
+            h.replace(b"%d", str(n).encode()) for h in rng.sample(heads, rng.randint(0, 4))
+        )
+        body = rng.choice(bodies).replace(b"%d", str(n).encode())
+        answer = b"HTTP/1.1 200 OK\r\n" + head + b"\r\n\r\n" + body
+        records.append(GorRecord(2, rid, T0 + i * 10_000_000 + 1_000_000, answer))
+    source = write_gor(tmp_path / "random-responses.gor", records)
+    fast, slow = import_both([source], tmp_path / "out.parquet", monkeypatch, config=SALTED)
+    assert fast == slow
+    assert fast[1].links.links > 0

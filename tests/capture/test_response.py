@@ -129,3 +129,25 @@ def test_charset_and_set_cookies() -> None:
 def test_har_bodies_are_already_decoded() -> None:
     r = Response(200, "Content-Encoding: gzip", BODY, decoded=True)
     assert r.text() == BODY.decode()
+
+
+def test_hostile_bodies_are_unread_or_read_never_raise() -> None:
+    from harness.capture.linksources import delivered_values
+
+    cases = [
+        Response(200, "Content-Type: text/html; charset=rot13", b"<input name=a value=b1c2d3e4f5>"),
+        Response(200, "Content-Type: text/plain; charset=base64", b"token-value-123456"),
+        Response(200, "Content-Type: text/plain; charset=no-such-thing", b"token-value-123456"),
+        Response(200, "Content-Type: application/json", b"[" * 100_000 + b"]" * 100_000),
+        Response(200, "Content-Type: application/json", b'{"id": 1' + b"0" * 5000 + b"}"),
+        Response(200, "Content-Type: application/json\nContent-Encoding: br", b"\xff" * 100),
+        Response(200, "Content-Type: application/json\nContent-Encoding: zstd", b"\x00" * 64),
+        Response(200, "Content-Type: application/json", b'{"a": "\xff\xfe"}'),
+        Response(302, "Location: http://[::1", b""),
+        Response(200, "Transfer-Encoding: chunked", b"zz\r\nabc", chunked=True),
+    ]
+    for response in cases:
+        delivered_values(response, "")  # no exception
+    assert cases[0].text() == "<input name=a value=b1c2d3e4f5>"  # read as UTF-8
+    assert delivered_values(cases[2], "")[0].value == "token-value-123456"
+    assert cases[5].unread == UNREAD_ENCODING

@@ -31,6 +31,7 @@ Usage (what :mod:`harness.capture.ingest` does per kept request, in capture orde
 
 from __future__ import annotations
 
+import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -384,6 +385,8 @@ class LinkLearner:
             self._kinds[link.kind] += 1
             self._n["ambiguous"] += link.ambiguous
             self._n["added_by_rule"] += link.by_rule
+            if link.encoding == "json":  # a JSON string's value is stored with its escapes
+                stored = json.dumps(stored, ensure_ascii=False)[1:-1]
             out.append(
                 {
                     "src_idx": link.src_idx, "src": link.src, "dst": link.dst, "value": stored,

@@ -19,6 +19,7 @@ those two links are the only ones from a list item, and counted apart.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -150,3 +151,92 @@ def test_links_of_a_fresh_mitmdump_recording(tmp_path: Path) -> None:
     # two writers, two browser users and the readiness check
     assert len({row["session"] for row in rows}) == 5
     assert meta.links.links == sum(expected.values())
+
+
+@pytest.mark.parametrize("recording", RECORDINGS, ids=["mitmdump", "goreplay"])
+def test_every_stored_link_is_where_the_replay_looks(recording: Path, tmp_path: Path) -> None:
+    """The contract with the replay: each link's value is found at its place by the replay's
+    own substitution (harness/replay/substitute.py), which writes a live value there."""
+    from harness.capture.linkspec import parse_target
+    from harness.replay.substitute import Outgoing, substitute
+
+    out = tmp_path / "notes.capture.parquet"
+    import_capture([recording], out)
+    checked = 0
+    for row in read_capture(out).to_pylist():
+        for link in row["links"]:
+            headers = [(h["name"], h["value"]) for h in row["headers"]]
+            request = Outgoing(row["method"], row["path"], headers, row["body"])
+            live = "LIVE-" + link["kind"]
+            dst = parse_target(link["dst"])
+            assert substitute(request, dst, link["value"], live, link["encoding"]), link
+            assert live in request.path + str(request.headers) + request.body.decode()
+            checked += 1
+    assert checked == 1558
+
+
+def test_json_escapes_are_stored_as_written(tmp_path: Path) -> None:
+    from harness.capture.linkspec import parse_target
+    from harness.replay.substitute import Outgoing, substitute
+    from tests.capture.gorfiles import GorRecord, write_gor
+
+    odd = 'ref "7"\\x-20261128'  # a quote and a backslash: escaped in JSON
+    login = b"POST /a HTTP/1.1\r\nHost: h\r\n\r\n"
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
+        + json.dumps({"order_ref": odd}).encode()
+    )
+    body = json.dumps({"order": {"order_ref": odd}}).encode()
+    use = (
+        b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    t0 = 1_700_000_000_000_000_000
+    source = write_gor(
+        tmp_path / "odd.gor",
+        [
+            GorRecord(1, "c1", t0, login),
+            GorRecord(2, "c1", t0 + 1_000_000, answer),
+            GorRecord(1, "c1", t0 + 5_000_000, use),
+        ],
+    )
+    out = tmp_path / "odd.capture.parquet"
+    import_capture([source], out, redact=False)
+    row = read_capture(out).to_pylist()[1]
+    (link,) = row["links"]
+    assert (link["dst"], link["encoding"]) == ("json:$.order.order_ref", "json")
+    assert link["value"] == json.dumps(odd)[1:-1]
+    request = Outgoing("POST", "/b", [], row["body"])
+    assert substitute(request, parse_target(link["dst"]), link["value"], 'new "8"', "json")
+    assert json.loads(request.body) == {"order": {"order_ref": 'new "8"'}}
+
+
+def test_every_source_is_where_the_replay_reads_it(tmp_path: Path) -> None:
+    """The other half of the contract: the replay's own reader (harness/replay/sources.py),
+    given the captured response of each link's source, finds the very value the request sent."""
+    from mitmproxy.io import FlowReader
+
+    from harness.capture.linkspec import parse_source
+    from harness.replay.sources import Reply, extract
+
+    recording = RECORDINGS[0]
+    out = tmp_path / "notes.capture.parquet"
+    import_capture([recording], out, redact=False)  # values as sent, to compare
+    with recording.open("rb") as fo:
+        flows = list(FlowReader(fo).stream())
+    rows = read_capture(out).to_pylist()
+    replies = {}
+    for row in rows:
+        flow = flows[int(row["source"].rpartition(":")[2]) - 1]
+        response = flow.response
+        headers = [(k.decode(), v.decode()) for k, v in response.headers.fields]
+        replies[row["idx"]] = Reply(response.status_code, headers, response.content or b"")
+    checked = 0
+    for row in rows:
+        for link in row["links"]:
+            value = link["value"]
+            if link["encoding"] == "json":
+                value = json.loads(f'"{value}"')
+            assert extract(parse_source(link["src"]), replies[link["src_idx"]]) == value, link
+            checked += 1
+    assert checked == 1558

@@ -59,6 +59,8 @@ class TargetInfo(_Lenient):
     url: str = ""
     role: str | None = None
     version: str | None = None
+    #: the stack file's build it ran (``None``: a command or a URL)
+    build: str | None = None
 
 
 class Validity(_Lenient):

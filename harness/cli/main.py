@@ -47,6 +47,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "chaos",
     "ci",
+    "calibrate",
     "stack",
     "demo",
 )

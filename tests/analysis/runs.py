@@ -66,6 +66,8 @@ class SyntheticRun:
     seed: int = 1
     #: write responses.parquet: JSON bodies with a per-target timestamp and request id (noise)
     responses: bool = False
+    #: the build each target ran (manifest ``targets.NAME.build``), when known
+    builds: dict[str, str] = field(default_factory=dict)
     targets: dict[str, tuple[str, Behaviour]] = field(default_factory=dict)
 
     def target(self, name: str, role: str, behaviour: Behaviour | None = None) -> SyntheticRun:
@@ -211,7 +213,11 @@ class SyntheticRun:
             "status": self.status,
             "capture": {"path": None, "requests": int(self.duration_s * self.rate)},
             "targets": {
-                name: {"url": f"http://127.0.0.1:{18000 + i}", "role": role}
+                name: {
+                    "url": f"http://127.0.0.1:{18000 + i}",
+                    "role": role,
+                    "build": self.builds.get(name),
+                }
                 for i, (name, (role, _)) in enumerate(self.targets.items())
             },
             "scenario": {

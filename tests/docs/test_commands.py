@@ -40,6 +40,7 @@ EXPENSIVE: dict[str, tuple[str, str]] = {
         "test_ci_fails_the_naive_hotfix_with_junit_summary_and_annotations",
     ),
     "demo": ("tests.workflows.test_validate", "test_demo_json"),
+    "calibrate": ("tests.workflows.test_calibrate", "test_replays_copies_and_rejudges_them"),
     "chaos": (
         "tests.workflows.test_chaos",
         "test_night_reports_pass_fail_and_error_and_exits_with_the_worst",

@@ -89,7 +89,7 @@ def build(root: Path, rows: int, seconds: float = 600.0) -> None:
                 {
                     "t_ns": (seconds_axis * 1_000_000_000).astype(np.int64),
                     "target": [name] * len(seconds_axis),
-                    "probe": ["db_attempts"] * len(seconds_axis),
+                    "probe": ["postgres_attempts"] * len(seconds_axis),
                     "value": counts.astype(np.float64),
                 },
                 schema=PROBES_SCHEMA,

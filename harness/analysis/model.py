@@ -180,6 +180,8 @@ class Responses(_Model):
     compared: str = "hash"
     learned: bool = False
     fields: list[FieldDiff] = []
+    #: the pairs there were when only a sample of them was compared field by field
+    sampled_from: int | None = None
     examples: list[DiffExample] = []
 
 

@@ -47,6 +47,8 @@ VALUE_CHARS = 120
 SUMMARY_FIELDS = 20
 #: Examples of differing pairs in the verdict.
 EXAMPLES = 5
+#: Pairs compared field by field, at most (a seeded uniform sample beyond: ~10 s of parsing).
+MAX_PAIRS = 100_000
 
 
 @dataclass
@@ -57,6 +59,8 @@ class FieldComparison:
     learned: bool
     summary: list[FieldDiff] = field(default_factory=list)
     changes: dict[int, list[FieldChange]] = field(default_factory=dict)
+    #: the pairs there were, when more than :data:`MAX_PAIRS` (``pairs`` is then a sample)
+    sampled_from: int | None = None
 
 
 class _Fields:
@@ -93,6 +97,9 @@ def _differences(
 ) -> tuple[pd.DataFrame, list[dict[str, tuple[str | None, str | None]]]]:
     """Pairs of baseline and ``other`` with their differing fields (ignored ones left out)."""
     pairs = pair_responses(ctx.frame, ctx.targets.baseline, other)
+    if len(pairs) > MAX_PAIRS:
+        pairs = pairs.sample(n=MAX_PAIRS, random_state=ctx.gates.seed)
+        pairs = pairs.sort_values(["due_ns", "idx"]).reset_index(drop=True)
     base = _side(responses, ctx.targets.baseline)
     cand = _side(responses, other)
     keys = ["idx", "due_ns"]
@@ -141,6 +148,7 @@ def compare_fields(
         return None
     learned = t.aa is not None and bool((responses["target"] == t.aa).any())
     normalised = gate.normalise and not learned
+    total = len(pair_responses(ctx.frame, t.baseline, t.candidate))
     pairs, found = _differences(ctx, responses, t.candidate, normalised, gate)
     cand_field, cand_route = _counts(pairs, found)
     aa_field: Counter[tuple[str, str]] = Counter()
@@ -177,7 +185,8 @@ def compare_fields(
         for (route, name), count in cand_field.most_common()
     ]
     summary.sort(key=lambda f: (f.noise, -f.differing))
-    return FieldComparison(pairs, learned, summary[:SUMMARY_FIELDS], changes)
+    sampled = total if total > len(pairs) else None
+    return FieldComparison(pairs, learned, summary[:SUMMARY_FIELDS], changes, sampled)
 
 
 def _beyond(
@@ -340,5 +349,6 @@ def responses_summary(ctx: Context, comparison: FieldComparison | None) -> Respo
         compared="fields" if comparison is not None else "hash",
         learned=comparison.learned if comparison is not None else False,
         fields=comparison.summary if comparison is not None else [],
+        sampled_from=comparison.sampled_from if comparison is not None else None,
         examples=examples,
     )

@@ -140,9 +140,10 @@ def responses_headline(verdict: Verdict) -> str | None:
         )
     else:
         how = "in status or body (no bodies kept: no field-level comparison)"
+    sample = f" (a sample of {resp.sampled_from})" if resp.sampled_from else ""
     text = (
-        f"{resp.differing} of {resp.paired} paired requests ({(resp.share or 0) * 100:.2f}%) "
-        f"differ {how}, {resp.status_differs} in status"
+        f"{resp.differing} of {resp.paired} paired requests{sample} "
+        f"({(resp.share or 0) * 100:.2f}%) differ {how}, {resp.status_differs} in status"
     )
     if resp.noise_share is not None:
         text += f"; by body hash, the two baseline copies differ in {resp.noise_share * 100:.2f}%"

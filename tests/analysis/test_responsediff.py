@@ -172,3 +172,16 @@ def test_without_kept_bodies_status_and_hash_are_compared(tmp_path: Path) -> Non
     assert verdict.responses.compared == "hash"
     assert verdict.responses.differing == 40
     assert "in status or body" in verdict.gate("response_diff").reason
+
+
+def test_a_large_run_is_compared_on_a_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.analysis import responsediff
+
+    monkeypatch.setattr(responsediff, "MAX_PAIRS", 100)
+    verdict = judge(load_run(_run(Behaviour(body_change=0.1), aa=True).write(tmp_path)))
+    resp = verdict.responses
+    assert (resp.paired, resp.sampled_from) == (100, 400)
+    assert 0 < resp.differing < 30  # about 10 % of the sample
+    assert verdict.gate("response_diff").checks[0].n_candidate == 100

@@ -44,4 +44,5 @@ def test_exit_codes_follow_the_design_table() -> None:
     assert errors.RunInvalid("x").exit_code == 5
     assert errors.Interrupted("x", signum=15).exit_code == 143
     assert errors.Interrupted("x", signum=2).exit_code == 130
-    assert errors.exit_code_for(ValueError()) == 4
+    assert errors.InternalError("x").exit_code == 70
+    assert errors.exit_code_for(ValueError()) == 70  # a bug: never 0, 1 or an input error

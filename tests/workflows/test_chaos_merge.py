@@ -232,7 +232,7 @@ def _two_scenarios(work: Path) -> Path:
     return suite
 
 
-def test_an_unexpected_exception_is_an_error_with_exit_4(
+def test_an_unexpected_exception_is_an_error_with_exit_70(
     work: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import harness.workflows.chaos as chaos
@@ -243,11 +243,16 @@ def test_an_unexpected_exception_is_an_error_with_exit_4(
     monkeypatch.setattr(chaos, "run_scenario", crash)  # a fake, in addition to the real runs
     request = NightRequest(suite=_two_scenarios(work), results=work / "results", night="n1")
     summary = run_night(request)
-    assert [(s.status, s.exit_code, s.reason) for s in summary.scenarios] == [
-        ("error", 4, "RuntimeError: boom"),
-        ("error", 4, "RuntimeError: boom"),
-    ]
-    assert summary.exit_code == 4
+    assert [(s.status, s.exit_code) for s in summary.scenarios] == [("error", 70), ("error", 70)]
+    night = work / "results" / "nights" / "n1"
+    for scenario in summary.scenarios:
+        head, saved = str(scenario.reason).split("; traceback saved to ")
+        assert (
+            head == "internal error (a bug in the harness): RuntimeError: boom with a second line"
+        )
+        assert Path(saved).parent == night  # no run folder was made: the night's folder
+        assert "RuntimeError: boom" in Path(saved).read_text()
+    assert summary.exit_code == 70
 
 
 def test_sigterm_between_runs_stops_the_night(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:

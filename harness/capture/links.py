@@ -35,12 +35,12 @@ import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
-from harness.capture.config import LinkRule, LinksConfig
+from harness.capture.config import LinksConfig
+from harness.capture.linkrules import Rule
 from harness.capture.linksources import Delivered
 from harness.capture.linkspec import Locator, parse_target
 from harness.capture.linktargets import Place, place_values
@@ -58,43 +58,6 @@ _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie
 
 
 _new = tuple.__new__
-
-
-class RouteMatcher:
-    """Matches ``METHOD route`` text against a rule's ``from`` / ``to`` (``None``: anything).
-
-    The pattern is ``METHOD GLOB`` (``POST /api/users/*``) or a route ``GLOB`` alone.
-    """
-
-    def __init__(self, pattern: str | None) -> None:
-        self.pattern = pattern
-        method, space, glob = (pattern or "").strip().partition(" ")
-        if not space:
-            method, glob = "", method
-        self._method = method.upper()
-        self._glob = glob.strip() or "*"
-
-    def matches(self, route: str) -> bool:
-        """Whether ``route`` (``METHOD /route``) matches."""
-        if self.pattern is None:
-            return True
-        method, _, path = route.partition(" ")
-        if self._method and method != self._method:
-            return False
-        return fnmatchcase(path, self._glob)
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    """A ``links:`` rule of the config with its route matchers."""
-
-    rule: LinkRule
-    from_: RouteMatcher
-    to: RouteMatcher
-
-    @classmethod
-    def of(cls, rule: LinkRule) -> _Rule:
-        return cls(rule, RouteMatcher(rule.from_), RouteMatcher(rule.to))
 
 
 class LinkReport(BaseModel):
@@ -122,7 +85,7 @@ class _Entry(NamedTuple):
     id_like: bool
     src_route: str  # "METHOD route" of the source exchange
     alternatives: int = 0  # other sources that delivered the same value
-    rule: _Rule | None = None  # the add rule that made it, if any
+    rule: Rule | None = None  # the add rule that made it, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +143,8 @@ class LinkLearner:
         self._kinds: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
         self._unread: Counter[str] = Counter()
-        self._add = [_Rule.of(r) for r in self.config.add]
-        self._exclude = [_Rule.of(r) for r in self.config.exclude]
+        self._add = [Rule.of(r) for r in self.config.add]
+        self._exclude = [Rule.of(r) for r in self.config.exclude]
         self._targets: dict[str, Locator] = {}
         #: set once a response was seen: until then requests are not read at all
         self.responses_seen = False
@@ -258,22 +221,13 @@ class LinkLearner:
     def _link(self, entry: _Entry, place: Place, route: str) -> RawLink | None:
         rule = entry.rule
         if rule is not None:
-            if rule.rule.dst is not None and not _glob(rule.rule.dst, place.dst):
-                return None
-            if not rule.to.matches(route):
+            if not rule.admits(place.dst, route):
                 return None
         elif not worth_linking(place.value, entry.id_like and place.id_place):
             return None
         kind = (rule.rule.kind if rule is not None else None) or _kind(entry, place)
         for ex in self._exclude:
-            r = ex.rule
-            if (
-                (r.src is None or _glob(r.src, entry.src))
-                and (r.dst is None or _glob(r.dst, place.dst))
-                and (r.kind is None or r.kind == kind)
-                and ex.from_.matches(entry.src_route)
-                and ex.to.matches(route)
-            ):
+            if ex.excludes(entry.src, entry.src_route, place.dst, route, kind):
                 self._dropped[DROP_EXCLUDED] += 1
                 return None
         return RawLink(
@@ -289,7 +243,7 @@ class LinkLearner:
         end_ts: int,
         route: str,
         delivered: list[Delivered],
-        extra: list[tuple[_Rule, str]] | None = None,
+        extra: list[tuple[Rule, str]] | None = None,
     ) -> None:
         """Index what the response of kept row ``idx`` delivered, usable from ``end_ts`` on.
 
@@ -327,7 +281,7 @@ class LinkLearner:
             self._hold(len(entries))
         self._n["responses_read"] += 1
 
-    def rules_for(self, route: str) -> list[_Rule]:
+    def rules_for(self, route: str) -> list[Rule]:
         """The ``add`` rules whose ``from`` matches a source exchange's ``METHOD route``."""
         return [rule for rule in self._add if rule.from_.matches(route)]
 
@@ -449,10 +403,6 @@ class LinkLearner:
 def _in_list(src: str) -> bool:
     """Whether a source locator points into a list (a JSON index)."""
     return src.startswith("json:") and "[" in src.partition("~")[0]
-
-
-def _glob(pattern: str, text: str) -> bool:
-    return fnmatchcase(text, pattern)
 
 
 def _dst_name(dst: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.capture.config import LinkAddRule, LinkRule, LinksConfig
-from harness.capture.links import DROP_EXCLUDED, DROP_NOT_STORED, LinkLearner, RouteMatcher
+from harness.capture.linkrules import RouteMatcher
+from harness.capture.links import DROP_EXCLUDED, DROP_NOT_STORED, LinkLearner
 from harness.capture.linksources import Delivered
 from harness.capture.linktargets import Place, request_places
 from harness.capture.record import split_headers

@@ -35,7 +35,7 @@ from harness.capture.clients import (
 )
 from harness.capture.config import CaptureConfig
 from harness.capture.links import LinkLearner, LinkReport, RawLink
-from harness.capture.linksources import Delivered, delivered_values, source_value
+from harness.capture.linksources import BodyCache, Delivered, delivered_values, source_value
 from harness.capture.linkspec import parse_source
 from harness.capture.linktargets import request_places
 from harness.capture.record import Exchange
@@ -155,6 +155,7 @@ class ImportLearning:
         # a Location path with its secret segments as the placeholder (redaction's path rules)
         self._clean_path = clean_path
         self._sources = {rule.src: parse_source(rule.src) for rule in config.links.add}
+        self._bodies = BodyCache()
 
     @property
     def by_credential(self) -> bool:
@@ -175,7 +176,7 @@ class ImportLearning:
         if self.learner is None and self.tracker.configured:
             return None
         echo = "\n".join((path, head, body[:_ECHO_BODY].decode("latin-1")))
-        values = delivered_values(response, echo)
+        values = delivered_values(response, echo, self._bodies)
         if response.unread is not None and self.learner is not None:
             self.learner.unread(response.unread)
         if not self.tracker.configured:

@@ -24,7 +24,7 @@ import functools
 import html
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 from urllib.parse import unquote, unquote_plus, urlsplit
 
@@ -43,6 +43,8 @@ from harness.capture.response import Response
 #: JSON leaves read from one response at most (a long listing is cut, not skipped).
 MAX_LEAVES = 5000
 MAX_DEPTH = 32
+#: Bodies up to this size are remembered by :class:`BodyCache`.
+_CACHED_BODY = 1 << 16
 #: A text body up to this size may be a value itself (a bare token).
 MAX_BARE_BODY = 2048
 
@@ -83,12 +85,66 @@ class Delivered(NamedTuple):
     id_like: bool
 
 
-def delivered_values(response: Response, echo: str = "") -> list[Delivered]:
+class BodyCache:
+    """The values recent response bodies delivered, by body: equal bodies are read once.
+
+    Real traffic answers many clients with the same body (a listing, a catalog page, a
+    configuration); a body's values do not depend on who asked (the echo check is made per
+    exchange, after). At most ``size`` bodies are remembered, the oldest dropped first.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._values: dict[tuple[bytes, str, str, bool], tuple[list[Delivered], str | None]] = {}
+
+    def values(self, response: Response) -> list[Delivered]:
+        """The values of ``response``'s body (read, or remembered); sets ``unread`` too."""
+        key = (
+            response.body, response.content_type, response.header("content-encoding") or "",
+            response.chunked,
+        )  # fmt: skip
+        hit = self._values.get(key)
+        if hit is not None:
+            response.unread = hit[1]
+            return hit[0]
+        found: dict[str, Delivered] = {}
+        text = response.text()
+        if text:
+            _body(text, response.content_type, _adder(found, ""))
+        values = list(found.values())
+        if len(response.body) <= _CACHED_BODY:  # memory: at most size x 64 KiB of bodies
+            if len(self._values) >= self._size:
+                del self._values[next(iter(self._values))]
+            self._values[key] = (values, response.unread)
+        return values
+
+
+def delivered_values(
+    response: Response, echo: str = "", bodies: BodyCache | None = None
+) -> list[Delivered]:
     """Values ``response`` delivered, minus those in ``echo`` (the exchange's own request text).
 
     Also sets ``response.unread`` when the body could not be read (a counted reason).
+    ``bodies`` remembers the values of recent bodies (see :class:`BodyCache`).
     """
     found: dict[str, Delivered] = {}  # src -> value: one value per place
+    # the body first: where a body field and a header deliver the same value, the field is
+    # the sturdier source (a JSON path, not a position in a Location)
+    if response.body and response.is_textual():
+        if bodies is not None:
+            for d in bodies.values(response):
+                if not (echo and d.value in echo):
+                    found[d.src] = d
+        else:
+            text = response.text()
+            if text:
+                _body(text, response.content_type, _adder(found, echo))
+    _headers(response, _adder(found, echo))
+    return list(found.values())
+
+
+def _adder(found: dict[str, Delivered], echo: str) -> _Add:
+    """The ``add`` callback that puts a value worth indexing, and not echoed, into ``found``."""
 
     def add(value: str, src: str, kind: str, id_like: bool) -> None:
         if value[:1].isspace() or value[-1:].isspace():
@@ -99,14 +155,7 @@ def delivered_values(response: Response, echo: str = "") -> list[Delivered]:
             return
         found[src] = _new(Delivered, (value, src, kind, id_like))  # Delivered(...), faster
 
-    # the body first: where a body field and a header deliver the same value, the field is
-    # the sturdier source (a JSON path, not a position in a Location)
-    if response.body and response.is_textual():
-        text = response.text()
-        if text:
-            _body(text, response.content_type, add)
-    _headers(response, add)
-    return list(found.values())
+    return add
 
 
 def _name_kind(name: str, default: str = "value") -> str:
@@ -181,29 +230,30 @@ def _body(text: str, content_type: str, add: _Add) -> None:
 
 
 def _json(document: object, add: _Add) -> None:
-    """Every string and number leaf, with the name of its key (list items: their list's key).
+    """Every string and number leaf in document order, with the name of its key (list items:
+    their list's key).
 
     The hot loop of reading responses: a leaf's path text is made only for a leaf that passes
     the first, cheap test of :func:`~harness.capture.linkvalues.worth_indexing`.
     """
-    leaves = 0
-    # (container, its path as text, depth, kind and id-likeness of the nearest key's name)
-    stack: list[tuple[object, str, int, str, bool]] = [(document, "json:$", 0, "value", False)]
-    pop, push = stack.pop, stack.append
     if isinstance(document, str):  # a bare JSON string: the whole document
         add(document, "json:$", "token" if looks_like_jwt(document) else "value", False)
-    while stack and leaves < MAX_LEAVES:
-        node, path, depth, kind, id_like = pop()
+        return
+    leaves = 0
+    # a stack of open containers: (their items, path text, depth, key kind, key id-likeness)
+    stack: list[tuple[Iterator[tuple[object, object]], str, int, str, bool, bool]] = []
+
+    def open_(node: object, path: str, depth: int, kind: str, id_like: bool) -> None:
         if depth >= MAX_DEPTH:
-            continue
+            return
         if isinstance(node, dict):
-            items: Iterable[tuple[object, object]] = node.items()
-            keyed = True
+            stack.append((iter(node.items()), path, depth, kind, id_like, True))
         elif isinstance(node, list):
-            items = enumerate(node)
-            keyed = False
-        else:
-            continue
+            stack.append((enumerate(node), path, depth, kind, id_like, False))
+
+    open_(document, "json:$", 0, "value", False)
+    while stack and leaves < MAX_LEAVES:
+        items, path, depth, kind, id_like, keyed = stack[-1]
         for name, child in items:
             if keyed:
                 info = _key(name) if isinstance(name, str) else None
@@ -220,10 +270,13 @@ def _json(document: object, add: _Add) -> None:
                     else:
                         add(child, path + piece, child_kind, child_id)
             elif isinstance(child, dict | list):
-                push((child, path + piece, depth + 1, child_kind, child_id))
+                open_(child, path + piece, depth + 1, child_kind, child_id)
+                break  # into the child first: document order
             elif child_id and isinstance(child, int) and not isinstance(child, bool):
                 leaves += 1
                 add(str(child), path + piece, "id", True)
+        else:
+            stack.pop()  # this container is done
 
 
 @functools.lru_cache(maxsize=4096)

@@ -141,3 +141,24 @@ def test_source_value_reads_every_place() -> None:
     page = Response(200, "Content-Type: text/html", b'<meta name="t" content="v1">')
     assert source_value(parse_source("html:t"), page) == "v1"
     assert source_value(parse_source('body~content="(\\w+)"'), page) == "v1"
+
+
+def test_equal_bodies_are_read_once_and_echo_is_checked_per_exchange() -> None:
+    from harness.capture.linksources import BodyCache
+
+    cache = BodyCache(size=2)
+    body = json.dumps({"items": [{"slug": "first-item-91"}, {"slug": "second-item-92"}]}).encode()
+    first = Response(200, "Content-Type: application/json", body)
+    values = cache.values(first)
+    assert [d.value for d in values] == ["first-item-91", "second-item-92"]
+    again = Response(200, "Content-Type: application/json\nSet-Cookie: sid=s1e2s3s4i5o6n", body)
+    assert cache.values(again) is values  # not read again
+    found = _by_src(delivered_values(again, "GET /items?after=first-item-91", cache))
+    assert found == {
+        "json:$.items[1].slug": ("second-item-92", "id", True),
+        "cookie:sid": ("s1e2s3s4i5o6n", "cookie", False),
+    }
+    broken = Response(200, "Content-Type: application/json\nContent-Encoding: gzip", b"xx")
+    assert cache.values(broken) == [] and broken.unread is not None
+    copy = Response(200, "Content-Type: application/json\nContent-Encoding: gzip", b"xx")
+    assert cache.values(copy) == [] and copy.unread == broken.unread  # remembered, reason too

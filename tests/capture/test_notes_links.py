@@ -240,3 +240,25 @@ def test_every_source_is_where_the_replay_reads_it(tmp_path: Path) -> None:
             assert extract(parse_source(link["src"]), replies[link["src_idx"]]) == value, link
             checked += 1
     assert checked == 1558
+
+
+def test_only_kept_rows_are_sources(tmp_path: Path) -> None:
+    from harness.capture.config import CaptureConfig, FilterConfig
+
+    out = tmp_path / "notes.capture.parquet"
+    config = CaptureConfig(filters=FilterConfig(deny_routes=["/api/users/login"]))
+    meta = import_capture([RECORDINGS[0]], out, config=config)
+    rows = read_capture(out).to_pylist()
+    kinds = Counter(link["kind"] for _, link in _links(rows))
+    # the logins are gone, and with them the source of most tokens; where a writer registered
+    # and logged in within the same second, the app gave it the same token both times, and
+    # the registration's answer is the (earlier, kept) source; the rest is as before
+    assert kinds == Counter(cookie=414, csrf=166, id=557, token=209)
+    assert meta.filtered == {"route": 6}
+    by_idx = {row["idx"]: row for row in rows}
+    for _, link in _links(rows):
+        source = by_idx[link["src_idx"]]  # a kept row
+        if link["kind"] == "token":
+            assert (source["method"], source["path"]) == ("POST", "/api/users")
+    # the sessions are still those of the users: a filtered login still says whose token it is
+    assert len({row["session"] for row in rows}) == 14

@@ -26,7 +26,7 @@ from harness.replay.processes import WorkerGroup
 from harness.replay.rebuild import check_target_url
 from harness.replay.results import lag_quantiles, merge_parts
 from harness.replay.spec import ShardSpec, TargetSpec
-from harness.replay.validity import Schedule, judge, session_gap_ms, target_counts
+from harness.replay.validity import Schedule, judge, target_counts
 from harness.rundir import RESPONSES_SCHEMA, RunDir
 
 #: extra time, past the schedule and the request timeout, before workers are declared hung
@@ -97,14 +97,6 @@ def replay(
     check_targets(capture, targets, options)
     table = read_capture(capture, PLAN_COLUMNS)
     sessions = pc.count_distinct(table.column("session"), mode="all").as_py()
-    schedule = Schedule(
-        session_gap_ms=session_gap_ms(
-            table.column("offset_ns").to_numpy(zero_copy_only=False),
-            table.column("session").to_pylist(),
-            options.speed,
-        ),
-        fault_windows_s=options.fault_windows_s,
-    )
     if options.master is not None:
         shards = options.master.expect_workers
     else:
@@ -113,6 +105,7 @@ def replay(
         shards = max(1, min(options.process_count(sends_per_s), sessions))
     plan = plan_replay(table, shards, options.speed, options.duration_s, options.loop)
     del table
+    schedule = Schedule(span_s=plan.span_ns / 1e9, fault_windows_s=options.fault_windows_s)
     rundir = RunDir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     work = run_dir / ".replay"

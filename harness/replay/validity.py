@@ -3,11 +3,10 @@
 A run is **invalid** (not judged) when the schedule was not held in a way that biases the
 comparison or misrepresents the load (docs/metrics-and-gates.md, "Validity"):
 
-1. **late beyond the bound**: send lag p99 above a bound that scales with the captured timing
-   and the fault windows: the median gap between two requests of one session at the replay
-   speed (a request later than that no longer keeps its place in its session's cadence), at
-   most 2 % of the shortest fault window (a fault's traffic stays in the fault) and 1 s, never
-   below :data:`LAG_FLOOR_MS` (or exactly ``lag_bound_ms`` when the user set one);
+1. **late beyond the bound**: send lag p99 above a bound that scales with the shortest time the
+   comparison looks at: 5 % of the shortest fault window, or of the replay's span when there
+   is no fault, within 10 ms (:data:`LAG_FLOOR_MS`) and 250 ms (:data:`LAG_CAP_MS`); or exactly
+   ``lag_bound_ms`` when the user set one;
 2. **across a fault boundary**: the requests due before a fault but sent after it began, plus
    those due during it but sent after it ended, are more than 5 % of those due during it;
 3. **unfair**: two targets' lag distributions differ (p99 apart by more than half the bound,
@@ -33,6 +32,8 @@ from harness.replay.model import TargetCounts
 
 #: the lowest scaled bound, and the lag above which a valid run gets a warning (ms)
 LAG_FLOOR_MS = 10.0
+#: the highest scaled bound (ms): beyond it, recovery times and phases would shift visibly
+LAG_CAP_MS = 250.0
 #: a send that waited longer than this for a connection counts as held back by the pool
 POOL_WAIT_MS = 1.0
 #: the largest share of the requests near a fault boundary that may cross it
@@ -41,10 +42,10 @@ BOUNDARY_SHARE = 0.05
 
 @dataclass(frozen=True)
 class Schedule:
-    """What the validity bound scales with: the captured timing and the fault windows."""
+    """What the validity bound scales with: the replay's span and the fault windows."""
 
-    session_gap_ms: float | None = None
-    """median time between consecutive requests of one session at the replay speed"""
+    span_s: float = 0.0
+    """from t0 to the last request's due time"""
     fault_windows_s: Sequence[tuple[float, float]] = ()
     """(start, end) of each fault, seconds from t0"""
 
@@ -63,35 +64,16 @@ def lag_bound(fixed_ms: float | None, schedule: Schedule) -> tuple[float, str]:
     """The send-lag bound for ``schedule`` and a few words saying where it comes from."""
     if fixed_ms is not None:
         return fixed_ms, "set for this run"
-    floor_ms = LAG_FLOOR_MS
-    scaled, why = None, ""
-    if schedule.session_gap_ms:
-        scaled, why = schedule.session_gap_ms, "the median session gap"
     if schedule.fault_windows_s:
-        shortest = min(end - start for start, end in schedule.fault_windows_s) * 1000.0
-        if scaled is None or 0.02 * shortest < scaled:
-            scaled, why = 0.02 * shortest, "2% of the shortest fault window"
-    if scaled is None or scaled > 1000.0:
-        scaled, why = (1000.0, "the 1 s cap") if scaled is not None else (floor_ms, "the floor")
-    if scaled < floor_ms:
-        return floor_ms, "the floor"
+        shortest = min(end - start for start, end in schedule.fault_windows_s)
+        scaled, why = 50.0 * shortest, "5% of the shortest fault window"
+    else:
+        scaled, why = 50.0 * schedule.span_s, "5% of the replay's span"
+    if scaled < LAG_FLOOR_MS:
+        return LAG_FLOOR_MS, "the floor"
+    if scaled > LAG_CAP_MS:
+        return LAG_CAP_MS, "the cap"
     return scaled, why
-
-
-def session_gap_ms(
-    offsets_ns: np.ndarray, sessions: Sequence[object], speed: float
-) -> float | None:
-    """Median gap between consecutive requests of one session, in ms at ``speed``."""
-    indices = pa.array(sessions, pa.string()).dictionary_encode().indices
-    codes = indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    order = np.lexsort((offsets_ns, codes))
-    ordered = codes[order]
-    # a request without a session is alone: it has no gap to anything
-    same = (ordered[1:] == ordered[:-1]) & (ordered[1:] >= 0)
-    gaps = np.diff(offsets_ns[order])[same]
-    if len(gaps) == 0:
-        return None
-    return float(np.median(gaps)) / 1e6 / speed
 
 
 def judge(

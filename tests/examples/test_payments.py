@@ -262,7 +262,8 @@ def _storm(url: str, requests: int, parallel: int) -> list[int]:
 def _health_during_storm(service: Service, requests: int, parallel: int) -> tuple[int, float]:
     with concurrent.futures.ThreadPoolExecutor(1) as runner:
         storm = runner.submit(_storm, service.url, requests, parallel)
-        time.sleep(0.5)  # let the storm fill the workers
+        # the storm has filled the workers once several requests wait for one
+        wait_until(lambda: service.metric("payments_queued_requests") >= 6, 30, "no storm")
         with httpx.Client(base_url=service.url, timeout=1.0) as client:
             health = timed(client, "GET", "/health")
         statuses = storm.result(timeout=60)
@@ -293,7 +294,8 @@ def test_a_full_worker_queue_is_answered_503_at_once(start_service):
     service.kill_database()
     with concurrent.futures.ThreadPoolExecutor(1) as runner:
         storm = runner.submit(_storm, service.url, 8, 8)
-        time.sleep(0.5)  # 2 requests retrying, 2 waiting, the rest shed
+        # 2 requests retrying, 2 waiting, the rest shed (/metrics is answered by the I/O thread)
+        wait_until(lambda: service.metric("payments_queued_requests") >= 2, 30, "queue not full")
         health = httpx.get(f"{service.url}/health", timeout=5)
         statuses = storm.result(timeout=60)
     assert (health.status_code, health.json()["reason"]) == (503, "queue_full")

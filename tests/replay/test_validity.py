@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
-from harness.replay.validity import Schedule, judge, lag_bound, session_gap_ms
+from harness.replay.validity import Schedule, judge, lag_bound
 from harness.rundir import requests_table
 
 
@@ -45,36 +42,27 @@ def _judge(table: object, schedule: Schedule | None = None, **kw: object) -> obj
     return judge(table, ["baseline", "candidate"], schedule or Schedule(), **options)  # type: ignore[arg-type]
 
 
-def test_the_bound_scales_with_the_session_gap_and_the_fault_windows() -> None:
-    assert lag_bound(None, Schedule()) == (10.0, "the floor")
-    gap = Schedule(session_gap_ms=50.0)
-    assert lag_bound(None, gap) == (50.0, "the median session gap")
-    # a 1 s fault window is shorter than the gap allows: 2% of it
-    bound, why = lag_bound(None, Schedule(session_gap_ms=50.0, fault_windows_s=[(5.0, 6.0)]))
-    assert (bound, why) == (20.0, "2% of the shortest fault window")
-    assert lag_bound(None, Schedule(session_gap_ms=5.0))[0] == 10.0  # never below the floor
-    assert lag_bound(None, Schedule(session_gap_ms=60_000.0)) == (1000.0, "the 1 s cap")
+def test_the_bound_scales_with_the_fault_windows_or_the_span() -> None:
+    assert lag_bound(None, Schedule(span_s=0.1)) == (10.0, "the floor")
+    assert lag_bound(None, Schedule(span_s=2.0)) == (100.0, "5% of the replay's span")
+    assert lag_bound(None, Schedule(span_s=60.0)) == (250.0, "the cap")
+    # the shortest fault window decides, not the span
+    faults = Schedule(span_s=60.0, fault_windows_s=[(5.0, 8.0), (20.0, 35.0)])
+    assert lag_bound(None, faults) == (150.0, "5% of the shortest fault window")
+    assert lag_bound(None, Schedule(span_s=60.0, fault_windows_s=[(1.0, 1.1)]))[0] == 10.0
     # a bound the user set is the bound
-    assert lag_bound(3.0, gap) == (3.0, "set for this run")
-
-
-def test_session_gap_is_the_median_gap_within_sessions_at_the_speed() -> None:
-    offsets = np.array([0, 100, 300, 50, 150, 1000], dtype=np.int64) * 1_000_000
-    sessions = ["a", "a", "a", "b", "b", None]
-    # gaps: a 100, 200; b 100 (the request without session has none): median 100 ms, at 2x 50
-    assert session_gap_ms(offsets, sessions, 2.0) == pytest.approx(50.0)
-    assert session_gap_ms(offsets[:1], ["a"], 1.0) is None
+    assert lag_bound(3.0, faults) == (3.0, "set for this run")
 
 
 def test_uniformly_a_few_ms_late_but_fair_is_valid_with_a_warning() -> None:
     lags = [12.0 + (i % 7) for i in range(1000)]
     table = _rows({"baseline": lags, "candidate": lags}, DUE)
-    validity = _judge(table, Schedule(session_gap_ms=40.0))
+    validity = _judge(table, Schedule(span_s=0.8))
     assert validity.valid and validity.reasons == []
     assert validity.lag_bound_ms == 40.0
     assert len(validity.warnings) == 1 and "within the bound of 40 ms" in validity.warnings[0]
-    # the same lag with a tight schedule (sessions 5 ms apart) is beyond the bound
-    tight = _judge(table, Schedule(session_gap_ms=5.0))
+    # the same lag around a fault of 200 ms is beyond the bound (the floor: 10 ms)
+    tight = _judge(table, Schedule(span_s=10.0, fault_windows_s=[(20.0, 20.2)]))
     assert not tight.valid
     assert tight.reasons[0].startswith("send lag p99 18.00 ms exceeds the bound of 10 ms")
 
@@ -82,7 +70,7 @@ def test_uniformly_a_few_ms_late_but_fair_is_valid_with_a_warning() -> None:
 def test_targets_sent_differently_make_the_run_invalid() -> None:
     # every send within the bound (100 ms), but the candidate's tail is 79 ms behind
     table = _rows({"baseline": [1.0] * 1000, "candidate": [1.0] * 980 + [80.0] * 20}, DUE)
-    validity = _judge(table, Schedule(session_gap_ms=100.0))
+    validity = _judge(table, Schedule(span_s=2.0))
     assert not validity.valid
     assert validity.reasons == [
         "targets were not sent alike: lag p99 80.00 ms for candidate against 1.00 ms for "
@@ -90,14 +78,14 @@ def test_targets_sent_differently_make_the_run_invalid() -> None:
     ]
     # 30 ms apart is within half the bound: fair enough
     close = _rows({"baseline": [1.0] * 1000, "candidate": [1.0] * 980 + [30.0] * 20}, DUE)
-    assert _judge(close, Schedule(session_gap_ms=100.0)).valid
+    assert _judge(close, Schedule(span_s=2.0)).valid
 
 
 def test_requests_pushed_across_a_fault_boundary_make_the_run_invalid() -> None:
     # a 0.5 s fault at 5 s; 20 requests due just before it went out 60 ms late, into it
     lags = [60.0 if 4.94 <= d < 5.0 else 1.0 for d in DUE]
     table = _rows({"baseline": lags, "candidate": lags}, DUE)
-    validity = _judge(table, Schedule(session_gap_ms=10_000.0, fault_windows_s=[(5.0, 5.5)]))
+    validity = _judge(table, Schedule(span_s=10.0, fault_windows_s=[(5.0, 5.5)]))
     assert not validity.valid
     assert any("crossed a boundary of fault 1 (5-5.5 s)" in r for r in validity.reasons)
 
@@ -125,7 +113,7 @@ def test_a_saturated_worker_makes_it_invalid_and_says_what_to_do() -> None:
 def test_a_bound_the_user_set_is_applied_as_it_is() -> None:
     lags = [12.0] * 1000
     table = _rows({"baseline": lags, "candidate": lags}, DUE)
-    validity = _judge(table, Schedule(session_gap_ms=40.0), fixed_bound_ms=11.0)
+    validity = _judge(table, Schedule(span_s=0.8), fixed_bound_ms=11.0)
     assert not validity.valid
     assert validity.reasons == [
         "send lag p99 12.00 ms exceeds the bound of 11 ms (set for this run)"

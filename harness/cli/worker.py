@@ -1,8 +1,9 @@
 """``harness worker --master-host H [--master-port P]``: a remote worker of a distributed replay.
 
-Connects to ``harness replay ... --master``, replays the shard it is given, sends its progress
-and, at the end, its result rows to the master (one bulk message: no shared filesystem needed).
-The capture file must be readable on this machine: at the master's path, or ``--capture``.
+A Locust worker: it connects to ``harness replay ... --master`` (a Locust master), replays the
+shard it is given in a Locust user, sends its progress and Locust's stats, and, at the end, its
+result rows to the master (one bulk message: no shared filesystem needed). The capture file must
+be readable on this machine: at the master's path, or ``--capture``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.errors import EXIT_INTERNAL, EXIT_PASS, ReplayError
+from harness.errors import EXIT_INTERNAL, EXIT_PASS, ReplayError, UsageError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +36,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the capture file on this machine (default: the path the master gives)",
     )
     parser.add_argument(
+        "--locustfile",
+        default=None,
+        metavar="FILE",
+        help="a Python file imported in this Locust worker: its event listeners and plugins see "
+        "every request it replays",
+    )
+    parser.add_argument(
         "--wait",
         type=float,
         default=300.0,
@@ -54,6 +62,10 @@ def _run(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     if args.capture is not None:
         command += ["--capture", str(args.capture)]
+    if args.locustfile is not None:
+        if not Path(args.locustfile).is_file():
+            raise UsageError(f"--locustfile {args.locustfile}: no such file")
+        command += ["--locustfile", str(Path(args.locustfile).resolve())]
     code = subprocess.run(command, check=False).returncode
     if code == EXIT_INTERNAL:
         return EXIT_INTERNAL  # a bug: the worker printed its one line and saved the traceback

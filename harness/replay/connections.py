@@ -67,9 +67,10 @@ def error_kind(exc: BaseException) -> str:
 class _Clock:
     """The connection clocks of one request in flight (filled by :class:`_TimedPool`)."""
 
-    __slots__ = ("connect_ns", "got_ns", "sock")
+    __slots__ = ("asked_ns", "connect_ns", "got_ns", "sock")
 
     def __init__(self) -> None:
+        self.asked_ns = 0
         self.got_ns = 0
         self.connect_ns = 0
         self.sock: Any = None
@@ -82,6 +83,8 @@ class _TimedPool(ConnectionPool):
 
     def get_socket(self) -> Any:
         clock = self.clocks.get(gevent.getcurrent())
+        if clock is not None and clock.asked_ns == 0:
+            clock.asked_ns = time.monotonic_ns()
         self._semaphore.acquire()
         got = time.monotonic_ns()
         if clock is not None and clock.got_ns == 0:
@@ -271,6 +274,8 @@ class ReplaySession(FastHttpSession):
             del self.clocks[me]
         end = time.monotonic_ns()
         sent = clock.got_ns or end
+        # a request that never got a slot waited from asking for one (or from the start) to now
+        asked = clock.asked_ns or start
         answer = Answer(
             status=status,
             error=error,
@@ -278,7 +283,7 @@ class ReplaySession(FastHttpSession):
             body=body,
             sent_ns=sent,
             end_ns=end,
-            queue_ns=sent - start,
+            queue_ns=sent - asked,
             connect_ns=clock.connect_ns,
             exception=exception,
         )

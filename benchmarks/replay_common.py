@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -24,14 +25,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, as ``uptime`` shows them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def pin_to(core: int | None) -> None:
+    """Run this process (and every process it starts from now on) on ``core`` only."""
+    if core is not None:
+        os.sched_setaffinity(0, {core})
+
+
 @contextmanager
-def fast_server(arrivals: Path | None = None) -> Iterator[str]:
-    """Run replay_fastserver.py in its own process; yields its URL; stops it after (and then
-    ``arrivals``, when given, holds one ``epoch-ns<TAB>request-line`` per request)."""
+def fast_server(arrivals: Path | None = None, core: int | None = None) -> Iterator[str]:
+    """Run replay_fastserver.py in its own process (on ``core`` only, when given); yields its
+    URL; stops it after (and then ``arrivals``, when given, holds one
+    ``epoch-ns<TAB>request-line`` per request)."""
     port = free_port()
     extra = [str(arrivals)] if arrivals is not None else []
+    pin = ["taskset", "-c", str(core)] if core is not None else []
+    server = [sys.executable, str(ROOT / "benchmarks" / "replay_fastserver.py"), str(port)]
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "replay_fastserver.py"), str(port), *extra],
+        [*pin, *server, *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -44,6 +59,25 @@ def fast_server(arrivals: Path | None = None) -> Iterator[str]:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def server_deviations(arrivals: Path, t0_ns: int, rate: float) -> dict[str, float]:
+    """Arrival at the server minus the schedule (``t0 + i / rate`` for ``/r/i``), in ms."""
+    late = []
+    for line in arrivals.read_text().splitlines():
+        at, request = line.split("\t", 1)
+        index = int(request.split(" ")[1].removeprefix("/r/"))
+        late.append((int(at) - t0_ns - index * 1e9 / rate) / 1e6)
+    late.sort()
+    if not late:
+        return {"arrived": 0}
+    return {
+        "arrived": len(late),
+        "server_p50_ms": round(late[len(late) // 2], 3),
+        "server_p99_ms": round(late[int(0.99 * (len(late) - 1))], 3),
+        "server_max_ms": round(late[-1], 3),
+        "server_min_ms": round(late[0], 3),
+    }
 
 
 def steady_paths(count: int) -> list[str]:
@@ -79,6 +113,8 @@ def steady_capture(
             "orig_latency_ns": pa.array([1_000_000] * count, pa.int64()),
             "orig_body_sha256": pa.array([None] * count, pa.string()),
             "source": [f"bench:{i}" for i in range(count)],
+            "orig_location_route": pa.array([None] * count, pa.string()),
+            "links": [[]] * count,
         },
         schema=CAPTURE_SCHEMA,
     )

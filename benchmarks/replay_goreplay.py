@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from replay_common import fast_server, steady_capture, steady_paths
+from replay_common import fast_server, load_average, steady_capture, steady_paths
 
 from harness.replay import ReplayOptions, ReplayTarget, replay
 
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--speeds", default="1,4")
-    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=None, help="default: by the rate")
     parser.add_argument(
         "--gor-workers-min", type=int, default=0, help="GoReplay's --output-http-workers-min"
     )
@@ -103,7 +103,10 @@ def main() -> None:
                     args.gor_workers_min,
                 )  # fmt: skip
             tool = f"goreplay 1.3 (workers-min {args.gor_workers_min or 'default'})"
-            results.append({"tool": tool, "speed": speed, **deviations(log, offsets, speed)})
+            load = load_average()
+            results.append(
+                {"tool": tool, "speed": speed, **deviations(log, offsets, speed), "load": load}
+            )
             print(json.dumps(results[-1]), flush=True)
             log = tmp / f"harness-{speed:g}.tsv"
             with fast_server(log) as url:
@@ -111,9 +114,10 @@ def main() -> None:
                     capture,
                     [ReplayTarget("server", url)],
                     tmp / f"run-{speed:g}",
-                    ReplayOptions(speed=speed, processes=args.processes),
+                    ReplayOptions(speed=speed, processes=args.processes, lag_bound_ms=1000),
                 )
             row = {"tool": "harness", "speed": speed, **deviations(log, offsets, speed)}
+            row["load"] = load_average()
             row["send_lag_p99_ms"] = round(result.lag_p99_ms, 3)
             results.append(row)
             print(json.dumps(results[-1]), flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -79,6 +80,10 @@ def test_an_unreachable_target_completes_with_refused_rows_and_exit_4(
         (["--speed", "0"], 2, "argument --speed: must be > 0"),
         (["--duration", "soon"], 2, "not a duration"),
         (["--processes", "0"], 2, "--processes must be >= 1"),
+        (["--max-connections", "0"], 2, "--max-connections must be >= 1"),
+        (["--keep-response-bytes", "-1"], 2, "--keep-response-bytes must be >= 0"),
+        (["--web", "localhost:http"], 2, "write [HOST:]PORT"),
+        (["--locustfile", "no-such-file.py"], 2, "--locustfile no-such-file.py: no such file"),
     ],
 )
 def test_bad_options_are_one_line_usage_errors(
@@ -250,3 +255,31 @@ def test_an_injected_header_needs_its_environment_variable(tmp_path: Path, captu
     )  # fmt: skip
     assert done.returncode == 2
     assert "environment variable NO_SUCH_VARIABLE_FOR_THIS_TEST is not set" in done.stderr
+
+
+def test_locust_reports_kept_responses_and_connection_cap_from_the_command_line(
+    tmp_path: Path, capture: Path, http_server: RecordingServer
+) -> None:
+    out = tmp_path / "run"
+    listener = Path(__file__).parent / "data" / "listener_locustfile.py"
+    events = tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "harness", "replay", str(capture), "-t", f"a={http_server.url}",
+            "--processes", "1", "--start-delay", "300ms", "-o", str(out), "-q",
+            "--lag-bound-ms", "1000", "--csv", str(tmp_path / "locust"),
+            "--html", str(tmp_path / "locust.html"), "--locustfile", str(listener),
+            "--keep-response-bytes", "64", "--max-connections", "2",
+        ],
+        check=False, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "HARNESS_TEST_EVENTS": str(events)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with (tmp_path / "locust_stats.csv").open() as f:
+        counts = {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(f)}
+    # the test capture's route is each request's path: one stats row per route
+    assert counts == {**{f"/r/{i}": 1 for i in range(20)}, "Aggregated": 20}
+    assert (tmp_path / "locust.html").read_text().startswith("<!DOCTYPE html>")
+    assert len(events.read_text().splitlines()) == 20
+    kept = pq.read_table(out / "responses.parquet")
+    assert kept.num_rows == 20 and set(kept.column("status").to_pylist()) == {200}

@@ -21,7 +21,8 @@ each row group through the rules learned so far (:meth:`RouteLearner.apply`) whe
 a capture that fits in one row group is learned whole before any row is written. Later rules
 only add parameters or drop kept values, so at the end :meth:`RouteLearner.needs_rewrite` says
 whether rows already written must be mapped again (the writer then rewrites the file once).
-Memory is bounded: at most ``max_children`` values per position and ``max_nodes`` in all.
+Memory is bounded: at most ``max_children`` values per position and ``max_nodes`` in all, and
+only the first ``max_depth`` segments of a route learn structure.
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ class RouteLearner:
     pinned: frozenset[str] = frozenset()
     max_children: int = 512
     max_nodes: int = 200_000
+    #: segments of a route that learn structure (the learning recurses per segment: a hostile
+    #: path of thousands of segments must not exhaust the stack)
+    max_depth: int = 32
     _root: _Node = field(default_factory=_Node)
     _nodes: int = 0
     _full: bool = False
@@ -159,7 +163,7 @@ class RouteLearner:
         """Count ``count`` requests of ``route``."""
         node = self._root
         node.count += count
-        for segment in route.split("/")[1:]:
+        for segment in route.split("/", self.max_depth + 1)[1 : self.max_depth + 1]:
             child = node.children.get(segment)
             if child is None:
                 if len(node.children) >= self.max_children:

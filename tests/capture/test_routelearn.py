@@ -140,6 +140,18 @@ def test_memory_is_bounded() -> None:
     assert learner.route("/api/users/u99999x/posts/p5y") == "/api/users/{id}/posts/{id}"
 
 
+def test_a_path_of_thousands_of_segments_learns_in_bounded_depth() -> None:
+    # found by the hostile-input campaign: a 200 kB request target of "/x" segments recursed
+    # once per segment and ended in RecursionError
+    learner = RouteLearner(RoutesConfig())
+    deep = "/x" * 100_000
+    for i in range(300):
+        learner.add(f"/api/items/{i}")
+    learner.add(deep)
+    out = learner.apply(pa.array([deep, "/api/items/7"]), final=True)
+    assert out.to_pylist() == [deep, "/api/items/{id}"]
+
+
 def _exchange(i: int, path: str) -> Exchange:
     ex = Exchange(
         ts_ns=1_000 + i,

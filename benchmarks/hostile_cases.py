@@ -552,6 +552,86 @@ def _har_cases() -> list[Case]:
     return cases
 
 
+# --- capture files (the normalised Parquet that lint, inspect and run read) -------------------
+
+
+def _parquet(table: object, metadata: dict[bytes, bytes] | None) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert isinstance(table, pa.Table)
+    sink = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(metadata), sink)
+    return sink.getvalue()
+
+
+def _capture_file_cases(capture: Path) -> list[Case]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = capture.read_bytes()
+    table = pq.read_table(capture)
+    meta = {b"harness.capture": pq.ParquetFile(capture).metadata.metadata[b"harness.capture"]}
+    doc = json.loads(meta[b"harness.capture"])
+
+    def column(name: str, values: object) -> object:
+        return table.set_column(table.column_names.index(name), name, values)
+
+    broken: list[tuple[str, bytes]] = [
+        ("cut in half", raw[: len(raw) // 2]),
+        ("Parquet magic around garbage", b"PAR1" + b"x" * 1000 + b"PAR1"),
+        ("no capture metadata", _parquet(table, None)),
+        ("metadata not JSON", _parquet(table, {b"harness.capture": b"{not json"})),
+        (
+            "metadata counts of the wrong type",
+            _parquet(table, {b"harness.capture": json.dumps({**doc, "counts": "x"}).encode()}),
+        ),
+        (
+            "format version 99",
+            _parquet(
+                table, {b"harness.capture": json.dumps({**doc, "format_version": 99}).encode()}
+            ),
+        ),
+        ("a column missing", _parquet(table.drop_columns(["ts_ns"]), meta)),
+        (
+            "timestamps as text",
+            _parquet(
+                column("ts_ns", pa.array([str(v) for v in table.column("ts_ns").to_pylist()])), meta
+            ),
+        ),
+        ("headers as text", _parquet(column("headers", pa.array(["x"] * len(table))), meta)),
+        ("no rows", _parquet(table.slice(0, 0), meta)),
+        ("empty file", b""),
+    ]
+    cases = [
+        Case(
+            f"capture file: {name}",
+            "capture",
+            {"x.capture.parquet": data},
+            ["capture", "inspect", "{dir}/x.capture.parquet"],
+            "0|3",
+        )
+        for name, data in broken
+    ]
+    cases += [
+        Case(
+            f"capture file via lint: {name}",
+            "capture",
+            {
+                "capture.capture.parquet": data,
+                "stack.yaml": STACK.encode(),
+                "s.yaml": SCENARIO.encode(),
+            },
+            ["lint", "{dir}/s.yaml"],
+            "0|3",
+        )
+        for name, data in broken[:6]
+    ]
+    return cases
+
+
 # --- scenarios, stacks, capture configs -----------------------------------------------------------
 
 STACK = """\
@@ -989,4 +1069,11 @@ def _bomb_cases() -> list[Case]:
 
 def all_cases(capture: Path) -> list[Case]:
     """Every case; ``capture`` is a valid capture file for the scenario cases to name."""
-    return [*_gor_cases(), *_mitm_cases(), *_har_cases(), *_yaml_cases(capture), *_bomb_cases()]
+    return [
+        *_gor_cases(),
+        *_mitm_cases(),
+        *_har_cases(),
+        *_capture_file_cases(capture),
+        *_yaml_cases(capture),
+        *_bomb_cases(),
+    ]

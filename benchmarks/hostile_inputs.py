@@ -5,7 +5,8 @@ The cases are in ``benchmarks/hostile_cases.py``. Each runs in its own folder wi
 limit; the outcome is classified as
 
 - **exit 3 with a place**: refused with exit 3, every error line one line that names the file
-  and a place in it (``file:record``, ``file:line``, ``byte N``, ``entry N``);
+  and a place in it (``file:record``, ``file:line``, ``byte N``, ``entry N``; in a Parquet
+  capture file ``column NAME`` or ``metadata key``);
 - **tolerated**: exit 0, the damage skipped and counted;
 - **exit 3 without a place**: refused, but the message does not say where;
 - **traceback**: a Python traceback, or any exit code but 0 and 3 (1 would read as a failed gate);
@@ -43,12 +44,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_cases import ROOT, Case, all_cases
 
 OUTCOMES = ("exit 3 with a place", "tolerated", "exit 3 without a place", "traceback", "hang")
-#: A place in an error line: file:record or file:line, byte N, line N, entry N.
-PLACE = re.compile(r"(?::\d+(?=[:\s),;]|$)|\b(?:byte|line|entry|record) \d+)")
+#: A place in an error line: file:record or file:line, byte N, line N, entry N; in a Parquet
+#: capture file, a column or the metadata key.
+PLACE = re.compile(
+    r"(?::\d+(?=[:\s),;]|$)|\b(?:byte|line|entry|record) \d+|\bcolumn \w+|\bmetadata key )"
+)
 GROUPS = {
     "gor": "captures",
     "mitm": "captures",
     "har": "captures",
+    "capture": "captures",
     "scenario": "scenario/stack/config",
     "stack": "scenario/stack/config",
     "config": "scenario/stack/config",

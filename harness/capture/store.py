@@ -42,7 +42,7 @@ from harness.capture.schema import (
     schema_of_version,
     upgrade,
 )
-from harness.errors import CaptureError
+from harness.errors import CaptureError, printable
 
 DEFAULT_BATCH_ROWS = 32_768
 #: Request bytes (bodies and heads) a row group may gather before it is written, whatever its
@@ -493,34 +493,64 @@ def _renumber_links(column: pa.ChunkedArray, old_idx: np.ndarray) -> tuple[pa.Ar
 
 
 def open_capture(path: Path) -> tuple[pq.ParquetFile, CaptureMetadata]:
-    """Open and validate a capture file: Parquet, harness metadata, format version, columns."""
+    """Open and validate a capture file: Parquet, harness metadata, format version, columns.
+
+    Each refusal is a :class:`CaptureError` naming the place: the byte where the Parquet footer
+    should be, the metadata key (and the field inside it), or the first column that differs.
+    """
+    name = printable(str(path))
     try:
         pf = pq.ParquetFile(path)
     except FileNotFoundError as exc:
-        raise CaptureError(f"{path}: no such file") from exc
+        raise CaptureError(f"{name}: no such file") from exc
     except (OSError, pa.ArrowException) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CaptureError(f"{path}: not a capture file (unreadable Parquet: {first})") from exc
+        # a Parquet file ends with its footer: its length and the magic PAR1, 8 bytes
+        footer = max(path.stat().st_size - 8, 0) if path.is_file() else 0
+        raise CaptureError(
+            f"{name}: byte {footer}: not a capture file (unreadable Parquet footer: {first})"
+        ) from exc
+    key = METADATA_KEY.decode()
     raw = (pf.metadata.metadata or {}).get(METADATA_KEY)
     if raw is None:
-        raise CaptureError(f"{path}: not a capture file (no {METADATA_KEY.decode()} metadata)")
+        raise CaptureError(
+            f"{name}: metadata key {key}: missing, not a capture file "
+            "(make one with `harness capture import`)"
+        )
     try:
         meta = CaptureMetadata.model_validate_json(raw)
     except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"])
+        inside = f" field {field}" if field else ""
         raise CaptureError(
-            f"{path}: capture metadata is invalid ({exc.errors()[0]['msg']})"
+            f"{name}: metadata key {key}{inside}: capture metadata is invalid ({error['msg']})"
         ) from exc
     if meta.format_version not in READABLE_VERSIONS:
         raise CaptureError(
-            f"{path}: capture format version {meta.format_version} is not supported "
-            f"(this harness reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
+            f"{name}: metadata key {key}: capture format version {meta.format_version} is not "
+            f"supported (this harness reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
             "re-import the traffic"
         )
-    if pf.schema_arrow.remove_metadata() != schema_of_version(meta.format_version):
-        raise CaptureError(
-            f"{path}: capture columns do not match format version {meta.format_version}"
-        )
+    found = pf.schema_arrow.remove_metadata()
+    expected = schema_of_version(meta.format_version)
+    if found != expected:
+        raise CaptureError(f"{name}: {_column_mismatch(found, expected)} (format version "
+                           f"{meta.format_version})")  # fmt: skip
     return pf, meta
+
+
+def _column_mismatch(found: pa.Schema, expected: pa.Schema) -> str:
+    """``column ts_ns: int64 expected, found string``: the first column that differs."""
+    for i, field in enumerate(expected):
+        if i >= len(found):
+            return f"column {field.name}: missing"
+        if found.field(i).name != field.name:
+            return f"column {field.name}: missing (found {found.field(i).name} in its place)"
+        if found.field(i).type != field.type:
+            return f"column {field.name}: {field.type} expected, found {found.field(i).type}"
+    extra = found.field(len(expected)).name if len(found) > len(expected) else "?"
+    return f"column {extra}: not a column of a capture file"
 
 
 def capture_metadata(path: Path) -> CaptureMetadata:

@@ -115,10 +115,9 @@ def _problem_from(message: str, path: str) -> Problem:
 
 
 def _check_capture(report: LintReport, doc: YamlDocument, scenario: Scenario) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from harness.capture.schema import METADATA_KEY
+    """The capture exists and is one this harness reads (the same checks a run makes)."""
+    from harness.capture.store import open_capture
+    from harness.errors import CaptureError
 
     where = doc.where(("capture",))
     if not scenario.capture.is_file():
@@ -127,23 +126,11 @@ def _check_capture(report: LintReport, doc: YamlDocument, scenario: Scenario) ->
         )
         return
     try:
-        meta = pq.ParquetFile(scenario.capture).metadata
-    except (OSError, pa.ArrowException) as exc:
-        report.problems.append(
-            Problem("error", where, f"capture: not a parquet file: {scenario.capture}: {exc}")
-        )
+        parquet, _ = open_capture(scenario.capture)
+    except CaptureError as exc:
+        report.problems.append(Problem("error", where, f"capture: {exc}"))
         return
-    if METADATA_KEY not in (meta.metadata or {}):
-        report.problems.append(
-            Problem(
-                "error",
-                where,
-                f"capture: {scenario.capture} is not a capture file "
-                "(no harness.capture metadata; make one with `harness capture import`)",
-            )
-        )
-        return
-    report.capture_span_s = _offset_span_s(meta)
+    report.capture_span_s = _offset_span_s(parquet.metadata)
 
 
 def _offset_span_s(meta: object) -> float | None:

@@ -101,11 +101,13 @@ def test_abort_leaves_nothing(tmp_path: Path) -> None:
 def test_not_a_capture_file(tmp_path: Path) -> None:
     plain = tmp_path / "plain.parquet"
     pq.write_table(pa.table({"a": [1]}), plain)
-    with pytest.raises(CaptureError, match=r"no harness\.capture metadata"):
+    with pytest.raises(
+        CaptureError, match=r"plain\.parquet: metadata key harness\.capture: missing"
+    ):
         read_capture(plain)
     text = tmp_path / "t.parquet"
     text.write_text("hello")
-    with pytest.raises(CaptureError, match="not a capture file"):
+    with pytest.raises(CaptureError, match=r"t\.parquet: byte 0: not a capture file"):
         capture_metadata(text)
     with pytest.raises(CaptureError, match="no such file"):
         capture_metadata(tmp_path / "missing.parquet")
@@ -129,7 +131,10 @@ def test_other_format_version_is_refused(tmp_path: Path) -> None:
     pq.write_table(table, path)
     writer_meta = pq.ParquetFile(path).metadata.metadata
     assert METADATA_KEY in writer_meta
-    with pytest.raises(CaptureError, match=f"format version {FORMAT_VERSION + 1} is not supported"):
+    with pytest.raises(
+        CaptureError,
+        match=f"metadata key harness.capture: capture format version {FORMAT_VERSION + 1} is not",
+    ):
         read_capture(path)
 
 
@@ -195,3 +200,45 @@ def test_redaction_report_of_older_files_reads_its_mode() -> None:
     assert RedactionReport.model_validate({"enabled": False}).mode == "off"
     new = RedactionReport(enabled=True, mode="pseudonym", key="environment variable K")
     assert RedactionReport.model_validate_json(new.model_dump_json()) == new
+
+
+def test_damaged_capture_files_name_the_place(tmp_path: Path) -> None:
+    import json
+
+    from harness.capture.schema import METADATA_KEY
+
+    good = path = tmp_path / "c.capture.parquet"
+    write(path, [100, 200, 300])
+    table = pq.read_table(good)
+    meta = pq.ParquetFile(good).metadata.metadata[METADATA_KEY]
+    doc = json.loads(meta)
+    cases = [
+        (
+            table.drop_columns(["ts_ns"]),
+            meta,
+            r"column ts_ns: missing \(found offset_ns in its place\)",
+        ),
+        (
+            table.set_column(
+                1, "ts_ns", pa.array([str(v) for v in table.column("ts_ns").to_pylist()])
+            ),
+            meta,
+            "column ts_ns: int64 expected, found string",
+        ),
+        (
+            table,
+            json.dumps({**doc, "counts": "x"}).encode(),
+            r"metadata key harness\.capture field counts: ",
+        ),
+    ]
+    for broken, metadata, expected in cases:
+        bad = tmp_path / "bad.capture.parquet"
+        pq.write_table(broken.replace_schema_metadata({METADATA_KEY: metadata}), bad)
+        with pytest.raises(CaptureError, match=expected):
+            capture_metadata(bad)
+    raw = good.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(
+        CaptureError, match=rf"c\.capture\.parquet: byte {len(raw) // 2 - 8}: not a capture file"
+    ):
+        capture_metadata(path)

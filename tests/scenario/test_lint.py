@@ -1,13 +1,14 @@
 """Lint: a scenario and everything it names, every problem with its file and line."""
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harness.capture.schema import METADATA_KEY
+from harness.capture.record import Exchange
+from harness.capture.schema import FORMAT_VERSION
+from harness.capture.store import CaptureMetadata, CaptureWriter, Counts, RedactionReport
 from harness.errors import ScenarioError
 from harness.scenario.lint import lint
 
@@ -28,9 +29,35 @@ stack: stack.yaml
 
 
 def write_capture(path: Path, span_s: float = 60.0, capture: bool = True) -> Path:
-    table = pa.table({"idx": [0, 1], "offset_ns": [0, int(span_s * 1e9)]})
-    meta = {METADATA_KEY: json.dumps({"format_version": 1}).encode()} if capture else {}
-    pq.write_table(table.replace_schema_metadata(meta), path)
+    """Two requests ``span_s`` apart: a real capture file, or (``capture=False``) a Parquet
+    file without the capture metadata."""
+    if not capture:
+        pq.write_table(pa.table({"idx": [0, 1], "offset_ns": [0, int(span_s * 1e9)]}), path)
+        return path
+    writer = CaptureWriter(path)
+    for i, offset_s in enumerate((0.0, span_s)):
+        writer.add(
+            Exchange(
+                ts_ns=1_700_000_000 * 10**9 + int(offset_s * 1e9),
+                method="GET",
+                scheme="http",
+                host="h",
+                path=f"/r/{i}",
+                http_version="HTTP/1.1",
+                head="Host: h",
+                body=b"",
+                source=f"test:{i}",
+            )
+        )
+    counts = Counts(read=2, written=2, responses=0, skipped=0, filtered=0)
+    writer.close(
+        CaptureMetadata(
+            format_version=FORMAT_VERSION,
+            sources=[],
+            counts=counts,
+            redaction=RedactionReport(enabled=False),
+        )
+    )
     return path
 
 
@@ -83,9 +110,9 @@ def test_missing_capture_and_stack(tmp_path: Path) -> None:
 
 def test_not_a_capture(folder: Path) -> None:
     write_capture(folder / "c.capture.parquet", capture=False)
-    assert "is not a capture file" in _lint(folder, "")[0]
+    assert "metadata key harness.capture: missing, not a capture file" in _lint(folder, "")[0]
     (folder / "c.capture.parquet").write_text("hello")
-    assert "not a parquet file" in _lint(folder, "")[0]
+    assert "byte 0: not a capture file (unreadable Parquet footer" in _lint(folder, "")[0]
 
 
 def test_broken_stack_reports_its_line(folder: Path) -> None:

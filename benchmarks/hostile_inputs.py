@@ -49,6 +49,9 @@ OUTCOMES = ("exit 3 with a place", "tolerated", "exit 3 without a place", "trace
 PLACE = re.compile(
     r"(?::\d+(?=[:\s),;]|$)|\b(?:byte|line|entry|record) \d+|\bcolumn \w+|\bmetadata key )"
 )
+#: GNU time, to measure each command's own peak memory (see run_case); without it the figure
+#: includes this runner's memory.
+TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").is_file() else None)
 GROUPS = {
     "gor": "captures",
     "mitm": "captures",
@@ -87,9 +90,14 @@ def run_case(case: Case, folder: Path, timeout: float) -> Result:
     out_path, err_path = folder / ".stdout", folder / ".stderr"
     env = {k: v for k, v in os.environ.items() if k != "HARNESS_CAMPAIGN_UNSET"}
     started = time.monotonic()
+    # The peak memory is measured by GNU time around the command: a process's max RSS counts
+    # the memory of the process it was spawned from (Linux keeps the high-water mark across
+    # exec), and this runner holds every case in memory; time's own child starts small.
+    rss_path = folder / ".maxrss"
+    wrapper = [TIME, "-q", "-f", "%M", "-o", str(rss_path)] if TIME else []
     with out_path.open("wb") as out, err_path.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli.main", *argv],
+            [*wrapper, sys.executable, "-m", "harness.cli.main", *argv],
             stdout=out,
             stderr=err,
             cwd=folder,
@@ -112,11 +120,14 @@ def run_case(case: Case, folder: Path, timeout: float) -> Result:
     stderr = err_path.read_text(errors="replace")
     code = None if hung.is_set() else process.returncode
     outcome = classify(code, stderr)
+    peak_kb = usage.ru_maxrss
+    if TIME and rss_path.is_file() and rss_path.read_text().strip().isdigit():
+        peak_kb = int(rss_path.read_text().strip())
     return Result(
         case=case,
         code=code,
         outcome=outcome,
-        peak_mb=usage.ru_maxrss / 1024,
+        peak_mb=peak_kb / 1024,
         seconds=seconds,
         stdout=stdout,
         stderr=stderr,

@@ -39,6 +39,7 @@ from harness.capture.limits import (
     size_text,
     status_ok,
     ts_ok,
+    utf8_ok,
 )
 from harness.capture.record import (
     SKIP_BAD_REQUEST_LINE,
@@ -183,7 +184,7 @@ def _exchange(
         or not TOKEN_BYTES.issuperset(method.encode("utf-8", "replace"))
         or not isinstance(url, str)
         or _NOT_IN_URL.intersection(url)
-        or not _utf8(url)
+        or not utf8_ok(url)
     ):
         raise _Unusable(SKIP_BAD_REQUEST_LINE)
     try:
@@ -233,8 +234,8 @@ def _head(headers: Any) -> str:
         and isinstance(h.get("name"), str)
         and h["name"]
         and not h["name"].startswith(":")
-        and _utf8(h["name"])
-        and (not isinstance(h.get("value"), str) or _utf8(h["value"]))
+        and utf8_ok(h["name"])
+        and (not isinstance(h.get("value"), str) or utf8_ok(h["value"]))
     )
 
 
@@ -251,7 +252,7 @@ def _headers(headers: object) -> list[tuple[str, str]]:
         name, value = header.get("name"), header.get("value", "")
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
-        if not isinstance(name, str) or not isinstance(value, str) or not _utf8(value):
+        if not isinstance(name, str) or not isinstance(value, str) or not utf8_ok(value):
             raise _Unusable(SKIP_BAD_HEADERS)
         if not name or name.startswith(":"):
             continue
@@ -305,15 +306,6 @@ def _ms_to_ns(time_ms: object) -> int | None:
         return None
 
 
-def _utf8(text: str) -> bool:
-    """Whether ``text`` is valid Unicode (JSON can escape a lone surrogate: ``"\\ud800"``)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _version(version: str) -> str:
     low = version.lower()
     if low in ("h2", "http/2", "http/2.0"):
@@ -357,7 +349,7 @@ def _post_data(post: Any) -> bytes:
 def _text(value: object) -> str:
     """A form field's name or value as text (numbers written as JSON numbers kept)."""
     if isinstance(value, str):
-        if not _utf8(value):
+        if not utf8_ok(value):
             raise _Unusable(SKIP_BAD_REQUEST_LINE)
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):

@@ -118,3 +118,13 @@ def seconds_to_ns(seconds: object) -> int | None:
     if not math.isfinite(seconds) or seconds < 0 or seconds * 1e9 > INT64_MAX:
         return None
     return round(seconds * 1e9)
+
+
+def utf8_ok(text: str) -> bool:
+    """Whether ``text`` can be stored as UTF-8 (a lone surrogate, as JSON escapes or
+    surrogate-escaped bytes give, cannot: Arrow refuses the whole column)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -32,6 +32,7 @@ from harness.capture.limits import (
     seconds_to_ns,
     status_ok,
     ts_ok,
+    utf8_ok,
 )
 from harness.capture.record import (
     SKIP_DNS_FLOW,
@@ -172,6 +173,10 @@ def _exchange(flow: Any, where: str) -> Exchange | None:
         return None
     if _NOT_IN_REQUEST_LINE.intersection(path) or _NOT_IN_REQUEST_LINE.intersection(host):
         return None
+    # mitmproxy keeps undecodable bytes of a host or path as surrogate escapes
+    scheme, version = request.scheme or "http", request.http_version
+    if not all(utf8_ok(text) for text in (method, path, host, scheme, version)):
+        return None
     status = latency = sha = None
     captured: Response | None = None
     if response is not None:
@@ -189,10 +194,10 @@ def _exchange(flow: Any, where: str) -> Exchange | None:
     return Exchange(
         ts_ns=ts_ns,
         method=method,
-        scheme=request.scheme or "http",
+        scheme=scheme,
         host=host,
         path=path,
-        http_version=request.http_version,
+        http_version=version,
         head=head,
         body=request.raw_content or b"",
         source=where,

@@ -268,3 +268,16 @@ def test_gzip_compressed_flow_file(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress((DATA / "flows-successful_log.mitm").read_bytes()))
     exchanges, skips = read(path)
     assert len(exchanges) == 2 and skips.total == 0
+
+
+def test_undecodable_host_bytes_skip_the_flow(tmp_path: Path) -> None:
+    # found by the long fuzz run: mitmproxy keeps such bytes as surrogate escapes, which the
+    # capture file's string columns cannot hold (was exit 70 from Arrow)
+    def change(state: dict[str, object]) -> None:
+        request = state["request"]
+        assert isinstance(request, dict)
+        request["authority"] = b"caf\xe9.example"
+
+    exchanges, skips = read(_write(tmp_path / "h.mitm", _changed(change), _states()[1]))
+    assert len(exchanges) == 1
+    assert skips.examples == {"mitmproxy flow with values out of range": ["h.mitm:1"]}

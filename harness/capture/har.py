@@ -312,7 +312,12 @@ def _version(version: str) -> str:
         return "HTTP/2.0"
     if low in ("h3", "http/3", "http/3.0"):
         return "HTTP/3.0"
-    if low.startswith("http/") and len(low) <= 16 and not _NOT_IN_URL.intersection(low):
+    if (
+        low.startswith("http/")
+        and len(low) <= 16
+        and not _NOT_IN_URL.intersection(low)
+        and utf8_ok(low)
+    ):
         return version.upper()
     return "HTTP/1.1"
 

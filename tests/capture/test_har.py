@@ -240,6 +240,12 @@ def test_unusable_responses_keep_the_request(
     assert skips.examples == ({reason: ["r.har:1"]} if reason else {})
 
 
+def test_odd_http_version_reads_as_http_1_1(tmp_path: Path) -> None:
+    odd = entry("2024-01-01T00:00:00Z", "http://h/a", request={"httpVersion": "HTTP/\ud800"})
+    (ex,), _ = read(write_har(tmp_path / "v.har", [odd]))
+    assert ex.http_version == "HTTP/1.1"
+
+
 def test_shapes_of_the_whole_file(tmp_path: Path) -> None:
     path = tmp_path / "odd.har"
     path.write_text(

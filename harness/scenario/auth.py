@@ -43,13 +43,13 @@ JWT key when it is in a file or in a set environment variable.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.capture.linkspec import LocatorError, parse_source, parse_target
 from harness.scenario.durations import Duration
+from harness.scenario.paths import FilePath
 
 _ACCOUNT = re.compile(r"\{account\.([A-Za-z_][A-Za-z0-9_\-]*)\}")
 
@@ -89,7 +89,7 @@ class LoginSpec(_Strict):
     """A login per session (see the module docstring)."""
 
     request: LoginRequest
-    accounts: Path | None = None
+    accounts: FilePath | None = None
     accounts_env: dict[str, str] | None = None
     share: bool = False
     token: str
@@ -137,7 +137,7 @@ class JwtSpec(_Strict):
 
     algorithm: Literal["HS256", "HS384", "HS512", "RS256"] = "HS256"
     key_env: str | None = None
-    key_file: Path | None = None
+    key_file: FilePath | None = None
     ttl: Duration = 3600.0
 
     @model_validator(mode="after")

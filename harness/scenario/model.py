@@ -64,6 +64,7 @@ from harness.analysis.fidelity import FidelityConfig
 from harness.analysis.gates import ATTEMPTS_PROBE, GatesConfig, default_gates
 from harness.errors import ScenarioError
 from harness.scenario.durations import Duration
+from harness.scenario.paths import FilePath
 from harness.scenario.stackfile import POSTGRES
 from harness.scenario.yamlfile import YamlDocument
 
@@ -381,10 +382,10 @@ class Scenario(_Strict):
     relative to the scenario file's directory."""
 
     name: Name
-    capture: Path
+    capture: FilePath
     speed: float = Field(default=1.0, gt=0, le=MAX_SPEED)
     duration: Duration | None = Field(default=None, gt=0)
-    stack: Path
+    stack: FilePath
     faults: list[TimelineEntry] = Field(default_factory=list)
     probes: list[ProbeEntry] = Field(default_factory=list)
     probe_interval: Duration = Field(default=1.0, gt=0)

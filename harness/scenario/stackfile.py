@@ -48,6 +48,7 @@ from pydantic import (
 from harness.errors import StackFileError
 from harness.scenario.auth import AuthSpec
 from harness.scenario.durations import Duration
+from harness.scenario.paths import FilePath
 from harness.scenario.stackcheck import check_stack
 from harness.scenario.stackcommands import TARGET_PLACEHOLDERS, command_problems, fill_placeholders
 from harness.scenario.yamlfile import YamlDocument
@@ -122,7 +123,7 @@ class MigrateCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
     run: str
     env: dict[str, EnvValue] = Field(default_factory=dict)
-    cwd: Path | None = None
+    cwd: FilePath | None = None
     timeout: Duration = 600.0
 
 
@@ -142,8 +143,8 @@ class PostgresSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     template: Name = "harness_template"
-    init_sql: Path | None = None
-    init_dump: Path | None = None
+    init_sql: FilePath | None = None
+    init_dump: FilePath | None = None
     migrate: Annotated[list[MigrateCommand], BeforeValidator(_migrate_list)] = Field(
         default_factory=list
     )
@@ -161,7 +162,7 @@ class TargetDefaults(BaseModel):
     health: str = "/health"
     startup_timeout: Duration = 30.0
     stop_grace: Duration = 5.0
-    cwd: Path | None = None
+    cwd: FilePath | None = None
     env: dict[str, EnvValue] = Field(default_factory=dict)
     headers: dict[str, EnvValue] = Field(default_factory=dict)
     #: staging identities (harness.scenario.auth): a login per session, re-signed JWTs
@@ -179,7 +180,7 @@ class TargetSpec(BaseModel):
     health: str | None = None
     startup_timeout: Duration | None = None
     stop_grace: Duration | None = None
-    cwd: Path | None = None
+    cwd: FilePath | None = None
     env: dict[str, EnvValue] = Field(default_factory=dict)
     headers: dict[str, EnvValue] = Field(default_factory=dict)
     auth: AuthSpec | None = None

@@ -320,3 +320,19 @@ def test_a_bad_ignore_rule_names_its_line(folder: Path) -> None:
     assert problems[0].endswith(
         ":7: error: gates.response_diff.ignore: 'payments' is not a route template (/...) or *"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"c\\0.capture.parquet"', "capture: a path cannot contain a NUL character"),
+        ("c" + "{bogus}" * 60 + ".parquet", "capture: a file name of more than 255 bytes"),
+        ("/".join(["d" * 200] * 25), "capture: a path of 5024 bytes is longer than 4096"),
+    ],
+)
+def test_paths_a_file_system_cannot_look_up(folder: Path, value: str, expected: str) -> None:
+    # found by the long fuzz run: Path.is_file() raised (ENAMETOOLONG) instead of answering
+    path = folder / "s.yaml"
+    path.write_text(HEAD.replace("capture: c.capture.parquet", f"capture: {value}"))
+    problems = [str(p) for p in lint(path).problems]
+    assert problems[0].startswith(f"{path}:2: error: {expected}")

@@ -131,8 +131,11 @@ def init_service(request: InitRequest, asker: Asker) -> InitResult:
     )
     name = safe_name(name or "service")
     build = _build(request, asker)
+    proposed = propose_health(facts)
+    if proposed is None and request.health is None:
+        asker.say("no GET route answered 2xx in the traffic: /health proposed as the health path")
     health = request.health or asker.ask(
-        "health path (answers 2xx when the build is up)", propose_health(facts) or "/health"
+        "health path (answers 2xx when the build is up)", proposed or "/health"
     )
     independent = _independent(request, facts, asker)
     files = {n: out / n for n in (STACK_FILE, CAPTURE_CONFIG, SCENARIO_FILE)}

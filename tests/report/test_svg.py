@@ -35,3 +35,29 @@ def test_chart_parts() -> None:
 def test_empty_chart_still_renders() -> None:
     root = ET.fromstring(line_chart(Chart("nothing", [])))
     assert root.findall(f"{NS}polyline") == []
+
+
+def test_labels_are_placed_apart_by_their_estimated_widths() -> None:
+    import re
+
+    from harness.report.svg import fit, text_width
+    from tests.report.test_labels import crowded_chart
+
+    svg = crowded_chart()
+    boxes = []
+    for x, y, size, text in re.findall(
+        r'<text[^>]* x="([\d.]+)" y="([\d.]+)" font-size="(\d+)"[^>]*>(?:<title>.*?</title>)?'
+        r"([^<]*)</text>",
+        svg,
+    ):
+        left, base, size_f = float(x), float(y), float(size)
+        boxes.append((left, base - size_f, left + text_width(text, size_f), base, text))
+    placed = [b for b in boxes if "settled" in b[4] or "postgres" in b[4]]
+    assert len(placed) == 8
+    for i, a in enumerate(placed):
+        for b in placed[i + 1 :]:
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, (a[4], b[4])
+    assert fit("hotfix-naive-with-retries", 11, 60).endswith("…")
+    assert text_width(fit("hotfix-naive-with-retries", 11, 60), 11) <= 60
+    assert fit("short", 11, 60) == "short"

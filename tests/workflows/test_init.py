@@ -221,3 +221,35 @@ def test_a_terminal_gets_questions(tmp_path: Path) -> None:
     assert yaml.safe_load((tmp_path / "r" / "stack.yaml").read_text())["defaults"]["health"] == (
         "/health"
     )
+
+
+def test_proposals_from_the_facts_of_a_capture() -> None:
+    from collections import Counter
+
+    from harness.workflows.initplan import (
+        CaptureFacts,
+        propose_health,
+        propose_independent,
+        propose_name,
+        propose_timing,
+    )
+
+    calls = Counter(
+        {("GET", "/"): 5, ("GET", "/healthz"): 3, ("GET", "/api/items/{id}"): 40,
+         ("GET", "/static/app.js"): 2, ("GET", "/metrics"): 1, ("POST", "/ping"): 1}
+    )  # fmt: skip
+    ok = Counter({("GET", "/"): 5, ("GET", "/healthz"): 3, ("GET", "/api/items/{id}"): 40})
+    facts = CaptureFacts(Path("c"), 52, 10.0, Counter({"shop.example.com:443": 52}), calls, ok)
+    assert propose_health(facts) == "/healthz"
+    assert propose_independent(facts) == ["/healthz", "/metrics", "/static/app.js"]
+    assert propose_name(facts, "fallback") == "shop"
+    assert not facts.loopback
+    facts.ok = Counter({("GET", "/api/items/{id}"): 40, ("GET", "/"): 5})
+    assert propose_health(facts) == "/"  # the busiest answered route without a parameter
+    facts.hosts = Counter({"127.0.0.1:8080": 1})
+    assert facts.loopback and propose_name(facts, "My Service!") == "my-service"
+    assert propose_timing(600).duration_s == 90 and propose_timing(600).speed == 1
+    long = propose_timing(62.8)
+    assert (long.duration_s, long.fault_at_s, long.fault_for_s, long.loop) == (62, 19, 16, False)
+    short = propose_timing(12)
+    assert short.loop and short.fault_at_s + short.fault_for_s < short.duration_s

@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="schema and seed data: SQL or plain pg_dump output")  # fmt: skip
     schema.add_argument("--init-dump", type=Path, metavar="FILE",
                         help="a pg_dump archive (-Fc, -Fd, -Ft) for the template")  # fmt: skip
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME[=VALUE]",
+        help="an environment variable of the builds and migrations: NAME=VALUE is written into "
+        "the stack file, NAME alone is read from the environment when the stack starts (for "
+        "secrets); repeatable",
+    )  # fmt: skip
     parser.add_argument("--dsn-env", metavar="VAR",
                         help="environment variable holding your PostgreSQL's DSN (default: the "
                         "embedded server)")  # fmt: skip
@@ -92,6 +98,21 @@ class _Terminal:
         self._console.print(text, markup=False, highlight=False)
 
 
+def _env(items: list[str]) -> dict[str, str | None]:
+    """``--env`` values: ``NAME=VALUE`` or ``NAME`` (read from the environment later)."""
+    import re
+
+    from harness.errors import UsageError
+
+    env: dict[str, str | None] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise UsageError(f"--env takes NAME=VALUE or NAME, got {item!r}")
+        env[name] = value if sep else None
+    return env
+
+
 def _init(args: argparse.Namespace) -> int:
     from harness.workflows.init import Defaults, InitRequest, init_service
 
@@ -112,6 +133,7 @@ def _init(args: argparse.Namespace) -> int:
         session_header=args.session_header,
         session_cookie=args.session_cookie,
         force=args.force,
+        env=_env(args.env),
     )
     result = init_service(request, asker)
     print("wrote " + ", ".join(str(p) for p in [result.capture, *result.files]))

@@ -100,6 +100,8 @@ class InitRequest:
     session_header: str | None = None
     session_cookie: str | None = None
     force: bool = False
+    #: environment of builds and migrations: a value, or None to read it from the environment
+    env: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,7 +143,7 @@ def init_service(request: InitRequest, asker: Asker) -> InitResult:
     files = {n: out / n for n in (STACK_FILE, CAPTURE_CONFIG, SCENARIO_FILE)}
     _may_write(list(files.values()), request.force, asker)
     # commands run where `harness init` ran, so the paths the user typed keep working
-    cwd = Path(os.path.relpath(Path.cwd(), out.absolute())).as_posix()
+    cwd = relative(Path.cwd(), out)
     stack = StackPlan(
         name=name,
         build=build,
@@ -153,6 +155,7 @@ def init_service(request: InitRequest, asker: Asker) -> InitResult:
         migrate=list(request.migrate),
         dsn_env=request.dsn_env,
         source=", ".join(request.sources),
+        env=dict(request.env),
     )
     files[STACK_FILE].write_text(stack_yaml(stack), encoding="utf-8")
     files[CAPTURE_CONFIG].write_text(

@@ -44,6 +44,8 @@ class StackPlan:
     migrate: list[str] = field(default_factory=list)
     dsn_env: str | None = None
     source: str = ""
+    #: environment of the builds and migrations: a value, or None to read it when the stack starts
+    env: dict[str, str | None] = field(default_factory=dict)
 
 
 def stack_yaml(plan: StackPlan) -> str:
@@ -66,8 +68,10 @@ def stack_yaml(plan: StackPlan) -> str:
         )
     if plan.migrate:
         lines.append("  migrate:                    # run on the template, {postgres.url} is it")
+        env = {"DATABASE_URL": "{postgres.url}", **plan.env}
         for command in plan.migrate:
-            lines.append(f"    - {{run: {q(command)}, cwd: {q(plan.cwd)}}}")
+            lines += [f"    - run: {q(command)}", f"      cwd: {q(plan.cwd)}", "      env:"]
+            lines += [f"        {key}: {_env_value(key, value)}" for key, value in env.items()]
     if plan.dsn_env:
         lines.append(f"  dsn_env: {plan.dsn_env}     # your PostgreSQL (the user needs CREATEDB)")
     else:
@@ -89,9 +93,15 @@ def stack_yaml(plan: StackPlan) -> str:
         "  stop_grace: 5s",
         "  env:",
         '    DATABASE_URL: "{postgres.url}"   # each build\'s own database, through its proxy',
+        *(f"    {key}: {_env_value(key, value)}" for key, value in plan.env.items()),
         "",
     ]
     return "\n".join(lines)
+
+
+def _env_value(key: str, value: str | None) -> str:
+    """A literal value, or ``{from_env: KEY}`` (read when the stack starts: secrets)."""
+    return f"{{from_env: {key}}}" if value is None else q(value)
 
 
 def capture_yaml(
@@ -188,10 +198,13 @@ def scenario_yaml(plan: ScenarioPlan) -> str:
 
 
 def relative(path: Path, start: Path) -> str:
-    """``path`` as a file in directory ``start`` should name it: an absolute path stays as it
-    is, a relative one (from the current directory) becomes relative to ``start``."""
+    """``path`` as a file in directory ``start`` should name it: relative to ``start`` when
+    both are in the current directory's tree (a folder committed with the service), else
+    absolute."""
     import os
 
-    if path.is_absolute():
-        return str(path)
+    here = Path.cwd()
+    inside = path.absolute().is_relative_to(here) and start.absolute().is_relative_to(here)
+    if not inside:
+        return str(path.absolute())
     return Path(os.path.relpath(path.absolute(), start.absolute())).as_posix()

@@ -253,3 +253,37 @@ def test_proposals_from_the_facts_of_a_capture() -> None:
     assert (long.duration_s, long.fault_at_s, long.fault_for_s, long.loop) == (62, 19, 16, False)
     short = propose_timing(12)
     assert short.loop and short.fault_at_s + short.fault_for_s < short.duration_s
+
+
+def test_environment_and_paths_as_a_project_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    (project / "db").mkdir(parents=True)
+    (project / "db" / "schema.sql").write_text("CREATE TABLE t (id int);\n")
+    monkeypatch.chdir(project)
+    code = main(
+        [
+            "init", str(PAYMENTS), "--build", "venv/bin/app --port {port}",
+            "--migrate", "venv/bin/alembic upgrade head", "--init-sql", "db/schema.sql",
+            "--env", "APP_ENV=staging", "--env", "SECRET_KEY", "-o", "replay", "--yes",
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr()
+    stack = yaml.safe_load((project / "replay" / "stack.yaml").read_text())
+    # inside the project: relative paths, so the folder can be committed and moved with it
+    assert stack["postgres"]["init_sql"] == "../db/schema.sql"
+    assert stack["defaults"]["cwd"] == ".."
+    env = stack["defaults"]["env"]
+    assert env == {
+        "DATABASE_URL": "{postgres.url}",
+        "APP_ENV": "staging",
+        "SECRET_KEY": {"from_env": "SECRET_KEY"},  # a secret is read when the stack starts
+    }
+    (migrate,) = stack["postgres"]["migrate"]
+    assert migrate["run"] == "venv/bin/alembic upgrade head"
+    assert migrate["cwd"] == ".."
+    assert migrate["env"] == env
+    loaded = load_stack(project / "replay" / "stack.yaml")
+    assert loaded.resolve_path(Path(migrate["cwd"])) == project
+    assert main(["init", str(PAYMENTS), "--build", "a {port}", "--env", "9X=1", "-y"]) == 2

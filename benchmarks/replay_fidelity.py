@@ -1,7 +1,7 @@
 """Fidelity at the server: a capture scheduled at 2,000 req/s for 30 s, replayed by Locust.
 
     .venv/bin/python benchmarks/replay_fidelity.py [--rate 2000] [--seconds 30] [--processes 1]
-        [--pin] [--keep DIR]
+        [--pin] [--keep DIR] [--ordering session|schedule]
 
 The fast fixed-response server of replay_fastserver.py (its own process) notes when each
 request arrives; with one distinct path per request, each arrival is matched to its schedule:
@@ -30,6 +30,9 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--pin", action="store_true", help="server on core 1, harness on core 0")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directory here")
+    parser.add_argument(
+        "--ordering", choices=("session", "schedule"), default="session", help="session order"
+    )
     args = parser.parse_args()
     before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,7 +46,9 @@ def main() -> None:
                 capture,
                 [ReplayTarget("server", url)],
                 args.keep or Path(tmp) / "run",
-                ReplayOptions(processes=args.processes, lag_bound_ms=1000),
+                ReplayOptions(
+                    processes=args.processes, lag_bound_ms=1000, ordering=args.ordering
+                ),
             )
         at_server = server_deviations(arrivals, result.t0_ns, args.rate)
     counts = result.targets["server"]

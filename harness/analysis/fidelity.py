@@ -7,8 +7,10 @@ answer is class 0) is compared with the captured one; for a redirect, the route 
 the share that matched, the worst routes with the status they got and a hint, the error rate
 (status 0 or >= 500) beside the capture's own, and the session links filled or missing.
 
-A run is **invalid** (not judged, exit 5) when the baseline matched less than ``min_match``
-(scenario key ``fidelity``, default 90 %) of at least :data:`MIN_COMPARED` requests, or when a
+Requests still in flight when the first fault began are left out: the fault may have decided
+their answer. A run is **invalid** (not judged, exit 5) when the baseline matched less than
+``min_match`` (scenario key ``fidelity``, default 90 %) of at least :data:`MIN_COMPARED`
+requests, or when a
 baseline's error rate before the first fault is more than ``max_error_increase_pp`` points above
 the capture's (the baseline was overloaded or broken). The candidate's own errors are what the
 gates judge, so they never make a run invalid here.
@@ -133,15 +135,27 @@ def _classes(status: pd.Series) -> pd.Series:
     return (status.astype("int64") // 100).astype("int64")
 
 
-def fidelity(frame: pd.DataFrame, roles: dict[str, str], config: FidelityConfig) -> Fidelity | None:
+def fidelity(
+    frame: pd.DataFrame,
+    roles: dict[str, str],
+    config: FidelityConfig,
+    first_fault_ns: int | None = None,
+) -> Fidelity | None:
     """The check over ``frame`` (requests with a ``phase`` column; ``roles``: target -> role).
 
-    None when the run holds no captured statuses (an older capture or run): nothing to compare.
+    ``first_fault_ns``: when the first fault began (ns from t0); a request still in flight
+    then is not compared (the fault, not the replay, may have decided its answer). None when
+    the run holds no captured statuses (an older capture or run): nothing to compare.
     """
     if "orig_status" not in frame.columns or frame["orig_status"].notna().sum() == 0:
         return None
     judged_phases = {"before", "steady"}
     pre = frame[frame["phase"].astype(str).isin(judged_phases)]
+    if first_fault_ns is not None and "latency_corrected_ms" in pre.columns:
+        start = pre["due_ns"].astype("float64")
+        if "wait_ms" in pre.columns:
+            start = start + pre["wait_ms"].fillna(0) * 1e6
+        pre = pre[start + pre["latency_corrected_ms"] * 1e6 < first_fault_ns]
     result = Fidelity(
         min_match=config.min_match, max_error_increase_pp=config.max_error_increase_pp
     )

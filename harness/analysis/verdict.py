@@ -68,7 +68,9 @@ def judge(
     signal = run.interrupted_signal()
     validity = run.manifest.validity
     valid, reasons = validity.valid, list(validity.reasons)
-    faithful = fidelity(ctx.frame, _roles(targets), parse_fidelity(_scenario_key(run, "fidelity")))
+    first_fault = _first_fault_ns(run, ctx)
+    config = parse_fidelity(_scenario_key(run, "fidelity"))
+    faithful = fidelity(ctx.frame, _roles(targets), config, first_fault)
     if faithful is not None and not faithful.valid:
         valid, reasons = False, [*reasons, *faithful.reasons]
     if run.manifest.status == "failed":  # a worker crashed: the traffic is incomplete
@@ -97,6 +99,22 @@ def judge(
         versions={k: v for k, v in run.manifest.versions.items() if v is not None},
         config=gates.model_dump(mode="json", exclude_none=True),
     )
+
+
+def _first_fault_ns(run: Run, ctx: Context) -> int | None:
+    """When the first fault began: the earlier of its measured apply time and its scheduled
+    time (applying and verifying it takes a while, and it bites from the start)."""
+    measured = next((p.end_ns for p in ctx.phases if p.kind == "before"), None)
+    scheduled = [
+        int(float(e.data["fault"]["at_s"]) * 1e9)
+        for e in run.events
+        if e.kind == "fault_applied"
+        and isinstance(e.data.get("fault"), dict)
+        and isinstance(e.data["fault"].get("at_s"), int | float)
+    ]
+    if measured is None or not scheduled:
+        return measured
+    return min(measured, *scheduled)
 
 
 def _roles(targets: Targets) -> dict[str, str]:

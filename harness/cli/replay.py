@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.locust_options import PROCESSES_HELP, add_locust_options, locust_options
+from harness.cli.session_options import add_ordering_option
 from harness.errors import EXIT_PASS, Interrupted, RunInvalid, TargetError
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="RUN_DIR")
     parser.add_argument("--quiet", "-q", action="store_true", help="no live progress (CI)")
     add_locust_options(parser)
+    add_ordering_option(parser, scenario=False)
     group = parser.add_argument_group("distributed mode (Locust master/worker)")
     group.add_argument(
         "--master",
@@ -196,6 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         keep_response_bytes=args.keep_response_bytes,
         locust=locust_options(args),
+        ordering=args.ordering,
     )
     if args.web:
         print(f"Locust web UI: http://{args.web}", file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from harness.cli.locust_options import PROCESSES_HELP, add_locust_options, locust_options
+from harness.cli.session_options import add_ordering_option
 from harness.cli.stack import add_build_option, parse_builds
 
 
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no live display (for CI)")
     add_locust_options(parser)
+    add_ordering_option(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -75,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         speed=args.speed,
         judge=not args.no_judge,
         locust=locust_options(args),
+        ordering=args.ordering,
     )
     with live_progress(args.quiet, title="replay") as on_progress:
         outcome = run_scenario(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.locust_options import PROCESSES_HELP, add_locust_options, locust_options
+from harness.cli.session_options import add_ordering_option
 
 if TYPE_CHECKING:
     from harness.report.render import Comparison
@@ -39,6 +40,7 @@ def add_validate_options(parser: argparse.ArgumentParser) -> None:
         help="exit 0 when the verdict is inconclusive",
     )
     add_locust_options(parser)
+    add_ordering_option(parser)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,6 +86,7 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
             aa=args.aa,
             processes=args.processes,
             locust=locust_options(args),
+            ordering=args.ordering,
             on_step=lambda msg: console.print(f"[dim]… {msg}[/dim]"),
             on_progress=on_progress,
             on_cleanup=print_cleanup,

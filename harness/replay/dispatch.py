@@ -203,6 +203,7 @@ class ShardRun:
             "late_ms": late_ms,
             "connections": self.shard.connections,
             "peak_in_flight": self.shard.peak_in_flight,
+            "session_state": self.hooks.summary(),
         }
 
     def stop(self) -> None:

@@ -25,7 +25,8 @@ from harness.replay.plan import PLAN_COLUMNS, original_hosts, plan_replay, read_
 from harness.replay.processes import WorkerGroup
 from harness.replay.rebuild import check_target_url
 from harness.replay.results import lag_quantiles, merge_parts
-from harness.replay.spec import ShardSpec, TargetSpec
+from harness.replay.session_plan import identity_counts, prepare_sessions, target_spec
+from harness.replay.spec import ShardSpec
 from harness.replay.validity import Schedule, judge, target_counts
 from harness.rundir import RESPONSES_SCHEMA, RunDir
 
@@ -95,6 +96,7 @@ def replay(
     if options.timeout_s <= 0:
         raise UsageError(f"timeout must be > 0, got {options.timeout_s}")
     check_targets(capture, targets, options)
+    identities = prepare_sessions(capture, targets, options)
     table = read_capture(capture, PLAN_COLUMNS)
     sessions = pc.count_distinct(table.column("session"), mode="all").as_py()
     if options.master is not None:
@@ -116,7 +118,7 @@ def replay(
         capture=str(capture.resolve()),
         shard=0,
         shards=shards,
-        targets=[TargetSpec(t.name, t.url, dict(t.headers)) for t in targets],
+        targets=[target_spec(t) for t in targets],
         t0_ns=0,
         part="",
         speed=options.speed,
@@ -126,6 +128,8 @@ def replay(
         flush_rows=options.flush_rows,
         max_connections=options.max_connections,
         keep_response_bytes=options.keep_response_bytes,
+        ordering=options.ordering,
+        identities=identities,
     )
     group = WorkerGroup([t.name for t in targets], plan.total)
     manifest_t0 = t0_ns or 0
@@ -182,6 +186,8 @@ def replay(
     )
     status = "failed" if failures else ("interrupted" if stopped else "complete")
     manifest.update(status=status, validity=_validity_json(result), replay=_replay_json(result))
+    if any(s.get("session_state") for s in summaries.values()):
+        manifest.update(identities=identity_counts(summaries.values()))
     update_manifest(run_dir, _keep_callers_fields(read_manifest(run_dir), manifest))
     internal = group.internal_failures()
     if internal:

@@ -133,11 +133,18 @@ class RequestHooks:
         """Called with every answer (failures too) before the requests awaiting it go."""
         del target, request, outgoing, answer
 
+    def summary(self) -> dict[str, Any]:
+        """What the hooks counted, for the worker's summary line (target -> counts)."""
+        return {}
+
 
 def hooks_for(spec: ShardSpec) -> RequestHooks:
-    """The hooks a worker uses for ``spec`` (today: the capture as it is, on the schedule)."""
-    del spec
-    return RequestHooks()
+    """The hooks a worker uses for ``spec``: session state (:mod:`harness.replay.session_hooks`:
+    links, cookies, staging identities, session order unless ``spec.ordering`` is
+    ``schedule``)."""
+    from harness.replay.session_hooks import session_hooks
+
+    return session_hooks(spec)
 
 
 class _Event(Protocol):

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.scenario.auth import AuthSpec
+
 #: sends a second one worker process is given by default (it holds about 2-3x that)
 SENDS_PER_PROCESS = 2000
 
@@ -24,6 +26,11 @@ class ReplayTarget:
     name: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+    #: staging identities from the stack file (``auth:``), where they are written
+    #: (``stack.yaml:LINE``, for errors) and the stack file's directory (relative paths)
+    auth: AuthSpec | None = None
+    auth_where: str = ""
+    stack_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,9 @@ class ReplayOptions:
     max_connections: int | None = None
     keep_response_bytes: int = 0
     locust: LocustOptions = field(default_factory=LocustOptions)
+    #: ``session``: a request waits for its session's previous answer from the same target
+    #: (:mod:`harness.replay.ordering`); ``schedule``: the strict schedule
+    ordering: str = "session"
     allow_original_host: bool = False
     #: (start, end) of each fault in seconds from t0: the validity bound scales with them
     fault_windows_s: tuple[tuple[float, float], ...] = ()

@@ -9,9 +9,10 @@ session order of every request it sends (:mod:`harness.replay.ordering`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.capture.linkspec import LocatorError
 from harness.errors import CaptureError, StackFileError, TargetError
@@ -22,6 +23,10 @@ from harness.replay.plan import read_capture, read_rows
 from harness.replay.session_state import RowState
 from harness.scenario.accounts import load_accounts
 from harness.scenario.auth import AuthSpec
+
+if TYPE_CHECKING:
+    from harness.replay.model import ReplayOptions, ReplayTarget
+    from harness.replay.spec import TargetSpec
 
 
 def check_capture_links(capture: Path) -> int:
@@ -161,3 +166,45 @@ def check_logins(
             raise TargetError(
                 f"target {name}: staging login failed: {login_failure(request, reply, identity)}"
             )
+
+
+def prepare_sessions(
+    capture: Path, targets: Sequence[ReplayTarget], options: ReplayOptions
+) -> dict[str, list[str]]:
+    """Everything the orchestrator checks about session state before the workers start: the
+    capture's links (exit 3), the accounts of each target's logins (exit 3) and one login per
+    target (exit 4); the sessions that log in to each target."""
+    check_capture_links(capture)
+    auths = [
+        TargetAuth(t.name, t.auth, t.auth_where or "stack file", t.stack_dir or Path())
+        for t in targets
+        if t.auth is not None
+    ]
+    identities = plan_identities(capture, auths)
+    by_name = {a.name: a for a in auths}
+    check_logins(
+        [(t.name, t.url, by_name[t.name]) for t in targets if t.name in by_name],
+        identities,
+        options.timeout_s,
+    )
+    return identities
+
+
+def target_spec(target: ReplayTarget) -> TargetSpec:
+    """What a worker is told about ``target`` (its identities without any secret)."""
+    from harness.replay.spec import TargetSpec
+
+    auth = target.auth.model_dump(mode="json", by_alias=True) if target.auth else None
+    stack_dir = str(target.stack_dir) if target.stack_dir else None
+    return TargetSpec(target.name, target.url, dict(target.headers), auth, stack_dir)
+
+
+def identity_counts(summaries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Target -> staging logins made and failed, summed over the workers' summary lines."""
+    total: dict[str, dict[str, int]] = {}
+    for summary in summaries:
+        for target, counts in (summary.get("session_state") or {}).items():
+            mine = total.setdefault(target, {"logins": 0, "logins_failed": 0})
+            for key in mine:
+                mine[key] += int(counts.get(key, 0))
+    return total

@@ -173,6 +173,7 @@ class SessionState:
         identity = self.targets[k].identity
         assert identity is not None
         state = self._session(k, session)
+        state.login_tried = True
         counts = self.counts[k]
         counts.logins += 1
         if reply is not None and self.cookies:

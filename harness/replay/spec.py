@@ -31,6 +31,10 @@ class TargetSpec:
     name: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+    #: staging identities (``harness.scenario.auth.AuthSpec`` as JSON; no secret: those are
+    #: read by the worker from the accounts file and the environment), and where the stack is
+    auth: dict[str, Any] | None = None
+    stack_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class ShardSpec:
     max_connections: int | None = None
     #: keep each response's status, headers and first bytes of body (0: keep none)
     keep_response_bytes: int = 0
+    #: ``session``: a request waits for its session's previous answer; ``schedule``: never
+    ordering: str = "session"
+    #: target name -> the sessions that log in to it, in order (their account numbers)
+    identities: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def responses_part(self) -> str:

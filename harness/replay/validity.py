@@ -120,6 +120,8 @@ def judge(
 
 def _boundaries(table: pa.Table, schedule: Schedule) -> list[str]:
     due = table.column("due_ns").to_numpy(zero_copy_only=False) / 1e9
+    if "wait_ms" in table.column_names:  # a session wait moved the schedule (session order)
+        due = due + table.column("wait_ms").fill_null(0).to_numpy(zero_copy_only=False) / 1e3
     sent = table.column("sent_ns").to_numpy(zero_copy_only=False) / 1e9
     reasons = []
     for k, (start, end) in enumerate(schedule.fault_windows_s, start=1):

@@ -394,6 +394,9 @@ class Scenario(_Strict):
     #: the baseline's match with the capture before the first fault that a run needs to be
     #: judged: a share (0.9, "90%"; 0 turns the check off) or {min_match, max_error_increase_pp}
     fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
+    #: session (a request waits for its session's earlier answers from the same target, then the
+    #: captured think time) or schedule (every request at its captured offset)
+    ordering: Literal["session", "schedule"] = "session"
     lag_bound_ms: float | None = Field(default=None, gt=0, le=MAX_TOXIC_MS)
     #: bytes of each response body kept in responses.parquet (None: 65536 when the
     #: response_diff gate is set, else none; 0: none)

@@ -62,6 +62,9 @@ class RunRequest:
     targets: dict[str, TargetSpec] | None = None
     #: Locust's web UI, CSV, HTML and the user's locustfile for the replay
     locust: LocustOptions = field(default_factory=_default_locust)
+    #: ``session`` (wait for the session's earlier answers) or ``schedule`` (strict schedule);
+    #: None: the scenario's ``ordering``
+    ordering: str | None = None
 
 
 @dataclass
@@ -220,6 +223,7 @@ def _replay_with_faults(
         allow_original_host=scenario.allow_original_host,
         locust=request.locust,
         keep_response_bytes=scenario.response_bytes(),
+        ordering=request.ordering or scenario.ordering,
     )
     if scenario.probes:
         from harness.probes.preflight import check_probes
@@ -270,7 +274,7 @@ def _replay_with_faults(
                 on_step("replaying")
                 result = replay(
                     scenario.capture,
-                    [_replay_target(t) for t in runtime.targets.values()],
+                    [_replay_target(t, runtime.stack.dir) for t in runtime.targets.values()],
                     request.run_dir,
                     options,
                     on_t0=on_t0,
@@ -316,10 +320,17 @@ def _stack_events(events: EventLog, runtime: StackRuntime) -> None:
             events.emit("target_healthy", t_ns=target.healthy_ns - events.t0_ns, target=target.name)
 
 
-def _replay_target(target: RunningTarget) -> ReplayTarget:
+def _replay_target(target: RunningTarget, stack_dir: Path) -> ReplayTarget:
     from harness.replay import ReplayTarget
 
-    return ReplayTarget(target.name, target.url, dict(target.headers))
+    return ReplayTarget(
+        target.name,
+        target.url,
+        dict(target.headers),
+        auth=target.auth,
+        auth_where=target.auth_where,
+        stack_dir=stack_dir,
+    )
 
 
 def _probe_targets(runtime: StackRuntime) -> list[ProbeTarget]:

@@ -23,6 +23,7 @@ def validate(
     aa: bool = False,
     processes: int | None = None,
     locust: LocustOptions | None = None,
+    ordering: str | None = None,
     on_step: Step = lambda _msg: None,
     on_progress: Progress | None = None,
     on_cleanup: Step | None = None,
@@ -51,6 +52,7 @@ def validate(
         processes=processes,
         targets=chosen,
         baseline="baseline",
+        ordering=ordering,
     )
     if locust is not None:
         request.locust = locust

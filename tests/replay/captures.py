@@ -24,6 +24,8 @@ class Req:
     body: bytes = b""
     host: str = "api.example.com"
     route: str | None = None
+    #: the captured response's latency (None: none recorded, so no session order applies)
+    latency_s: float | None = None
 
 
 def write_capture(
@@ -48,7 +50,7 @@ def write_capture(
                 "body": r.body,
                 "route": r.route or r.path.split("?")[0],
                 "orig_status": 200,
-                "orig_latency_ns": 1_000_000,
+                "orig_latency_ns": None if r.latency_s is None else int(r.latency_s * 1e9),
                 "orig_body_sha256": None,
                 "source": f"test:{i}",
             }

@@ -126,3 +126,14 @@ def test_untouched_requests_take_the_fast_path() -> None:
     assert not state.untouched(0, 2)
     state.answered(0, 1, "/", Reply(200, [("Set-Cookie", "a=1")], b""), now=0)
     assert not state.untouched(0, 1) and state.untouched(1, 1)  # only that target's jar
+
+
+def test_a_login_done_before_the_replay_is_used_without_asking_again() -> None:
+    identity = Identity(
+        AuthSpec.model_validate({"login": LOGIN}), [{"email": "e", "password": "p"}], ["s"], None
+    )
+    state = _state({1: RowState("s", HOST)}, identity)
+    login = identity.login_request("s")
+    assert state.logged_in(0, "s", login, Reply(200, [], b'{"user":{"token":"T"}}'), now=0) is None
+    out, _ = state.prepare(0, 1, _req("/api/user", ("Authorization", "Token C")), now=1)  # type: ignore[misc]
+    assert out.headers[1] == ("Authorization", "Token T")

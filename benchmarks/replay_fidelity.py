@@ -46,9 +46,7 @@ def main() -> None:
                 capture,
                 [ReplayTarget("server", url)],
                 args.keep or Path(tmp) / "run",
-                ReplayOptions(
-                    processes=args.processes, lag_bound_ms=1000, ordering=args.ordering
-                ),
+                ReplayOptions(processes=args.processes, lag_bound_ms=1000, ordering=args.ordering),
             )
         at_server = server_deviations(arrivals, result.t0_ns, args.rate)
     counts = result.targets["server"]

@@ -27,6 +27,8 @@ from harness.scenario.auth import AuthSpec
 if TYPE_CHECKING:
     from harness.replay.model import ReplayOptions, ReplayTarget
     from harness.replay.spec import TargetSpec
+    from harness.scenario.stackfile import Stack
+    from harness.scenario.stackfile import TargetSpec as StackTarget
 
 
 def check_capture_links(capture: Path) -> int:
@@ -208,3 +210,24 @@ def identity_counts(summaries: Iterable[Mapping[str, Any]]) -> dict[str, dict[st
             for key in mine:
                 mine[key] += int(counts.get(key, 0))
     return total
+
+
+def check_before_stack(
+    capture: Path, stack: Stack, targets: Mapping[str, StackTarget] | None = None
+) -> None:
+    """The checks of session state that need no running target, before a stack is started
+    (``harness run``, ``validate``, ``ci``): the capture's links and each login's accounts
+    (exit 3). ``targets`` replaces the stack file's (``validate`` names the builds)."""
+    check_capture_links(capture)
+    chosen = targets if targets is not None else stack.file.targets
+    auths = []
+    loc: tuple[str, ...]
+    for name, spec in chosen.items():
+        if spec.auth is not None:
+            auth, loc = spec.auth, ("targets", name, "auth")
+        elif stack.file.defaults.auth is not None:
+            auth, loc = stack.file.defaults.auth, ("defaults", "auth")
+        else:
+            continue
+        auths.append(TargetAuth(name, auth, stack.where(loc), stack.dir))
+    plan_identities(capture, auths)

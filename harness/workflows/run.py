@@ -122,6 +122,9 @@ def run_scenario(
     scenario, stack = load_checked(
         request.scenario, request.builds, (lambda _stack: chosen) if chosen else None
     )
+    from harness.replay.session_plan import check_before_stack
+
+    check_before_stack(scenario.capture, stack, chosen)  # links and accounts: exit 3 now
     run_dir = request.run_dir
     if (run_dir / "requests.parquet").exists():
         raise HarnessError(f"{run_dir} already holds a run; choose another -o/--output")

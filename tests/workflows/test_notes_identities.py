@@ -124,3 +124,17 @@ def test_a_login_that_fails_stops_the_run_naming_target_and_status(
     assert code == 4
     assert "target baseline: staging login failed: POST /api/users/login answered 401:" in err
     assert "not-the-password" not in err
+
+
+def test_too_few_accounts_stop_the_run_before_the_stack_starts(
+    work: Path, capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    few = work / "few.csv"
+    few.write_text("email,password\nstaging-01@example.org,staging-pass-01\n")
+    code, run_dir = _run(work, "few-accounts", capture, few)
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "few-accounts.stack.yaml:" in err
+    assert "auth.login: 1 account(s) for 6 sessions that need a staging identity" in err
+    assert "share: true" in err
+    assert not (run_dir / "requests.parquet").exists()

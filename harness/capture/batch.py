@@ -9,7 +9,8 @@ lists, and every row group's header lines are split and their credential headers
 once in Arrow (:mod:`harness.capture.redact_batch`). Header lines that may hold a value
 secret (``eyJ``, ``@``, ``%40``, 13 digits) take the per-record JWT, e-mail and card rules;
 query strings and bodies take the per-record :class:`~harness.capture.redact.Redactor` code,
-and a request whose body changed length is redone whole (its ``Content-Length`` changes).
+and a request whose body changed length is redone whole (its ``Content-Length`` changes); the
+response body hashes are keyed a column at a time (:mod:`harness.capture.bodyhash`).
 """
 
 from __future__ import annotations
@@ -222,6 +223,7 @@ def _write(
                             new_length[i] = len(clean)
         if new_length:
             values = _set_content_length(lines, names, values, new_length)
+        cols.sha = redactor.response_hash.column(cols.sha)
     headers: pa.Array = lines.column(names, values)
     columns = {
         "ts_ns": pa.array(cols.ts, pa.int64()),

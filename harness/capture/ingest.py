@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from harness.capture.batch import batch_path_applies, write_batches
+from harness.capture.bodyhash import KEYED, PLAIN
 from harness.capture.config import CaptureConfig
 from harness.capture.detect import FORMATS, Format, detect_format
 from harness.capture.filters import Filters
@@ -238,6 +239,7 @@ def import_capture(
                     else None
                 ),
                 rules=dict(redactor.counts.most_common()) if redactor is not None else {},
+                response_hash=KEYED if redactor is not None else PLAIN,
             ),
             options=ImportOptions(
                 format=fmt,

@@ -44,7 +44,8 @@ class Exchange:
     ``path`` includes the query string; ``client`` is the client address when the format has one;
     ``conn`` is a connection or record key the format offers (GoReplay id) for session fallback.
     ``orig_body_sha256`` hashes the response body as recorded: the bytes on the wire for GoReplay
-    and mitmproxy (still content-encoded), the text a HAR exporter stored (usually decoded).
+    and mitmproxy (still content-encoded), the text a HAR exporter stored (usually decoded);
+    redaction keys it (:mod:`harness.capture.bodyhash`) before the row is written.
     ``response`` is that response itself while the import learns from it; it is not stored.
     """
 

@@ -42,6 +42,7 @@ from typing import Literal
 
 from harness.capture import credentials
 from harness.capture.bodyfields import FIELD_RULE, FieldFinder
+from harness.capture.bodyhash import ResponseHasher
 from harness.capture.cards import luhn_valid
 from harness.capture.config import RedactionConfig
 from harness.capture.contentcoding import (
@@ -85,7 +86,8 @@ _LINE_CACHE_MAX_CHARS = 1024
 class Redactor:
     """Removes secrets from :class:`Exchange` objects in place and counts what it replaced.
 
-    ``key`` is the pseudonym key (a random one when ``None``); ignored in ``mask`` mode.
+    ``key`` is the import's key (a random one when ``None``): it draws the pseudonyms (not in
+    ``mask`` mode) and keys :attr:`response_hash` (in both modes).
     """
 
     def __init__(
@@ -100,9 +102,11 @@ class Redactor:
         config = config or RedactionConfig()
         self.mode: Mode = mode
         #: the pseudonymiser of this import (``None`` in mask mode)
-        self.pseudonymiser = (
-            Pseudonymiser(key or PseudonymKey.generate()) if mode == "pseudonym" else None
-        )
+        key = key or PseudonymKey.generate()
+        self.pseudonymiser = Pseudonymiser(key) if mode == "pseudonym" else None
+        #: keys the captured response's body hash (``orig_body_sha256``): never a plain SHA-256
+        #: of a secret-bearing body in a redacted capture (:mod:`harness.capture.bodyhash`)
+        self.response_hash = ResponseHasher(key)
         self.counts: Counter[str] = Counter()
         extra_names = [*config.fields, *config.headers]
         self._names = SecretNames(extra_names)
@@ -146,7 +150,8 @@ class Redactor:
     # -- an exchange -------------------------------------------------------------------------
 
     def redact(self, exchange: Exchange) -> None:
-        """Redact headers, host, path and body of ``exchange``."""
+        """Redact headers, host, path and body of ``exchange``, and key its response hash."""
+        exchange.orig_body_sha256 = self.response_hash(exchange.orig_body_sha256)
         if exchange.head:
             exchange.head = self.redact_head(exchange.head)
         if "@" in exchange.host:

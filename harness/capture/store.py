@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from harness.capture.bodyhash import PLAIN, ResponseHash
 from harness.capture.clients import SessionReport
 from harness.capture.config import CaptureConfig
 from harness.capture.links import DROP_RESORTED, LinkReport
@@ -84,6 +85,11 @@ class RedactionReport(BaseModel):
         None, description="where the pseudonym key came from (never the key itself)"
     )
     rules: dict[str, int] = Field(default_factory=dict)
+    response_hash: ResponseHash = Field(
+        PLAIN,
+        description="what orig_body_sha256 holds: hmac-sha256 (keyed, redacted imports) or "
+        "sha256 (plain: --no-redact, and files written before keyed hashes)",
+    )
 
     @model_validator(mode="before")
     @classmethod

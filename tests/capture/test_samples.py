@@ -10,6 +10,7 @@ import pytest
 from harness.capture.config import CaptureConfig, SessionConfig
 from harness.capture.ingest import import_capture
 from harness.capture.inspect import summarize
+from harness.capture.pseudonym import PseudonymKey
 from harness.capture.store import capture_metadata, read_capture
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
@@ -41,9 +42,11 @@ def test_recording_imports_with_exact_counts(tmp_path: Path, name: str) -> None:
 
 def test_both_tools_saw_the_same_exchanges(tmp_path: Path) -> None:
     tables = {}
+    # one key for both imports: their (keyed) response body hashes compare
+    key = PseudonymKey(b"payments-demo-samples-key-012345", "test")
     for name in ("payments-demo.mitm", "payments-demo.gor"):
         out = tmp_path / f"{name}.capture.parquet"
-        import_capture([CAPTURES / name], out)
+        import_capture([CAPTURES / name], out, pseudonym_key=key)
         tables[name] = read_capture(out, ["method", "path", "orig_status", "orig_body_sha256"])
     seen = [
         Counter(zip(*(t.column(c).to_pylist() for c in t.column_names), strict=True))

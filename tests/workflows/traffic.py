@@ -80,6 +80,7 @@ name: {name}
 capture: {capture}
 speed: 5.0
 loop: true
+ordering: schedule
 duration: 22s
 timeout: 2s
 stack: {stack}

@@ -1,7 +1,9 @@
 """Command actions of a timeline: a shell command at ``at``, its output kept, its status recorded.
 
 Each command runs with ``/bin/sh -c`` in its own process group (so a timeout or the run's end
-kills it and everything it started), its stdout and stderr go to
+kills it and everything it started), is written to the stack ledger before it runs and ends with
+the harness even when that is killed with SIGKILL (:func:`harness.stack.spawn.spawn`), its
+stdout and stderr go to
 ``<run_dir>/actions/<id>[-<target>].log``, and the timeline records ``action_started`` and
 ``action_finished`` (``exit_status``, ``timed_out``, ``duration_s``, ``output``). A command that
 exits with a non-zero status or times out has failed (:meth:`RunningCommand.failure`): the
@@ -31,6 +33,7 @@ from harness.faults.placeholders import (
 from harness.scenario.model import CommandAction
 from harness.stack.lifetime import ProcessRecord
 from harness.stack.processes import log_tail
+from harness.stack.spawn import spawn
 
 #: How long a command gets between SIGTERM and SIGKILL when it is stopped.
 KILL_GRACE_S = 2.0
@@ -152,9 +155,20 @@ def _plan(
 
 
 class RunningCommand:
-    """A started command: :meth:`poll`, :meth:`stop`; the log file is closed when it ends."""
+    """A started command: :meth:`poll`, :meth:`stop`; the log file is closed when it ends.
 
-    def __init__(self, planned: PlannedCommand, timeout_s: float) -> None:
+    ``record`` (the stack ledger) gets it as ``name`` before it runs; :meth:`stop` ends what
+    is left of its process group and lets the harness's tie to it go.
+    """
+
+    def __init__(
+        self,
+        planned: PlannedCommand,
+        timeout_s: float,
+        *,
+        record: ProcessRecord | None = None,
+        name: str | None = None,
+    ) -> None:
         self.planned = planned
         self.timeout_s = timeout_s
         self.deadline = time.monotonic() + timeout_s
@@ -164,17 +178,22 @@ class RunningCommand:
         planned.output.parent.mkdir(parents=True, exist_ok=True)
         self._log = planned.output.open("wb")
         try:
-            self.process = subprocess.Popen(
+            # its own process group: stop() reaches its children
+            self._child = spawn(
                 ["/bin/sh", "-c", planned.command],
-                stdin=subprocess.DEVNULL,
+                name=name or f"action {planned.action_id}",
+                record=record,
+                env=planned.env,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
-                env=planned.env,
-                start_new_session=True,  # its own process group: stop() reaches its children
             )
         except OSError as exc:
             self._log.close()
             raise FaultError(f"action {planned.action_id}: cannot start /bin/sh: {exc}") from None
+        except BaseException:
+            self._log.close()
+            raise
+        self.process = self._child.process
 
     @property
     def pid(self) -> int:
@@ -191,7 +210,8 @@ class RunningCommand:
         return status
 
     def stop(self) -> int:
-        """Terminate the command's process group (SIGTERM, then SIGKILL) and return its status."""
+        """Terminate the command's process group (SIGTERM, then SIGKILL) and return its status;
+        what the command left running in its group after it ended is killed too."""
         if self.process.poll() is None:
             self.killed = True
             self._signal(signal.SIGTERM)
@@ -201,6 +221,7 @@ class RunningCommand:
                 self._signal(signal.SIGKILL)
                 self.process.wait()
         self._log.close()
+        self._child.release()
         return self.process.returncode
 
     def _signal(self, signum: signal.Signals) -> None:

@@ -47,7 +47,6 @@ from harness.scenario.model import (
     entry_ids,
     fault_label,
 )
-from harness.stack.lifetime import ProcessIdentity
 from harness.stack.toxics import Proxy
 from harness.stack.toxiproxy import ToxiproxyClient
 
@@ -424,9 +423,10 @@ class FaultTimeline:
     def _start_action(self, action: CommandAction, action_id: str, at_s: float) -> None:
         assert self.actions is not None  # checked in __init__
         for planned in plan_commands(action, action_id, self.actions):
-            command = RunningCommand(planned, action.timeout)
-            if self.actions.record is not None:
-                self.actions.record.process(_process_name(planned), ProcessIdentity.of(command.pid))
+            # written to the ledger before it runs
+            command = RunningCommand(
+                planned, action.timeout, record=self.actions.record, name=_process_name(planned)
+            )
             info = {
                 "id": action_id,
                 "label": action.name or action.run,
@@ -454,8 +454,7 @@ class FaultTimeline:
                 killed=command.killed and not command.timed_out,
                 duration_s=round(command.duration_s, 3),
             )
-            if self.actions is not None and self.actions.record is not None:
-                self.actions.record.process_stopped(_process_name(command.planned))
+            # its ledger entry goes when close() lets go of its process group (stop)
             problem = command.failure()
             if problem is not None:
                 self._fail(FaultError(problem))

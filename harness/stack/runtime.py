@@ -191,8 +191,9 @@ class StackRuntime:
         self.postgres_version = self.postgres.version()
         self.on_step(f"building template database {pg_spec.template}")
         build_template(
-            self.postgres, self.stack, self.work_dir / "logs" / "template.log", self.on_step
-        )
+            self.postgres, self.stack, self.work_dir / "logs" / "template.log", self.on_step,
+            record=self.ledger,
+        )  # fmt: skip
 
     def _launch(self, name: str, spec: TargetSpec) -> RunningTarget:
         assert self.postgres is not None and self.toxiproxy is not None

@@ -17,6 +17,11 @@ Either file key takes either kind of dump (the content decides). All output goes
 template log. A script or archive that does not load is an input error (exit 3) naming the
 file and line (or archive entry); a migration that fails or times out is exit 4, naming the
 command and the log's last lines. On any failure the half-built template is dropped.
+
+Every process (``psql``, ``pg_restore``, each migration) is started by
+:func:`~harness.stack.spawn.spawn`: written to the stack ledger before it runs, so the orphan
+cleanup after a SIGKILL finds it, and ended with the harness (its process group by the
+lifeline, ``psql`` by the parent-death signal).
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from harness.errors import DatabaseError, StackFileError
 from harness.scenario.stackcommands import command_argv, program_problem
 from harness.scenario.stackfile import MigrateCommand, Stack, resolve_env
 from harness.stack.clients import client_program
+from harness.stack.lifetime import ProcessRecord
 from harness.stack.postgres import Postgres
+from harness.stack.spawn import Spawned, spawn
 from harness.stack.sqlscript import ScriptFilter, dump_kind
 
 _PSQL_ERROR = re.compile(r"^psql:<stdin>:(\d+): (ERROR|FATAL|error):\s+(.*)$")
@@ -54,6 +61,8 @@ class TemplateBuilder:
     stack: Stack
     log_path: Path
     on_step: Callable[[str], None] = field(default=lambda _msg: None)
+    #: where each process is written down before it runs (the stack ledger), if anywhere
+    record: ProcessRecord | None = None
 
     @property
     def name(self) -> str:
@@ -94,35 +103,31 @@ class TemplateBuilder:
         argv = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", os.devnull, "-f", "-"]
         start = self._log_note(f"$ psql < {path} ({key})")
         with self._log() as log:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            child = self._spawn(
+                f"template psql {key}", argv, log, feed_stdin=True,
                 cwd=path.parent,  # \i and \copy name files relative to the script
-                env=self._env(),
-            )
-        assert proc.stdin is not None
+            )  # fmt: skip
+        proc = child.process
         try:
-            with _open_script(path, kind) as raw:
-                for line in script.lines(raw):
-                    proc.stdin.write(line)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass  # psql stopped at an error: its exit status and output say which
-        except StackFileError:
-            _kill(proc)
-            raise
-        except OSError as exc:
-            _kill(proc)
-            raise StackFileError(f"{path}: cannot read {key}: {exc}") from None
-        except BaseException:
-            _kill(proc)
-            raise
+            try:
+                with _open_script(path, kind) as raw:
+                    for line in script.lines(raw):
+                        child.stdin.write(line)
+                child.stdin.close()
+            except BrokenPipeError:
+                pass  # psql stopped at an error: its exit status and output say which
+            except StackFileError:
+                _kill(proc)
+                raise
+            except OSError as exc:
+                _kill(proc)
+                raise StackFileError(f"{path}: cannot read {key}: {exc}") from None
+            except BaseException:
+                _kill(proc)
+                raise
+            status = _wait(proc)
         finally:
-            with contextlib.suppress(OSError):  # a broken pipe again, when psql has gone
-                proc.stdin.close()
-        status = _wait(proc)
+            child.release()  # the script's pipe closed (a broken pipe again, when psql has gone)
         skipped = ", ".join(f"{kind} x{n}" for kind, n in sorted(script.skipped.items()))
         if skipped:
             self._log_note(
@@ -149,11 +154,12 @@ class TemplateBuilder:
         argv += ["-d", self.name, str(path)]
         start = self._log_note(f"$ pg_restore {path} ({key})")
         with self._log() as log:
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self._env(),
-            )  # fmt: skip
-        if _wait(proc) == 0:
+            child = self._spawn(f"template pg_restore {key}", argv, log)
+        try:
+            status = _wait(child.process)
+        finally:
+            child.release()
+        if status == 0:
             return
         said = self._log_since(start)
         entry = next((m for m in map(_TOC.match, said) if m), None)
@@ -195,10 +201,8 @@ class TemplateBuilder:
         start = self._log_note("")
         began = time.monotonic()
         with self._log() as log:
-            proc = subprocess.Popen(
-                argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            child = self._spawn(f"template migrate {index}", argv, log, cwd=cwd, env=env)
+        proc = child.process
         try:
             status = proc.wait(timeout=step.timeout)
         except subprocess.TimeoutExpired:
@@ -210,6 +214,8 @@ class TemplateBuilder:
         except BaseException:
             _kill(proc)
             raise
+        finally:
+            child.release()  # whatever the migration left in its process group ends with it
         said = self._log_since(start)
         self._log_note(f"(exit status {status} after {time.monotonic() - began:.1f}s)")
         if status != 0:
@@ -219,6 +225,25 @@ class TemplateBuilder:
             )
 
     # -- helpers -------------------------------------------------------------------------------
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        log: IO[bytes],
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        feed_stdin: bool = False,
+    ) -> Spawned:
+        """Start one process of the build, recorded before it runs (see the module docs)."""
+        try:
+            return spawn(
+                argv, name=name, record=self.record, cwd=cwd, env=env or self._env(),
+                stdout=log, stderr=subprocess.STDOUT, feed_stdin=feed_stdin,
+            )  # fmt: skip
+        except OSError as exc:
+            raise DatabaseError(f"cannot start {name} (`{' '.join(argv)}`): {exc}") from None
+
     def _env(self) -> dict[str, str]:
         env = {**os.environ, **self.postgres.client_env(self.name)}
         env["PGAPPNAME"] = "harness-template"
@@ -248,9 +273,11 @@ def build_template(
     stack: Stack,
     log_path: Path,
     on_step: Callable[[str], None] | None = None,
+    record: ProcessRecord | None = None,
 ) -> None:
-    """Build ``stack``'s template database on ``postgres`` (see the module docstring)."""
-    builder = TemplateBuilder(postgres, stack, log_path)
+    """Build ``stack``'s template database on ``postgres`` (see the module docstring);
+    ``record`` (the stack ledger) gets each process before it runs."""
+    builder = TemplateBuilder(postgres, stack, log_path, record=record)
     if on_step is not None:
         builder.on_step = on_step
     builder.build()

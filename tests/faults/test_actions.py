@@ -1,5 +1,7 @@
 """Command actions: placeholders, per-target planning, and the SQL helper on real PostgreSQL."""
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -11,7 +13,7 @@ import psycopg
 import pytest
 
 from harness.errors import FaultError
-from harness.faults.actions import ActionContext, ActionTarget, plan_commands
+from harness.faults.actions import ActionContext, ActionTarget, RunningCommand, plan_commands
 from harness.faults.placeholders import (
     find_placeholders,
     placeholder_problems,
@@ -20,6 +22,7 @@ from harness.faults.placeholders import (
 )
 from harness.probes.postgres import DatabaseStats
 from harness.scenario.model import CommandAction
+from harness.stack.lifetime import ProcessIdentity
 from harness.stack.postgres import EmbeddedPostgres
 
 CTX = ActionContext(
@@ -149,3 +152,52 @@ def test_sql_helper_reports_failure(database: str) -> None:
         [sys.executable, "-m", "harness.faults.sql"], capture_output=True, check=False
     )
     assert usage.returncode == 2
+
+
+class _Ledger:
+    """Remembers what a command was recorded as, and whether its command had run by then."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+        self.recorded: dict[str, tuple[int, bool]] = {}
+        self.stopped: list[str] = []
+
+    def process(self, name: str, identity: ProcessIdentity) -> None:
+        self.recorded[name] = (identity.pid, self.marker.exists())
+
+    def process_stopped(self, name: str) -> None:
+        self.stopped.append(name)
+
+
+def test_a_command_is_recorded_before_it_runs_and_stop_ends_its_group(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    ledger = _Ledger(marker)
+    ctx = ActionContext(run_dir=tmp_path / "run", scenario_dir=tmp_path, record=ledger)
+    action = CommandAction(at=1, run=f"sleep 60 & echo $! > {marker}")
+    (planned,) = plan_commands(action, "a1", ctx)
+    command = RunningCommand(planned, 30.0, record=ledger, name="action a1")
+    deadline = time.monotonic() + 30
+    while (status := command.poll()) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert status == 0
+    assert ledger.recorded == {"action a1": (command.pid, False)}  # written before it ran
+    left = int(marker.read_text())
+    try:
+        assert Path(f"/proc/{left}").exists()  # its background job outlived the command
+        assert command.stop() == 0 and command.failure() is None
+        assert ledger.stopped == ["action a1"]
+        deadline = time.monotonic() + 20  # the run's end takes what the command left running
+        while _running(left) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _running(left)
+    finally:
+        if _running(left):
+            os.kill(left, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")

@@ -183,6 +183,67 @@ def test_sigkill_then_stack_down_stops_what_was_left(work: Path) -> None:
     assert again.returncode == 3  # nothing running, nothing left to clean
 
 
+def test_sigkill_during_a_slow_migration_leaves_nothing(work: Path) -> None:
+    """The template's processes are in the ledger before they run and die with the harness."""
+    from harness.stack.lifetime import ProcessIdentity
+
+    env = {**os.environ, "HARNESS_STATE_DIR": str(work.parent / "state")}
+    stack_dir = work.parent / "slow"
+    stack_dir.mkdir()
+    pids = stack_dir / "migrate.pids"
+    # the migration's shell, and a job it leaves in the background (no parent-death signal)
+    (stack_dir / "stack.yaml").write_text(
+        "name: slowmig\n"
+        "postgres:\n"
+        "  template: slowmig_template\n"
+        "  migrate:\n"
+        "    - run: \"sh -c 'sleep 60 & echo $$ $! > {stack_dir}/migrate.pids; exec sleep 61'\"\n"
+        "      timeout: 120s\n"
+        "targets:\n"
+        "  baseline: {command: '{python} -m http.server {port}'}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "stack", "up", str(stack_dir / "stack.yaml"),
+         "--work-dir", str(work)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    found: list[int] = []
+    state = work.parent / "state" / "stacks"
+    try:
+        try:
+            deadline = time.monotonic() + 180  # PostgreSQL first: slow on a loaded machine
+            while len(found) < 2 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+                found = [int(w) for w in pids.read_text().split()] if pids.exists() else []
+            assert len(found) == 2, "the migration did not start"
+            (ledger_path,) = state.glob("*.json")
+            ledger = json.loads(ledger_path.read_text())
+            recorded = ProcessIdentity.from_json(ledger["processes"]["template migrate 0"])
+            assert recorded is not None and recorded.pid == found[0] and recorded.alive()
+            toxiproxy = ProcessIdentity.from_json(ledger["toxiproxy"]["process"])
+        finally:
+            proc.kill()  # SIGKILL: no teardown at all
+            proc.communicate(timeout=30)
+        deadline = time.monotonic() + 30  # the migration and its job die with the harness
+        while not all(_gone(pid) for pid in found) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(_gone(pid) for pid in found)
+        down = _harness("stack", "down", "--work-dir", str(work), env=env)
+        assert down.returncode == 0, down.stderr
+        assert "stopped PostgreSQL (pid " in down.stdout
+        assert "template migrate" not in down.stdout  # nothing of it was left to stop
+        assert toxiproxy is None or not toxiproxy.alive()
+        assert not ledger_path.exists()
+        again = _harness("stack", "down", "--work-dir", str(work), env=env)
+        assert again.returncode == 3  # nothing running, nothing left to clean
+    finally:
+        for pid in found:  # whatever happened, nothing of the test outlives it
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        if state.is_dir() and any(state.glob("*.json*")):
+            _harness("stack", "down", "--work-dir", str(work), env=env)
+
+
 def test_status_without_a_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stack", "status", "--work-dir", str(tmp_path)]) == 3
     err = capsys.readouterr().err

@@ -4,6 +4,7 @@
 
     .venv/bin/python captures/record_demo.py                # about 30 s of traffic
     .venv/bin/python captures/record_demo.py --duration 20 --gor /path/to/gor
+    .venv/bin/python captures/record_demo.py --import-only  # import the recordings again
 
 1. starts an embedded PostgreSQL with the demo's schema and seed data (``schema.sql``) and the
    demo service (build ``v2.3.1``) on free loopback ports;
@@ -14,7 +15,11 @@
    (each with a client id header, a session cookie and a bearer token, all fake), steady load
    with a peak in the middle third, reads and writes;
 4. stops everything (mitmdump with SIGINT so it flushes its file) and imports each recording
-   into ``*.capture.parquet`` with the harness (redaction on).
+   into ``*.capture.parquet`` with the harness (the defaults: pseudonyms and session links;
+   sessions by ``X-Client-Id``).
+
+``--import-only`` records nothing and imports the committed recordings again (after a change to
+the importer); ``--no-import`` leaves the recordings raw.
 
 Everything it starts, it stops, also on error or Ctrl-C.
 """
@@ -142,15 +147,30 @@ def main() -> int:
     parser.add_argument("--peak-rate", type=float, default=30.0, help="req/s during the peak")
     parser.add_argument("--out", type=Path, default=HERE.relative_to(ROOT))
     parser.add_argument("--gor", default=shutil.which("gor"), help="GoReplay binary (optional)")
+    parser.add_argument("--no-import", action="store_true", help="leave the recordings raw")
+    parser.add_argument(
+        "--import-only",
+        action="store_true",
+        help="record nothing: import the recordings already in --out again (after a change to"
+        " the importer)",
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    if not args.import_only:
+        record(args, out)
+    if not args.no_import:
+        import_recordings(out)
+    return 0
+
+
+def record(args: argparse.Namespace, out: Path) -> None:
+    """Run the service, the recorders and the clients; leave the raw recordings in ``out``."""
     work = Path(tempfile.mkdtemp(prefix="record-demo-"))  # process logs
     mitm_file = out / "payments-demo.mitm"
     gor_file = out / "payments-demo.gor"
     for old in (mitm_file, gor_file):
         old.unlink(missing_ok=True)
-
     with EmbeddedPostgres() as pg:
         pg.create_template("payments_template", (PAYMENTS / "schema.sql").read_text())
         pg.clone("payments_template", "payments_demo")
@@ -215,9 +235,12 @@ def main() -> int:
             time.sleep(1.0)  # let gor flush the last responses
     shutil.rmtree(work, ignore_errors=True)
 
-    # sessions by the client id header; a fixed salt keeps the committed files reproducible
+
+def import_recordings(out: Path) -> None:
+    """Import each recording in ``out`` with the default options (pseudonyms, links), sessions
+    by the client id header and a fixed session salt (the session keys stay reproducible)."""
     config = CaptureConfig(session=SessionConfig(header="X-Client-Id", salt="payments-demo"))
-    for source in (mitm_file, gor_file):
+    for source in (out / "payments-demo.mitm", out / "payments-demo.gor"):
         if source.exists() and source.stat().st_size:
             target = out / f"{source.stem}-{source.suffix[1:]}.capture.parquet"
             import_capture([source], target, config=config)
@@ -227,7 +250,6 @@ def main() -> int:
                 f"{s.sessions} sessions, {s.duration_s:.1f} s, peak {s.peak_per_s}/s "
                 f"-> {target.name}"
             )
-    return 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from harness.capture.config import CaptureConfig, SessionConfig
 from harness.capture.ingest import import_capture
 from harness.capture.inspect import summarize
 from harness.capture.pseudonym import PseudonymKey
+from harness.capture.schema import FORMAT_VERSION
 from harness.capture.store import capture_metadata, read_capture
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
@@ -62,3 +63,9 @@ def test_committed_capture_files_are_current(kind: str) -> None:
     assert meta.counts.written == 416
     assert meta.sources[0].path == f"captures/payments-demo.{kind}"
     assert read_capture(path).num_rows == 416
+    # imported by today's defaults (captures/record_demo.py --import-only)
+    assert meta.format_version == FORMAT_VERSION
+    assert meta.redaction.mode == "pseudonym"
+    assert meta.redaction.rules == {"authorization": 415, "cookie": 415}
+    assert meta.redaction.response_hash == "hmac-sha256"
+    assert meta.links.enabled

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
-from mitmproxy import io
+from mitmproxy import http, io
 from mitmproxy.test import tflow
 
 from harness.capture.mitm import read_mitm
@@ -47,9 +48,28 @@ def test_real_flow_files(name: str) -> None:
         assert ex.method and ex.path.startswith("/") and ex.host
         assert ex.source.startswith(name + ":")
         assert not any(line.startswith(":") for line in ex.head.split("\n"))
-        if ex.orig_status is not None:
-            assert ex.orig_latency_ns is not None and ex.orig_latency_ns >= 0
-            assert ex.orig_body_sha256 is not None and len(ex.orig_body_sha256) == 64
+    # each response's latency and body hash as mitmproxy's own reader gives them
+    assert sorted(
+        (e.ts_ns, e.orig_status, e.orig_latency_ns, e.orig_body_sha256)
+        for e in exchanges
+        if e.orig_status is not None
+    ) == sorted(_responses(DATA / name))
+
+
+def _responses(path: Path) -> list[tuple[int, int, int, str]]:
+    """(request start ns, status, response end minus request start in ns, body SHA-256) of
+    every HTTP flow with a response, read by mitmproxy's FlowReader."""
+    found = []
+    with path.open("rb") as fh:
+        for flow in io.FlowReader(fh).stream():
+            if not isinstance(flow, http.HTTPFlow) or flow.response is None:
+                continue
+            start = flow.request.timestamp_start
+            end = flow.response.timestamp_end or flow.response.timestamp_start or start
+            latency = round(max(end - start, 0) * 1e9)
+            sha = hashlib.sha256(flow.response.raw_content or b"").hexdigest()
+            found.append((round(start * 1e9), flow.response.status_code, latency, sha))
+    return found
 
 
 def test_refused_format_version_names_file_and_version() -> None:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.analysis.frames import load_run
+from harness.analysis.gates import ATTEMPTS_PROBE
 from harness.cli.main import build_parser, main
 from harness.errors import InputError
 from harness.report.render import compare_run
@@ -85,7 +86,7 @@ def write_run(root: Path, *, candidate_errors: bool, run_id: str, faults: object
     probes = {
         "t_ns": [i * 1_000_000_000 for i in range(7)] * 2,
         "target": ["baseline"] * 7 + ["candidate"] * 7,
-        "probe": ["db_attempts"] * 14,
+        "probe": [ATTEMPTS_PROBE] * 14,  # what the default retry_amplification gate reads
         "value": [float(i * 40) for i in range(7)] + [float(i * 80) for i in range(7)],
     }
     pq.write_table(pa.table(probes, schema=PROBES_SCHEMA), RunDir(root).probes)

@@ -289,6 +289,19 @@ def _check_probes_and_gates(report: LintReport, doc: YamlDocument, scenario: Sce
                 f"(probes: {_list(sampled) or 'none'}){hint}",
             )
         )
+    wanted = retry.probes() if retry is not None else []
+    if wanted and wanted[0] == ATTEMPTS_PROBE and os.environ.get("TOXIPROXY_URL"):
+        fallback = (
+            f"the gate falls back to {wanted[1]}" if len(wanted) > 1 else "the gate is inconclusive"
+        )
+        report.problems.append(
+            Problem(
+                "warning",
+                doc.where(("gates", "retry_amplification")),
+                f"TOXIPROXY_URL is set: {ATTEMPTS_PROBE} cannot count connections through an "
+                f"external toxiproxy (its log is not readable) and records nothing: {fallback}",
+            )
+        )
     for i, route in enumerate(scenario.independent_routes):
         if not route.startswith("/"):
             report.problems.append(

@@ -336,3 +336,21 @@ def test_paths_a_file_system_cannot_look_up(folder: Path, value: str, expected: 
     path.write_text(HEAD.replace("capture: c.capture.parquet", f"capture: {value}"))
     problems = [str(p) for p in lint(path).problems]
     assert problems[0].startswith(f"{path}:2: error: {expected}")
+
+
+def test_an_external_toxiproxy_cannot_count_attempts(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOXIPROXY_URL", "http://127.0.0.1:8474")
+    body = (
+        "faults:\n  - {at: 1s, for: 1s, kind: down}\n"
+        "probes:\n  - {name: db_attempts, prometheus: {metric: x_total}}\n"
+        "gates:\n  retry_amplification: {max_ratio: 2, probe: [postgres_attempts, db_attempts]}\n"
+    )
+    report = lint(_write(folder, body))
+    assert report.ok
+    assert str(report.problems[0]).endswith(
+        ":9: warning: TOXIPROXY_URL is set: postgres_attempts cannot count connections through "
+        "an external toxiproxy (its log is not readable) and records nothing: the gate falls "
+        "back to db_attempts"
+    )

@@ -67,19 +67,21 @@ class _Fields:
     """Fields of the responses of one target, computed once per response row."""
 
     def __init__(self, rows: pd.DataFrame, normalised: bool) -> None:
-        self.rows = rows
+        # plain lists: a pandas row lookup per response would cost more than its parsing
+        self.headers = rows["headers"].tolist()
+        self.bodies = rows["body"].tolist()
+        self.truncated = rows["body_truncated"].tolist()
         self.normalised = normalised
         self.cache: dict[int, dict[str, str]] = {}
 
     def of(self, position: int) -> dict[str, str]:
         found = self.cache.get(position)
         if found is None:
-            row = self.rows.iloc[position]
             found = fields(
                 0,
-                row["headers"],
-                row["body"],
-                truncated=bool(row["body_truncated"]),
+                self.headers[position],
+                self.bodies[position],
+                truncated=bool(self.truncated[position]),
                 normalised=self.normalised,
             )
             self.cache[position] = found
@@ -94,10 +96,12 @@ def _side(responses: pd.DataFrame, target: str) -> pd.DataFrame:
 
 def _differences(
     ctx: Context, responses: pd.DataFrame, other: str, normalised: bool, ignore: ResponseDiffGate
-) -> tuple[pd.DataFrame, list[dict[str, tuple[str | None, str | None]]]]:
-    """Pairs of baseline and ``other`` with their differing fields (ignored ones left out)."""
+) -> tuple[pd.DataFrame, list[dict[str, tuple[str | None, str | None]]], int]:
+    """Pairs of baseline and ``other`` (a sample of :data:`MAX_PAIRS` when there are more),
+    their differing fields (ignored ones left out), and how many pairs there were."""
     pairs = pair_responses(ctx.frame, ctx.targets.baseline, other)
-    if len(pairs) > MAX_PAIRS:
+    total = len(pairs)
+    if total > MAX_PAIRS:
         pairs = pairs.sample(n=MAX_PAIRS, random_state=ctx.gates.seed)
         pairs = pairs.sort_values(["due_ns", "idx"]).reset_index(drop=True)
     base = _side(responses, ctx.targets.baseline)
@@ -122,7 +126,7 @@ def _differences(
                     if name not in skip and a.get(name) != b.get(name):
                         diff[name] = (a.get(name), b.get(name))
         found.append(diff)
-    return pairs, found
+    return pairs, found, total
 
 
 def _counts(
@@ -148,13 +152,13 @@ def compare_fields(
         return None
     learned = t.aa is not None and bool((responses["target"] == t.aa).any())
     normalised = gate.normalise and not learned
-    total = len(pair_responses(ctx.frame, t.baseline, t.candidate))
-    pairs, found = _differences(ctx, responses, t.candidate, normalised, gate)
+    pairs, found, total = _differences(ctx, responses, t.candidate, normalised, gate)
     cand_field, cand_route = _counts(pairs, found)
     aa_field: Counter[tuple[str, str]] = Counter()
     aa_route: Counter[str] = Counter()
     if learned and t.aa is not None:
-        aa_field, aa_route = _counts(*_differences(ctx, responses, t.aa, False, gate))
+        aa_pairs, aa_found, _ = _differences(ctx, responses, t.aa, False, gate)
+        aa_field, aa_route = _counts(aa_pairs, aa_found)
     beyond = {
         key: _beyond(
             count,

@@ -71,6 +71,8 @@ class Context:
     groups: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
     errors: np.ndarray = field(default_factory=lambda: np.array([], dtype=bool))
     latency: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.float64))
+    #: send to last byte: the target's own time, without the load generator's lag
+    own_latency: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.float64))
 
     @property
     def routes(self) -> list[str]:
@@ -128,4 +130,5 @@ def build_context(run: Run, gates: GatesConfig, targets: Targets) -> Context:
         groups=groups,
         errors=frame["failed"].to_numpy(dtype=bool),
         latency=frame["latency_corrected_ms"].to_numpy(dtype=np.float64),
+        own_latency=frame["latency_ms"].to_numpy(dtype=np.float64),
     )

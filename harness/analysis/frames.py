@@ -37,6 +37,7 @@ REQUEST_COLUMNS: tuple[str, ...] = (
     "idx",
     "route",
     "due_ns",
+    "latency_ms",
     "latency_corrected_ms",
     "status",
     "error",

@@ -80,19 +80,22 @@ class LatencyP99Gate(_Strict):
 #: The harness's own count of database attempts, sampled for every scenario that faults postgres
 #: (connections through the target's proxy plus transactions of its database).
 ATTEMPTS_PROBE = "postgres_attempts"
+#: The counters the retry amplification gate reads when it names none, in order.
+DEFAULT_ATTEMPT_PROBES: tuple[str, ...] = (ATTEMPTS_PROBE, "db_attempts")
 
 
 class RetryAmplificationGate(_Strict):
     """Dependency attempts per replayed request, candidate / baseline, at most ``max_ratio``.
 
-    ``probe`` names the counter: by default the harness's own ``postgres_attempts``, or a probe
-    of the scenario (the service's own metric, say); a list names several in order of
-    preference, and the first with samples for both targets is used (the harness's own count
-    where it can read it, the service's metric where it cannot: targets given by URL).
+    ``probe`` names the counter: a probe of the scenario (the service's own metric, say), or a
+    list of them in order of preference: the first with samples for both targets is used (the
+    harness's own count where it can read it, the service's metric where it cannot: targets
+    given by URL). By default the harness's own ``postgres_attempts``, else a probe named
+    ``db_attempts`` (the default of earlier versions: their runs are judged as before).
     """
 
     max_ratio: float = Field(gt=0)
-    probe: str | list[str] = Field(default=ATTEMPTS_PROBE, min_length=1)
+    probe: str | list[str] | None = Field(default=None, min_length=1)
     min_increase: float = Field(
         default=0.1, ge=0, description="smaller increases in attempts per request are ignored"
     )
@@ -100,6 +103,8 @@ class RetryAmplificationGate(_Strict):
 
     def probes(self) -> list[str]:
         """The probe names, in order of preference."""
+        if self.probe is None:
+            return list(DEFAULT_ATTEMPT_PROBES)
         return [self.probe] if isinstance(self.probe, str) else list(self.probe)
 
 
@@ -109,7 +114,8 @@ class RecoveryTimeGate(_Strict):
 
     Settled means: for ``sustain`` seconds, every sliding ``window`` has an error rate at or
     below the baseline's ``before`` rate plus ``tolerance_pp`` and (with ``latency``) a p90 of
-    ``latency_corrected_ms``, failures included, at or below the baseline's ``before`` p99 times
+    ``latency_ms`` (send to last byte: the target's own time, without the load generator's lag),
+    failures included, at or below the baseline's ``before`` p99 times
     ``latency_ratio`` (and at least ``latency_floor_ms`` above it). A window with fewer than
     ``MIN_WINDOW_LATENCY`` requests is not judged on latency.
     """

@@ -29,8 +29,8 @@ DEFINITIONS: dict[str, str] = {
     "retry amplification": "increase of the dependency-attempt counter / replayed requests",
     "recovery time": "from a fault's end until every sliding window, for the sustain period, "
     "is back in the baseline's pre-fault band: error rate at most its before rate plus "
-    "tolerance, and p90 latency at most its before p99 x latency_ratio; 'never settled' is a "
-    "result",
+    "tolerance, and p90 latency (send to last byte) at most its before p99 x latency_ratio; "
+    "'never settled' is a result",
     "cascade": "error rate of the candidate on independent_routes during a fault",
     "response difference": "share of paired requests whose responses differ: field by field "
     "(JSON paths, headers) beyond the noise between two baseline copies, or after the "
@@ -203,6 +203,8 @@ class Verdict(_Model):
     phases: list[PhaseInfo] = []
     metrics: list[MetricRow] = []
     amplification: list[AmplificationRow] = []
+    #: the counter the amplification rows were computed from (None: no probe had samples)
+    amplification_probe: str | None = None
     recovery: list[RecoveryRow] = []
     responses: Responses = Responses()
     #: the replay's match with the capture before the first fault (None: nothing to compare)

@@ -2,7 +2,10 @@
 
 The band is measured on the **baseline** before the first fault: its error rate (plus
 ``tolerance_pp``) and its p99 latency (times ``latency_ratio``, at least ``latency_floor_ms``
-above it), over every request, failures included at the time they took. A target has settled
+above it), over every request, failures included at the time they took. Latency here is the
+target's own, from send to last byte (``latency_ms``): a load generator that falls behind delays
+every target alike, and must not keep them all "out of the band" (the p99 gate judges the
+latency corrected for that). A target has settled
 at the first moment from which, for ``sustain`` seconds, every sliding ``window`` has an error
 rate within the band and (when judged on latency) a p90 within it: at most one request in ten
 slower than the band's top. Both must hold at once; "never settled" is a result, and the row
@@ -139,7 +142,7 @@ def baseline_band(ctx: Context, gate: RecoveryTimeGate) -> Band:
     threshold = error_rate + gate.tolerance_pp / 100
     if not gate.latency:
         return Band(threshold, None)
-    latency = ctx.latency[before]
+    latency = ctx.own_latency[before]
     latency = latency[~np.isnan(latency)]
     if len(latency) < ctx.gates.min_samples:
         return Band(
@@ -188,7 +191,7 @@ def recovery_rows(ctx: Context, gate: RecoveryTimeGate | None) -> list[RecoveryR
             rows_t = ctx.positions(target)
             slow = None
             if band.latency_ms is not None:
-                slow = np.nan_to_num(ctx.latency[rows_t], nan=0.0) > band.latency_ms
+                slow = np.nan_to_num(ctx.own_latency[rows_t], nan=0.0) > band.latency_ms
             rec = recovery_time(
                 due_all[rows_t],
                 ctx.errors[rows_t],

@@ -19,7 +19,12 @@ from harness.analysis.context import Context, Targets, build_context, choose_tar
 from harness.analysis.dependency import amplification_gate, amplification_rows, chosen_probe
 from harness.analysis.fidelity import fidelity, parse_fidelity
 from harness.analysis.frames import Run
-from harness.analysis.gates import ATTEMPTS_PROBE, GatesConfig, ResponseDiffGate, parse_gates
+from harness.analysis.gates import (
+    DEFAULT_ATTEMPT_PROBES,
+    GatesConfig,
+    ResponseDiffGate,
+    parse_gates,
+)
 from harness.analysis.latency import latency_gate
 from harness.analysis.metrics import phase_metrics
 from harness.analysis.model import (
@@ -76,8 +81,13 @@ def judge(
     if run.manifest.status == "failed":  # a worker crashed: the traffic is incomplete
         valid, reasons = False, [*reasons, "the replay failed (manifest status 'failed')"]
     status, reason = _overall(results, signal, valid, reasons)
-    wanted = gates.retry_amplification.probes() if gates.retry_amplification else [ATTEMPTS_PROBE]
+    wanted = (
+        gates.retry_amplification.probes()
+        if gates.retry_amplification
+        else list(DEFAULT_ATTEMPT_PROBES)
+    )
     amp_probe = chosen_probe(ctx, wanted) or wanted[0]
+    amplification = amplification_rows(ctx, amp_probe)
     return Verdict(
         status=status,
         reason=reason,
@@ -92,7 +102,8 @@ def judge(
         gates=results,
         phases=[_phase_info(p) for p in ctx.phases],
         metrics=_metric_rows(ctx),
-        amplification=amplification_rows(ctx, amp_probe),
+        amplification=amplification,
+        amplification_probe=amp_probe if amplification else None,
         recovery=recovery,
         responses=responses_summary(ctx, comparison),
         fidelity=faithful,

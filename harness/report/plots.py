@@ -94,8 +94,7 @@ def charts(run: Run, verdict: Verdict) -> list[str]:
             )
         ),
     ]
-    gate = verdict.config.get("retry_amplification")
-    probe = str(gate.get("probe", "db_attempts")) if isinstance(gate, dict) else "db_attempts"
+    probe = verdict.amplification_probe or "db_attempts"  # older verdicts: the old default
     amp = _amplification_series(
         run, frame=frame, targets=targets, probe=probe, bin_s=bin_s, colors=colors
     )

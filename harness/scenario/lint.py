@@ -272,7 +272,12 @@ def _check_probes_and_gates(report: LintReport, doc: YamlDocument, scenario: Sce
             )
     retry = scenario.gates.retry_amplification
     sampled = set(scenario.probe_names())
-    for name in retry.probes() if retry is not None else []:
+    named = retry.probes() if retry is not None else []
+    if retry is not None and retry.probe is None and sampled & set(named):
+        named = []  # the default: one of its probes is enough
+    elif retry is not None and retry.probe is None:
+        named = named[:1]
+    for name in named:
         if name in sampled:
             continue
         hint = ""

@@ -19,7 +19,7 @@ def test_design_example_parses() -> None:
     )
     assert gates.recovery_time is not None and gates.recovery_time.max == 10.0
     assert gates.retry_amplification is not None
-    assert gates.retry_amplification.probes() == ["postgres_attempts"]
+    assert gates.retry_amplification.probes() == ["postgres_attempts", "db_attempts"]
     assert gates.enabled() == [
         "error_rate",
         "latency_p99",

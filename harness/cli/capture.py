@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from harness.capture.inspect import CaptureSummary
     from harness.capture.limits import InputLimits
     from harness.capture.routelearn import LearnedRoute
+    from harness.capture.store import CaptureMetadata
 
 #: Inputs at least this large get a progress bar (when stderr is a terminal).
 PROGRESS_MIN_BYTES = 16 << 20
@@ -228,7 +229,24 @@ def _import(args: argparse.Namespace) -> int:
         print(f"{how}: {rules}")
     else:
         print("redaction: OFF (--no-redact); this file may hold secrets and personal data")
+    _print_learning(meta)
     return 0
+
+
+def _print_learning(meta: CaptureMetadata) -> None:
+    """How sessions were found and what links were learned (counts only)."""
+    if meta.sessions is not None:
+        print(f"sessions: by {meta.sessions.found_by}")
+    links = meta.links
+    if not links.enabled:
+        print("links: not learned (links.enabled: false)")
+    elif links.links:
+        kinds = ", ".join(f"{k} {n:,}" for k, n in links.by_kind.items())
+        print(f"links: {links.links:,} in {links.requests:,} requests ({kinds})")
+    elif not meta.counts.responses:
+        print("links: none (no responses captured: record them to learn links)")
+    else:
+        print("links: none found")
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ def test_import_then_inspect_json(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["capture", "import", str(DATADOG), str(DATA / "chrome.har"), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "104 requests (2 with response)" in printed
+    assert "sessions: by credential\nlinks: none found\n" in printed
     assert "pseudonymised: cookie x" in printed
     assert main(["capture", "inspect", str(out), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

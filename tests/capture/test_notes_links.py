@@ -106,7 +106,10 @@ def test_links_of_the_notes_recordings(recording: Path, tmp_path: Path) -> None:
 
 def test_inspect_groups_the_links(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "notes.capture.parquet"
-    import_capture([RECORDINGS[0]], out)
+    assert main(["capture", "import", str(RECORDINGS[0]), "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "sessions: by credential\n" in said
+    assert "links: 1,558 in 837 requests (id 557, token 421, cookie 414, csrf 166)\n" in said
     assert main(["capture", "inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert (

@@ -38,7 +38,7 @@ from harness.capture.record import Exchange, split_headers
 from harness.capture.sessions import SessionKeyer
 
 #: Entries kept in each credential map (known, delivered) at most.
-DEFAULT_MAX_CREDENTIALS = 100_000
+DEFAULT_MAX_CREDENTIALS = 50_000
 #: Distinct header lines whose credentials are remembered (the cache is emptied when full).
 _LINE_CACHE = 8192
 

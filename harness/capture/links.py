@@ -46,9 +46,9 @@ from harness.capture.linkspec import Locator, parse_target
 from harness.capture.linktargets import Place, place_values
 from harness.capture.linkvalues import is_csrf_name, is_token_name, worth_linking
 
-DEFAULT_MAX_SESSIONS = 50_000
+DEFAULT_MAX_SESSIONS = 20_000
 DEFAULT_MAX_VALUES = 1024
-DEFAULT_MAX_HELD = 300_000
+DEFAULT_MAX_HELD = 200_000
 
 DROP_NOT_STORED = "value not at its place after redaction"
 DROP_EXCLUDED = "excluded by a links rule"

@@ -265,3 +265,23 @@ def test_only_kept_rows_are_sources(tmp_path: Path) -> None:
             assert (source["method"], source["path"]) == ("POST", "/api/users")
     # the sessions are still those of the users: a filtered login still says whose token it is
     assert len({row["session"] for row in rows}) == 14
+
+
+def test_links_can_be_switched_off(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "no-links.yaml"
+    config.write_text("links: {enabled: false}\n")
+    out = tmp_path / "notes.capture.parquet"
+    argv = ["capture", "import", str(RECORDINGS[1]), "-o", str(out), "--config", str(config)]
+    assert main(argv) == 0
+    assert "links: not learned (links.enabled: false)\n" in capsys.readouterr().out
+    columns = ["session", "links", "orig_location_route", "method", "route", "orig_status"]
+    rows = read_capture(out, columns).to_pylist()
+    assert all(row["links"] == [] for row in rows)
+    # sessions are still found by credential, and redirects (and notes created through the
+    # API, 201 with a Location) still say where they went
+    assert len({row["session"] for row in rows}) == 14
+    located = [row for row in rows if row["orig_location_route"] is not None]
+    redirects = sum(row["orig_status"] == 302 for row in rows)
+    created = sum((r["method"], r["route"], r["orig_status"]) == ("POST", "/api/notes", 201)
+                  for r in rows)  # fmt: skip
+    assert (len(located), redirects, created) == (redirects + created, 166, 71)

@@ -240,12 +240,11 @@ class StackRuntime:
             env=env,
             startup_timeout=spec.startup_timeout or defaults.startup_timeout,
             stop_grace=spec.stop_grace or defaults.stop_grace,
+            record=self.ledger,  # written down before it runs
         )
         self.on_step(f"starting {name} ({build or 'command'}) on port {port}")
         process.start()
         started_ns = time.time_ns()
-        if self.ledger is not None and process.pid is not None:
-            self.ledger.process(f"target {name}", ProcessIdentity.of(process.pid))
         return RunningTarget(
             name=name,
             url=process.url,

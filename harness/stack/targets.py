@@ -1,9 +1,10 @@
 """Target services: start a build from its command, wait until healthy, keep its logs, stop it.
 
 A target process runs in its own process group, so stopping it (SIGTERM, then SIGKILL after a
-grace period) also ends whatever it spawned. It is killed when the harness dies, even by SIGKILL
-(Linux's parent-death signal, :func:`harness.stack.lifetime.die_with_parent`). Its stdout and
-stderr go to one log file, whose tail is shown when it fails to start.
+grace period) also ends whatever it spawned. It is written to the stack ledger before it runs and
+killed, with its whole process group, when the harness dies, even by SIGKILL
+(:func:`harness.stack.spawn.spawn`: a lifeline pipe, and Linux's parent-death signal). Its
+stdout and stderr go to one log file, whose tail is shown when it fails to start.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from types import TracebackType
 import httpx
 
 from harness.errors import TargetError
-from harness.stack.lifetime import die_with_parent
+from harness.scenario.stackcommands import program_problem
+from harness.stack.lifetime import ProcessRecord
 from harness.stack.processes import log_tail
+from harness.stack.spawn import Spawned, spawn
 
 
 @dataclass
@@ -44,7 +47,10 @@ class TargetProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     startup_timeout: float = 30.0
     stop_grace: float = 5.0
+    #: where the process is written down before it runs (the stack ledger), if anywhere
+    record: ProcessRecord | None = field(default=None, repr=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _child: Spawned | None = field(default=None, init=False, repr=False)
 
     @property
     def pid(self) -> int | None:
@@ -54,21 +60,25 @@ class TargetProcess:
         """Start the process (not waiting for health)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env}
+        cmd = shlex.join(self.argv)
+        # the gate's shell would start whatever the program: say what is wrong with it here
+        problem = program_problem(self.argv, self.cwd or Path.cwd(), env)
+        if problem is not None:
+            raise TargetError(f"target {self.name}: cannot start `{cmd}`: {problem}")
         with self.log_path.open("ab") as log:
             try:
-                self._proc = subprocess.Popen(
+                self._child = spawn(
                     self.argv,
+                    name=f"target {self.name}",
+                    record=self.record,
                     cwd=self.cwd,
                     env=env,
-                    stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=die_with_parent(),  # noqa: PLW1509 (only prctl runs in the child)
                 )
             except OSError as exc:
-                cmd = shlex.join(self.argv)
                 raise TargetError(f"target {self.name}: cannot start `{cmd}`: {exc}") from None
+            self._proc = self._child.process
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -124,6 +134,8 @@ class TargetProcess:
                 proc.wait(timeout=10)
         # Children the service left in its group go too.
         _signal_group(proc.pid, signal.SIGKILL)
+        if self._child is not None:
+            self._child.release()
         return proc.returncode
 
     def __enter__(self) -> TargetProcess:

@@ -1,7 +1,9 @@
 """Target processes: start, health wait, log tail on failure, stop with no process left."""
 
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -124,3 +126,64 @@ def test_sigterm_ignored_then_killed(tmp_path: Path) -> None:
 
 def test_log_tail_of_missing_file(tmp_path: Path) -> None:
     assert log_tail(tmp_path / "none.log") == "(no log)"
+
+
+# A harness stand-in: starts a target that leaves a job in its process group (as a shell
+# wrapper or a server's worker processes do), records it, then waits to be killed.
+_HARNESS = """
+import json, sys, time
+from pathlib import Path
+from harness.stack.targets import TargetProcess
+
+class Ledger:
+    def process(self, name, identity):
+        Path(sys.argv[2]).write_text(json.dumps([name, identity.pid]))
+    def process_stopped(self, name):
+        pass
+
+pids = sys.argv[1]
+TargetProcess(
+    "baseline", ["sh", "-c", f"sleep 61 & echo $$ $! > {pids}; exec sleep 62"],
+    "http://127.0.0.1:1", log_path=Path(pids).with_suffix(".log"), record=Ledger(),
+).start()
+print("started", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_target_and_its_process_group_die_with_a_harness_killed_by_sigkill(
+    tmp_path: Path,
+) -> None:
+    pids, ledger = tmp_path / "pids", tmp_path / "ledger.json"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    harness = subprocess.Popen(
+        [sys.executable, "-c", _HARNESS, str(pids), str(ledger)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    found: list[int] = []
+    try:
+        assert harness.stdout is not None
+        assert harness.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 30
+        while len(found) < 2 and time.monotonic() < deadline:
+            found = [int(w) for w in pids.read_text().split()] if pids.exists() else []
+            time.sleep(0.02)
+        assert len(found) == 2 and not any(_pid_gone(pid) for pid in found)
+        assert json.loads(ledger.read_text()) == ["target baseline", found[0]]
+        harness.kill()  # SIGKILL: no teardown at all
+        harness.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while not all(_pid_gone(pid) for pid in found) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert all(_pid_gone(pid) for pid in found)  # the leader and the job it left
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+        if harness.stdout is not None:
+            harness.stdout.close()
+        for pid in found:
+            if not _pid_gone(pid):
+                os.kill(pid, signal.SIGKILL)

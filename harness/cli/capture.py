@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      "characters), so that imports of related traffic agree; default: a "
                      "random key for this import only")  # fmt: skip
     imp.add_argument("--no-redact", action="store_true",
-                     help="keep secrets and personal data (noted in the metadata)")  # fmt: skip
+                     help="keep secrets and personal data, and the response body hashes "
+                     "unkeyed (noted in the metadata)")  # fmt: skip
     imp.add_argument("--config", type=Path, metavar="FILE",
                      help="YAML/JSON config: session, routes, redaction, filters")  # fmt: skip
     imp.add_argument("--reorder-window", type=int, default=10_000, metavar="N",
@@ -80,8 +81,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group.add_argument("--since", type=float, metavar="S", help="drop the first S seconds")
     group.add_argument("--until", type=float, metavar="S", help="drop after S seconds")
     group.add_argument("--sample", type=float, metavar="F", help="keep this share of sessions")
-    group.add_argument("--set-header", action="append", default=[], metavar="NAME=VALUE")
-    group.add_argument("--remove-header", action="append", default=[], metavar="NAME")
+    group.add_argument("--set-header", action="append", default=[], metavar="NAME=VALUE",
+                       help="set this header on every request (replaced if present)")  # fmt: skip
+    group.add_argument("--remove-header", action="append", default=[], metavar="NAME",
+                       help="remove this header from every request")  # fmt: skip
     group.add_argument("--host", help="rewrite the host of every request")
     group.add_argument("--session-header", metavar="NAME", help="session key from this header")
     group.add_argument("--session-cookie", metavar="NAME", help="session key from this cookie")

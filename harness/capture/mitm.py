@@ -45,7 +45,7 @@ from harness.capture.record import (
     SkipLog,
     join_headers,
 )
-from harness.capture.response import Response
+from harness.capture.response import Response, kept_for_learning
 from harness.errors import CaptureError, printable
 
 Progress = Callable[[int], None]
@@ -187,7 +187,9 @@ def _exchange(flow: Any, where: str) -> Exchange | None:
         latency = seconds_to_ns(end - start) if end >= start else 0
         sha = hashlib.sha256(response.raw_content or b"").hexdigest()
         # raw_content: de-chunked by mitmproxy, still content-encoded (Response.text decodes)
-        captured = Response(status, _head(response.headers.fields), response.raw_content or b"")
+        captured = kept_for_learning(
+            Response(status, _head(response.headers.fields), response.raw_content or b"")
+        )
     peer = flow.client_conn.peername
     client = f"{peer[0]}:{peer[1]}" if peer and peer[0] else None
     head = _head(request.headers.fields)

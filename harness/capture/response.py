@@ -121,6 +121,23 @@ class Response:
         return body.decode(_charset(self.header("content-type") or ""), "replace")
 
 
+def kept_for_learning(response: Response) -> Response:
+    """``response`` without a body the learner would not read (too large, or not text).
+
+    A reader whose reorder window holds exchanges (mitmproxy) keeps a response only this way:
+    the window holds thousands of them, and a download's body is of no use to the learner.
+    A body larger than :data:`MAX_TEXT` is dropped and counted (``unread``).
+    """
+    if not response.body:
+        return response
+    if len(response.body) > MAX_TEXT:
+        response.body = b""
+        response.unread = UNREAD_TOO_LARGE
+    elif not response.is_textual():
+        response.body = b""
+    return response
+
+
 def _charset(content_type: str) -> str:
     """The charset a ``Content-Type`` names, if Python knows it as a text encoding; else UTF-8."""
     for param in content_type.split(";")[1:]:

@@ -151,3 +151,14 @@ def test_hostile_bodies_are_unread_or_read_never_raise() -> None:
     assert cases[0].text() == "<input name=a value=b1c2d3e4f5>"  # read as UTF-8
     assert delivered_values(cases[2], "")[0].value == "token-value-123456"
     assert cases[5].unread == UNREAD_ENCODING
+
+
+def test_what_a_reader_keeps_for_learning() -> None:
+    from harness.capture.response import kept_for_learning
+
+    text = kept_for_learning(Response(200, "Content-Type: application/json", b"{}"))
+    assert text.body == b"{}" and text.unread is None
+    image = kept_for_learning(Response(200, "Content-Type: image/png", b"\x89PNG" * 10))
+    assert image.body == b"" and image.unread is None
+    big = kept_for_learning(Response(200, "Content-Type: text/html", b"x" * ((1 << 20) + 1)))
+    assert big.body == b"" and big.unread == UNREAD_TOO_LARGE

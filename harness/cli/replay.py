@@ -211,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     print(result.run_dir)
     print(summary_line(result))
+    print_warnings(result)
     return _exit(result, received)
 
 
@@ -251,6 +252,12 @@ def _exit(result: ReplayResult, received: list[int]) -> int:
     if not result.valid:
         raise RunInvalid(f"run invalid: {'; '.join(result.reasons)}")
     return EXIT_PASS
+
+
+def print_warnings(result: ReplayResult) -> None:
+    """The validity warnings of a valid replay, one ``warning:`` line each on stderr."""
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def summary_line(result: ReplayResult) -> str:

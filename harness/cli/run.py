@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from harness.cli.progress import live_progress, print_cleanup
-    from harness.cli.replay import summary_line
+    from harness.cli.replay import print_warnings, summary_line
     from harness.errors import UsageError
     from harness.report.render import worst_exit_code
     from harness.report.terminal import print_summary
@@ -89,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     print(outcome.run_dir)
     if outcome.replay is not None:
         print(summary_line(outcome.replay))
+        print_warnings(outcome.replay)
     for problem in outcome.unverified:
         console.print(f"[yellow]warning: fault not verified: {problem}[/yellow]")
     raise_if_interrupted(outcome)

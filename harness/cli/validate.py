@@ -66,7 +66,7 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
     from rich.console import Console
 
     from harness.cli.progress import live_progress, print_cleanup
-    from harness.cli.replay import summary_line
+    from harness.cli.replay import print_warnings, summary_line
     from harness.cli.run import default_run_dir
     from harness.errors import UsageError
     from harness.report.render import worst_exit_code
@@ -94,6 +94,7 @@ def run_validate(args: argparse.Namespace, *, quiet: bool) -> tuple[int, list[Co
     print(outcome.run_dir)
     if outcome.replay is not None:
         print(summary_line(outcome.replay))
+        print_warnings(outcome.replay)
     raise_if_interrupted(outcome)
     out = Console()
     for comparison in outcome.comparisons:

@@ -187,8 +187,9 @@ def _post(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_the_web_ui_shows_the_replay_live_and_refuses_to_change_the_load(
-    tmp_path: Path, http_server: RecordingServer
+    processes: int, tmp_path: Path, http_server: RecordingServer
 ) -> None:
     from harness.replay.launch import free_port
 
@@ -221,7 +222,10 @@ def test_the_web_ui_shows_the_replay_live_and_refuses_to_change_the_load(
             [ReplayTarget("t", http_server.url)],
             tmp_path / "run",
             ReplayOptions(
-                processes=1, start_delay_s=0.5, lag_bound_ms=1000, locust=LocustOptions(web=web)
+                processes=processes,
+                start_delay_s=0.5,
+                lag_bound_ms=1000,
+                locust=LocustOptions(web=web),
             ),
         )
     finally:

@@ -125,6 +125,7 @@ class LocustOutputs:
             )
         if settings.web:
             host, _, port = settings.web.rpartition(":")
+            _check_listen(host or "127.0.0.1", int(port))
             self.web_ui = env.create_web_ui(
                 host=host or "127.0.0.1",
                 port=int(port),
@@ -157,8 +158,19 @@ class LocustOutputs:
             path = Path(self.settings.html)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(report(self.env, show_download_link=False), encoding="utf-8")
-        if self.web_ui is not None:
+        if self.web_ui is not None and getattr(self.web_ui, "server", None) is not None:
             self.web_ui.stop()
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail early, in one line, when the web UI's address cannot be listened on."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ReplayError(f"--web {host}:{port}: cannot listen there: {exc.strerror}") from None
 
 
 def _refuse_controls() -> Any:

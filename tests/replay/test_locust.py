@@ -240,3 +240,23 @@ def test_the_web_ui_shows_the_replay_live_and_refuses_to_change_the_load(
         assert status == 409 and b"capture's schedule" in body, control
     # the refused stop did not stop anything
     assert result.targets["t"].sent == 200 and not result.interrupted
+
+
+def test_a_web_address_in_use_fails_the_replay_in_one_line(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    import socket
+
+    from harness.errors import ReplayError
+
+    capture = write_capture(tmp_path / "c.parquet", steady(3, 20.0))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        web = f"127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(ReplayError, match=rf"--web {web}: cannot listen there"):
+            replay(
+                capture,
+                [ReplayTarget("t", http_server.url)],
+                tmp_path / "run",
+                ReplayOptions(processes=1, start_delay_s=0.3, locust=LocustOptions(web=web)),
+            )
+    assert http_server.arrivals == []

@@ -101,6 +101,8 @@ class ShardRun:
         self.finished = gevent.event.Event()
         self.error: BaseException | None = None
         self.summary: dict[str, Any] | None = None
+        #: whether this worker process runs at a raised CPU priority (harness.replay.priority)
+        self.priority_raised = False
         self._claimed = gevent.event.Event()
         # counters per target for progress lines
         self.sent = [0] * len(self.names)
@@ -204,6 +206,7 @@ class ShardRun:
             "connections": self.shard.connections,
             "peak_in_flight": self.shard.peak_in_flight,
             "session_state": self.hooks.summary(),
+            "priority_raised": self.priority_raised,
         }
 
     def stop(self) -> None:

@@ -298,6 +298,8 @@ def _result(
         cpu_ratio_max=max(cpu.values(), default=0.0),
         warnings=validity.warnings,
         lag_bound_ms=validity.lag_bound_ms,
+        priority_raised=bool(summaries)
+        and all(bool(s.get("priority_raised")) for s in summaries.values()),
     )
 
 
@@ -326,6 +328,7 @@ def _replay_json(result: ReplayResult) -> dict[str, object]:
         "achieved_rate_per_s": result.achieved_rate_per_s,
         "workers": result.workers,
         "cpu_ratio_max": result.cpu_ratio_max,
+        "priority_raised": result.priority_raised,
         "targets": {
             name: {
                 "scheduled": c.scheduled,

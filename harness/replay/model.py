@@ -171,3 +171,5 @@ class ReplayResult:
     #: valid but worth saying (e.g. uniformly a few ms late), and the send-lag bound applied
     warnings: list[str] = field(default_factory=list)
     lag_bound_ms: float = 0.0
+    #: every worker ran at a raised CPU priority (harness.replay.priority)
+    priority_raised: bool = False

@@ -38,6 +38,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve one replay for the master; exit 0 when the part was sent, 1 on error."""
     args = _parse(argv)
+    from harness.replay.priority import raise_priority
+
+    raised = raise_priority()
     from gevent import monkey
 
     monkey.patch_all()
@@ -66,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = Path(args.part_dir) if args.part_dir else scratch
     assert parts is not None
     worker = _Worker(args, runner, user, parts)
+    worker.priority_raised = raised
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, worker.stop)
     try:
@@ -94,6 +98,7 @@ class _Worker:
         self.runs: list[Any] = []
         self.assigned = False
         self.stopped = False
+        self.priority_raised = False
         runner.register_message(protocol.MSG_ASSIGN, self._on_assign)
         runner.register_message(protocol.MSG_START, self._on_start)
         runner.register_message(protocol.MSG_STOP, self._on_stop)
@@ -145,6 +150,7 @@ class _Worker:
         try:
             shard = gevent.get_hub().threadpool.apply(load_shard, (spec,))
             run = ShardRun(spec, shard, self._report, worker, runner.environment.events.request)
+            run.priority_raised = self.priority_raised
             self.user.shard = run
             self.runs.append(run)
             if self.stopped:

@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from harness.replay.priority import raise_priority
+
+    raised = raise_priority()
     from gevent import monkey
 
     monkey.patch_all()
@@ -95,6 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
         # loading in a thread keeps the loop (web UI, runner) answering meanwhile
         shard = gevent.get_hub().threadpool.apply(load_shard, (spec,))
         run = ShardRun(spec, shard, _report, worker, env.events.request)
+        run.priority_raised = raised
         user.shard = run
         outputs.start()
         runner.start(1, spawn_rate=1)

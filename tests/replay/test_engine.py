@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -85,6 +86,8 @@ def test_every_request_arrives_once_per_target_and_leaves_in_session_order(
     assert manifest["status"] == "complete" and manifest["t0_ns"] == result.t0_ns
     assert manifest["targets"]["candidate"]["url"] == candidate.url
     assert manifest["validity"]["valid"] is True
+    # as root the Locust workers run at a raised priority (harness.replay.priority)
+    assert manifest["replay"]["priority_raised"] is (os.geteuid() == 0)
     assert seen and seen[-1].targets["baseline"].done == len(requests)
     update_manifest(run_dir, {"scenario": {"name": "x"}})
     assert json.loads((run_dir / "manifest.json").read_text())["scenario"] == {"name": "x"}

@@ -41,7 +41,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="the scenario file")
     parser.add_argument(
-        "--build", metavar="NAME", help="the build to replay against itself (a stack build, cmd:)"
+        "--build",
+        metavar="NAME",
+        help="the build to replay against itself: a build of the stack file, or cmd:COMMAND",
     )
     parser.add_argument(
         "--runs", type=_positive, default=None, metavar="N", help="A/A runs to replay (default 5)"

@@ -98,7 +98,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "routes, skips, redactions, and the session links grouped by kind, source and target."
         ),
     )
-    ins.add_argument("file", type=Path, metavar="FILE")
+    ins.add_argument("file", type=Path, metavar="FILE", help="a *.capture.parquet file")
     ins.add_argument("--json", action="store_true", help="print the summary as JSON")
     ins.add_argument("--top", type=int, default=10,
                      help="how many routes and link groups to list (default 10)")  # fmt: skip

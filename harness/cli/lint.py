@@ -22,7 +22,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "3 on any error. A directory means every *.yaml file in it."
         ),
     )
-    parser.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO")
+    parser.add_argument(
+        "scenarios",
+        nargs="+",
+        type=Path,
+        metavar="SCENARIO",
+        help="a scenario file, or a directory of them",
+    )
     parser.add_argument("--json", action="store_true", help="print the problems as JSON")
     parser.set_defaults(handler=_run)
 

@@ -90,7 +90,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=PROCESSES_HELP,
     )
     parser.add_argument(
-        "--timeout", type=_duration, default=10.0, metavar="S", help="per-request timeout"
+        "--timeout",
+        type=_duration,
+        default=10.0,
+        metavar="S",
+        help="per-request timeout (default 10s); a request still unanswered then is a timeout",
     )
     parser.add_argument(
         "--lag-bound-ms",
@@ -138,7 +142,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="allow a target whose host is the capture's original (production) host",
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="RUN_DIR")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="RUN_DIR",
+        help="the run directory to write (requests.parquet, manifest.json)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no live progress (CI)")
     add_locust_options(parser)
     add_ordering_option(parser, scenario=False)
@@ -148,9 +159,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="run a Locust master and hand the shards to `harness worker` processes",
     )
-    group.add_argument("--expect-workers", type=int, default=1, metavar="K")
-    group.add_argument("--master-bind-host", default="127.0.0.1", metavar="H")
-    group.add_argument("--master-port", type=int, default=5557, metavar="P")
+    group.add_argument(
+        "--expect-workers",
+        type=int,
+        default=1,
+        metavar="K",
+        help="how many `harness worker` processes to wait for before t0 (default 1)",
+    )
+    group.add_argument(
+        "--master-bind-host",
+        default="127.0.0.1",
+        metavar="H",
+        help="address the master listens on for workers (default 127.0.0.1)",
+    )
+    group.add_argument(
+        "--master-port",
+        type=int,
+        default=5557,
+        metavar="P",
+        help="port the master listens on for workers (default 5557)",
+    )
     group.add_argument(
         "--expect-workers-timeout",
         type=_duration,

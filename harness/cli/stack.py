@@ -43,7 +43,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _work_dir_option(up)
     up.set_defaults(handler=_up)
 
-    status = commands.add_parser("status", help="show the targets and proxies of a running stack")
+    status = commands.add_parser(
+        "status",
+        help="show the targets and proxies of a running stack",
+        description=(
+            "Show each target of the stack running from --work-dir with its URL and whether it "
+            "answers a GET of its own health path (from the stack file) with 2xx now, and each "
+            "toxiproxy proxy with its upstream, whether it is enabled and its toxics. Exit 3 when "
+            "no stack is running there."
+        ),
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
     _work_dir_option(status)
     status.set_defaults(handler=_status)

@@ -26,8 +26,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "the result rows back. Exits when the replay is done."
         ),
     )
-    parser.add_argument("--master-host", required=True, metavar="H")
-    parser.add_argument("--master-port", type=int, default=5557, metavar="P")
+    parser.add_argument(
+        "--master-host",
+        required=True,
+        metavar="H",
+        help="host of the `harness replay --master` to join",
+    )
+    parser.add_argument(
+        "--master-port",
+        type=int,
+        default=5557,
+        metavar="P",
+        help="its --master-port (default 5557)",
+    )
     parser.add_argument(
         "--capture",
         type=Path,

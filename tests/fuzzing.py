@@ -22,7 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
+
 from harness.cli.main import main
+
+#: The bounded fuzz of the test suite: deterministic examples, the same on every run.
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "capture" / "data"
@@ -270,3 +281,14 @@ def check(fmt: Format, folder: Path, data: bytes) -> tuple[int, str | None]:
     (folder / fmt.file).write_bytes(data)
     code, _, stderr = run(fmt.argv(folder))
     return code, contract_problem(code, stderr, [fmt.file, *fmt.extra()])
+
+
+def fuzz_once(name: str, folder: Path, rng: random.Random) -> None:
+    """One mutation of format ``name``'s seed through the CLI in ``folder``: fails the test with
+    the problem when the outcome breaks the contract (an exit code but 0 and 3, or an exit 3
+    whose message names no file)."""
+    fmt = FORMATS[name]
+    prepare(fmt, folder)
+    code, problem = check(fmt, folder, mutate(fmt.seed(), rng, fmt.tokens))
+    assert problem is None, problem
+    assert code in (0, 3)

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -20,17 +20,9 @@ from harness.stack.lifetime import (
     start_ticks,
     stop_process,
 )
+from tests.waiting import wait_until
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture
@@ -97,7 +89,7 @@ def test_the_group_is_stopped_after_its_leader_exited(
     shell.wait()
     assert group_members(identity.pid) == [child]
     assert stop_process(identity, grace_s=2) is True
-    assert _wait_for(lambda: start_ticks(child) is None or not group_members(identity.pid))
+    assert wait_until(lambda: start_ticks(child) is None or not group_members(identity.pid))
     assert group_members(identity.pid) == []
 
 
@@ -144,7 +136,7 @@ def test_a_child_dies_with_its_parent_killed_by_sigkill() -> None:
         finally:
             parent.kill()  # SIGKILL: no finally, no atexit in the parent
             parent.wait()
-        assert _wait_for(lambda: not child.alive())
+        assert wait_until(lambda: not child.alive())
 
 
 _SELF_PARENT = textwrap.dedent(
@@ -174,7 +166,7 @@ def test_a_python_child_can_arm_its_own_parent_death_signal() -> None:
         finally:
             parent.kill()
             parent.wait()
-        assert _wait_for(lambda: not child.alive())
+        assert wait_until(lambda: not child.alive())
 
 
 def test_no_parent_death_signal_from_a_worker_thread() -> None:

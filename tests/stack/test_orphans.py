@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from harness.stack.toxiproxy import ToxiproxyClient
 from harness.stack.toxiproxy_server import ToxiproxyServer
 from harness.statedir import STATE_DIR_VARIABLE
 from tests.plugins.toxiproxy import TcpUpstream
+from tests.waiting import wait_until
 
 _OWNER = textwrap.dedent(
     """
@@ -61,15 +61,6 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "state"
     monkeypatch.setenv(STATE_DIR_VARIABLE, str(path))
     return path
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture
@@ -138,7 +129,7 @@ def test_sigkill_leaves_an_orphan_that_the_cleanup_ends(
         and line.endswith("re-enabled, toxics removed: latency_downstream")
         for line in done
     )
-    assert _wait_for(lambda: not any(i is not None and i.alive() for i in identities))
+    assert wait_until(lambda: not any(i is not None and i.alive() for i in identities))
     assert created not in toxiproxy.list_proxies()
     restored = toxiproxy.get_proxy(borrowed)
     assert restored.enabled and restored.toxics == []

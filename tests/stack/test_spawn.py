@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from harness.stack.lifetime import ProcessIdentity
 from harness.stack.spawn import GATE_CLOSED, spawn
+from tests.waiting import wait_until
 
 
 class Ledger:
@@ -33,15 +33,6 @@ class Ledger:
     def process_stopped(self, name: str) -> None:
         self.stopped.append(name)
         self.processes.pop(name, None)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def _gone(pid: int) -> bool:
@@ -82,7 +73,7 @@ def test_a_ledger_that_cannot_be_written_means_the_command_never_runs(tmp_path: 
         spawn(["touch", str(marker)], name="action a1", record=Ledger(on_record=refuse))
     assert len(started) == 1
     # the gate stayed shut: the shell read end-of-file and left without running the command
-    assert _wait_for(lambda: _gone(started[0]))
+    assert wait_until(lambda: _gone(started[0]), timeout=20.0)
     assert not marker.exists()
 
 
@@ -93,7 +84,7 @@ def test_release_ends_what_the_command_left_in_its_group(tmp_path: Path) -> None
     (left,) = _pids(pids)
     assert not _gone(left)  # the command is done, its background job still runs
     child.release()
-    assert _wait_for(lambda: _gone(left))
+    assert wait_until(lambda: _gone(left), timeout=20.0)
 
 
 def test_feed_stdin_passes_the_script_after_the_gate(tmp_path: Path) -> None:
@@ -149,12 +140,12 @@ def test_the_group_dies_with_a_parent_killed_by_sigkill(tmp_path: Path) -> None:
     try:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "started"
-        assert _wait_for(lambda: len(_pids(pids)) == 2)
+        assert wait_until(lambda: len(_pids(pids)) == 2, timeout=20.0)
         found = _pids(pids)
         assert not any(_gone(pid) for pid in found)
         parent.kill()  # SIGKILL: no finally, no atexit
         parent.wait(timeout=30)
-        assert _wait_for(lambda: all(_gone(pid) for pid in found))
+        assert wait_until(lambda: all(_gone(pid) for pid in found), timeout=20.0)
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from harness.stack.postgres import EmbeddedPostgres
 from harness.stack.targets import TargetProcess
 from harness.stack.toxiproxy_server import ToxiproxyServer
 from tests.replay.procs import processes_mentioning
+from tests.waiting import wait_until
 from tests.workflows.traffic import payments_capture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -397,15 +398,6 @@ def _live(data: dict[str, Any]) -> list[str]:
     return found
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def test_sigkill_then_a_new_run_cleans_first_and_stack_down_leaves_nothing(work: Path) -> None:
     """The issue's campaign: a run SIGKILLed during a database kill left toxiproxy's database
     proxies disabled, PostgreSQL, both targets and the workers behind."""
@@ -424,8 +416,10 @@ def test_sigkill_then_a_new_run_cleans_first_and_stack_down_leaves_nothing(work:
         with toxiproxy.client() as client:
             assert all(not client.get_proxy(p).enabled for p in proxies)  # left disabled
         # the targets, its own toxiproxy and the workers die with it (parent-death signal) ...
-        assert _wait_until(lambda: _live(ledger1) == ["postgres"]), _live(ledger1)
-        assert _wait_until(lambda: not processes_mentioning(str(work / "run1" / ".replay")))
+        assert wait_until(lambda: _live(ledger1) == ["postgres"], timeout=20), _live(ledger1)
+        assert wait_until(
+            lambda: not processes_mentioning(str(work / "run1" / ".replay")), timeout=20
+        )
         # ... PostgreSQL (a daemon) is what is left, with the proxies: a new run cleans first
         second = _spawn_run(scenario, work / "run2", toxiproxy.url)
         try:
@@ -441,7 +435,7 @@ def test_sigkill_then_a_new_run_cleans_first_and_stack_down_leaves_nothing(work:
         assert any(f"stopped PostgreSQL (pid {pid})" in line for line in cleaned), err
         assert any(f"deleted proxy {proxies[0]}" in line for line in cleaned), err
         # and after the second SIGKILL, `harness stack down` leaves nothing and no proxy
-        assert _wait_until(lambda: _live(ledger2) == ["postgres"]), _live(ledger2)
+        assert wait_until(lambda: _live(ledger2) == ["postgres"], timeout=20), _live(ledger2)
         down = subprocess.run(
             [sys.executable, "-m", "harness", "stack", "down"],
             cwd=work,

@@ -31,7 +31,11 @@ def add_validate_options(parser: argparse.ArgumentParser) -> None:
         "builds (gates with relative_to: noise use it)",
     )
     parser.add_argument(
-        "-o", "--output", type=Path, metavar="RUN_DIR", help="run directory (default runs/...)"
+        "-o",
+        "--output",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run directory (default runs/<scenario>-<time>)",
     )
     parser.add_argument("--processes", type=int, help=PROCESSES_HELP)
     parser.add_argument(

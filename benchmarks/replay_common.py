@@ -61,13 +61,17 @@ def fast_server(arrivals: Path | None = None, core: int | None = None) -> Iterat
             process.stdout.close()
 
 
-def server_deviations(arrivals: Path, t0_ns: int, rate: float) -> dict[str, float]:
-    """Arrival at the server minus the schedule (``t0 + i / rate`` for ``/r/i``), in ms."""
+def server_deviations(
+    arrivals: Path, t0_ns: int, rate: float, wait_ms: dict[int, float] | None = None
+) -> dict[str, float]:
+    """Arrival at the server minus the schedule (``t0 + i / rate`` for ``/r/i``, moved by the
+    request's session wait ``wait_ms[i]`` when given), in ms."""
+    waits = wait_ms or {}
     late = []
     for line in arrivals.read_text().splitlines():
         at, request = line.split("\t", 1)
         index = int(request.split(" ")[1].removeprefix("/r/"))
-        late.append((int(at) - t0_ns - index * 1e9 / rate) / 1e6)
+        late.append((int(at) - t0_ns - index * 1e9 / rate) / 1e6 - waits.get(index, 0.0))
     late.sort()
     if not late:
         return {"arrived": 0}

@@ -18,6 +18,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from replay_common import fast_server, load_average, pin_to, server_deviations, steady_capture
 
 from harness.replay import ReplayOptions, ReplayTarget, replay
@@ -31,7 +32,11 @@ def main() -> None:
     parser.add_argument("--pin", action="store_true", help="server on core 1, harness on core 0")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directory here")
     parser.add_argument(
-        "--ordering", choices=("session", "schedule"), default="session", help="session order"
+        "--ordering",
+        choices=("schedule", "session"),
+        default="schedule",
+        help="default schedule; in session order the deviation is taken from each request's "
+        "schedule moved by its session wait (wait_ms)",
     )
     args = parser.parse_args()
     before = load_average()
@@ -48,7 +53,10 @@ def main() -> None:
                 args.keep or Path(tmp) / "run",
                 ReplayOptions(processes=args.processes, lag_bound_ms=1000, ordering=args.ordering),
             )
-        at_server = server_deviations(arrivals, result.t0_ns, args.rate)
+        run = args.keep or Path(tmp) / "run"
+        rows = pq.read_table(run / "requests.parquet", columns=["idx", "wait_ms"]).to_pydict()
+        moved = {i: w or 0.0 for i, w in zip(rows["idx"], rows["wait_ms"], strict=True)}
+        at_server = server_deviations(arrivals, result.t0_ns, args.rate, moved)
     counts = result.targets["server"]
     figures = {
         "scheduled_rate_per_s": round(result.scheduled_rate_per_s, 1),
@@ -60,6 +68,11 @@ def main() -> None:
         "lag_p50_ms": round(result.lag_p50_ms, 3),
         "lag_p99_ms": round(result.lag_p99_ms, 3),
         "lag_max_ms": round(result.lag_max_ms, 3),
+        "ordering": args.ordering,
+        "wait_p50_ms": round(sorted(moved.values())[len(moved) // 2], 3) if moved else 0.0,
+        "wait_p99_ms": round(sorted(moved.values())[int(0.99 * (len(moved) - 1))], 3)
+        if moved
+        else 0.0,
         "pool_waits": counts.pool_waits,
         "worker_cpu_ratio": round(result.cpu_ratio_max, 3),
         "processes": result.workers,

@@ -1,7 +1,7 @@
 """Throughput side by side: the harness against raw Locust FastHttpUser, in one run.
 
     .venv/bin/python benchmarks/replay_throughput.py [--seconds 8] [--rates 2000,3000,...]
-        [--pin] [--scale]
+        [--pin] [--scale] [--ordering schedule|session]
 
 One target, the fast fixed-response server of replay_fastserver.py in its own process. With
 ``--pin`` the server runs on core 1 and every generator (the harness's Locust processes, raw
@@ -89,7 +89,9 @@ class CpuSampler:
         return (c2 - c1) * (end - start) / (t2 - t1)
 
 
-def harness_step(url: str, tmp: Path, rate: float, seconds: float, processes: int) -> dict:
+def harness_step(
+    url: str, tmp: Path, rate: float, seconds: float, processes: int, ordering: str
+) -> dict:
     import os
 
     capture = steady_capture(tmp / f"c-{rate:g}.parquet", rate, seconds)
@@ -100,7 +102,7 @@ def harness_step(url: str, tmp: Path, rate: float, seconds: float, processes: in
             capture,
             [ReplayTarget("server", url)],
             run_dir,
-            ReplayOptions(processes=processes, lag_bound_ms=1000),
+            ReplayOptions(processes=processes, lag_bound_ms=1000, ordering=ordering),
         )
     sent = pq.read_table(run_dir / "requests.parquet", columns=["sent_ns"]).column("sent_ns")
     sent_s = sorted(result.t0_ns / 1e9 + s / 1e9 for s in sent.to_pylist())
@@ -109,6 +111,7 @@ def harness_step(url: str, tmp: Path, rate: float, seconds: float, processes: in
     cpu = sampler.cpu_between(start, end)
     return {
         "tool": "harness",
+        "ordering": ordering,
         "rate": rate,
         "processes": processes,
         "achieved_rate_per_s": round(result.achieved_rate_per_s, 1),
@@ -163,6 +166,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--pin", action="store_true", help="server on core 1, generators on 0")
     parser.add_argument("--scale", action="store_true", help="then two processes, unpinned")
+    parser.add_argument(
+        "--ordering",
+        choices=("schedule", "session"),
+        default="schedule",
+        help="the harness's ordering (default schedule: raw Locust has no session order; in "
+        "session order each session of the synthetic capture waits for its previous answer plus "
+        "the captured think time, so a target slower than the captured 1 ms moves the schedule)",
+    )
     args = parser.parse_args()
     before = load_average()
     rows = []
@@ -172,7 +183,7 @@ def main() -> None:
             pin_to(0 if args.pin else None)
             best = None
             for rate in (float(r) for r in args.rates.split(",")):
-                step = harness_step(url, tmp, rate, args.seconds, 1)
+                step = harness_step(url, tmp, rate, args.seconds, 1, args.ordering)
                 rows.append(step)
                 print(json.dumps(step), flush=True)
                 if not step["held"]:
@@ -187,7 +198,9 @@ def main() -> None:
 
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
             with fast_server() as url:
-                scaled.append(harness_step(url, tmp, 2 * best["rate"], args.seconds, 2))
+                scaled.append(
+                    harness_step(url, tmp, 2 * best["rate"], args.seconds, 2, args.ordering)
+                )
                 scaled.append(raw_locust(url, tmp, max(10.0, args.seconds), args.users, 2))
             for row in scaled:
                 print(json.dumps(row), flush=True)
@@ -195,6 +208,7 @@ def main() -> None:
     held = best["rate"] if best else 0.0
     summary = {
         "pinned": args.pin,
+        "ordering": args.ordering,
         "best_rate_one_process": held,
         "raw_fasthttpuser_rate": raw["window_rate_per_s"],
         "ratio_to_raw": round(held / raw["window_rate_per_s"], 3),

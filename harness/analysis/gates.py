@@ -6,9 +6,10 @@ misspelt gate can never be silently ignored (a silent gate is a false green)::
     gates:
       error_rate: {max_increase_pp: 1.0}
       latency_p99: {max_ratio: 1.25}
-      retry_amplification: {max_ratio: 1.5, probe: db_attempts}
+      retry_amplification: {max_ratio: 1.5}   # probe: postgres_attempts, else db_attempts
       recovery_time: {max: 10s}
       cascade: {max_error_rate: 0.01}
+      response_diff: {max_share: 0.05}
       min_samples: 30            # fewer requests on either side -> inconclusive
       confidence: 0.95
 

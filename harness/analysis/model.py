@@ -41,8 +41,9 @@ DEFINITIONS: dict[str, str] = {
     "no change; intervals are Bonferroni-adjusted over the checks of a gate; fewer than "
     "min_samples requests on either side: inconclusive (per-route checks: skipped)",
     "phases": "before the first fault, during each fault, recovery (the recovery_phase after "
-    "it), after it; by due time, with the fault times measured when the fault was applied and "
-    "reverted; every phase is judged",
+    "it), after it; a request by its due time (moved by any wait for its session's previous "
+    "answer), with the fault times measured when the fault was applied and reverted; every "
+    "phase is judged",
 }
 
 

@@ -106,3 +106,24 @@ def test_relative_links_resolve(page: Path) -> None:
     assert local or page.name != "README.md"
     for link in local:
         assert (page.parent / link).exists(), f"{page_name(page)}: broken link {link}"
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives the headings of ``page`` (lower case, punctuation dropped,
+    spaces as dashes)."""
+    text = page.read_text(encoding="utf-8")
+    for block in blocks(page):  # a comment line in a code block is no heading
+        text = text.replace(block.text, "")
+    headings = re.findall(r"^#+\s+(.+?)\s*$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("page", OWN_PAGES, ids=page_name)
+def test_link_anchors_name_a_heading(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    for block in blocks(page):
+        text = text.replace(block.text, "")
+    for link, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+        target = page.parent / link if link else page
+        if target.suffix == ".md" and target.exists():
+            assert anchor in heading_anchors(target), f"{page_name(page)}: no heading #{anchor}"

@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
                      help="the capture file to write (*.capture.parquet)")  # fmt: skip
     imp.add_argument("--format", default="auto", choices=("auto", "gor", "mitm", "har"),
-                     help="input format (default: detected from the content)")  # fmt: skip
+                     help="input format (default auto: detected from the content)")  # fmt: skip
     imp.add_argument("--redact-mode", choices=("pseudonym", "mask"), default=None,
                      help="pseudonym (default): consistent stand-ins of the same form; "
                      "mask: constant masks such as REDACTED (may not replay)")  # fmt: skip

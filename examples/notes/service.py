@@ -8,19 +8,14 @@ like ``v2.3.1``, ``hotfix-naive`` retries at once without backoff (a retry storm
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
-import signal
-import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from ..payments.metrics import Metrics
 from ..payments.pool import ConnectionPool
 from ..payments.resilience import DatabaseCaller, RetryPolicy
-from ..payments.server import WorkerPoolServer
+from ..payments.serving import log_to_stdout, serve_until_signalled
 from ..payments.variants import VARIANTS as PAYMENTS_VARIANTS
 from .handler import App, timed_answer
 
@@ -84,13 +79,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; the exit code."""
     args = parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stdout,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)
+    log_to_stdout()
     policy = VARIANTS[args.variant]
     metrics = Metrics(variant=args.variant, with_breaker=policy.breaker is not None, prefix="notes")
     pool = ConnectionPool(args.dsn, metrics, min_size=args.pool_min, max_size=args.pool_max)
@@ -101,36 +90,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         secret=os.environ.get(args.secret_env) or DEFAULT_SECRET,
         access_log=args.access_log,
     )
-    try:
-        server = WorkerPoolServer(
-            args.host,
-            args.port,
-            workers=args.workers,
-            queue_limit=args.queue_limit,
-            answer=lambda raw, client, received, shed: timed_answer(
-                raw, client, app, received, overloaded=shed
-            ),
-            metrics=metrics,
-        )
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
-        return 1
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("%s received: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    pool.start()
-    server.start()
-    host, port = server.address
-    log.info("notes %s listening on http://%s:%d", args.variant, host, port)
-    while not stop.wait(0.5):
-        pass
-    server.stop(grace=args.grace)
-    pool.close()
-    log.info("stopped")
-    return 0
+    return serve_until_signalled(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        queue_limit=args.queue_limit,
+        answer=lambda raw, client, received, shed: timed_answer(
+            raw, client, app, received, overloaded=shed
+        ),
+        metrics=metrics,
+        pool=pool,
+        grace=args.grace,
+        log=log,
+        listening=lambda host, port: f"notes {args.variant} listening on http://{host}:{port}",
+    )

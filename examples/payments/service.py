@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import os
-import signal
-import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from .handlers import App, timed_answer
 from .metrics import Metrics
 from .pool import ConnectionPool
 from .resilience import DatabaseCaller
-from .server import WorkerPoolServer
+from .serving import log_to_stdout, serve_until_signalled
 from .variants import BUILDS
 
 log = logging.getLogger("payments")
@@ -75,13 +70,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; the exit code."""
     args = parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stdout,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)
+    log_to_stdout()
     build = BUILDS[args.variant]
     policy = build.policy
     catalog = json.dumps(json.loads(CATALOG.read_text()), separators=(",", ":")).encode()
@@ -103,45 +92,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         slowdown=build.slowdown,
         balance_as_text=build.balance_as_text,
     )
-    try:
-        server = WorkerPoolServer(
-            args.host,
-            args.port,
-            workers=args.workers,
-            queue_limit=args.queue_limit,
-            answer=lambda raw, client, received, shed: timed_answer(
-                raw, client, app, received, overloaded=shed
-            ),
-            metrics=metrics,
-        )
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
-        return 1
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("%s received: shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    pool.start()
-    server.start()
-    host, port = server.address
-    log.info(
-        "payments %s listening on http://%s:%d (%d workers, queue %d, pool %d-%d)",
-        args.variant,
-        host,
-        port,
-        args.workers,
-        args.queue_limit,
-        args.pool_min,
-        args.pool_max,
+    return serve_until_signalled(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        queue_limit=args.queue_limit,
+        answer=lambda raw, client, received, shed: timed_answer(
+            raw, client, app, received, overloaded=shed
+        ),
+        metrics=metrics,
+        pool=pool,
+        grace=args.grace,
+        log=log,
+        listening=lambda host, port: (
+            f"payments {args.variant} listening on http://{host}:{port} ({args.workers} "
+            f"workers, queue {args.queue_limit}, pool {args.pool_min}-{args.pool_max})"
+        ),
     )
-    while not stop.wait(0.5):
-        pass
-    server.stop(grace=args.grace)
-    pool.close()
-    log.info("stopped")
-    return 0

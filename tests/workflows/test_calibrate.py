@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.cli.main import main
+from tests.workdirs import reachable_tmpdir
 from tests.workflows.traffic import write_short_kill
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,11 +21,8 @@ pytestmark = pytest.mark.slow
 def work() -> Iterator[Path]:
     # not pytest's tmp_path: the embedded PostgreSQL runs as an unprivileged user, who cannot
     # enter root's private pytest folder
-    path = Path(tempfile.mkdtemp(prefix="harness-test-calibrate-"))
-    try:
+    with reachable_tmpdir("calibrate") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_replays_copies_and_rejudges_them(work: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from harness.workflows.merge import (
     merge_runs,
     schedule_differences,
 )
+from tests.workdirs import reachable_tmpdir
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = {
@@ -48,11 +47,8 @@ SCENARIO = {
 
 @pytest.fixture
 def work() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="harness-test-chaos-merge-"))
-    try:
+    with reachable_tmpdir("chaos-merge") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def write_run(root: Path, *, candidate_errors: bool, run_id: str, faults: object = None) -> Path:

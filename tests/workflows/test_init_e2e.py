@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from harness.cli.main import main
 from harness.scenario.stackfile import load_stack
 from harness.stack.runtime import StackRuntime
+from tests.workdirs import reachable_tmpdir
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -30,11 +29,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def work() -> Iterator[Path]:
     """Outside pytest's 0700 tmp root, so the `pgserver` user can reach the data dir."""
-    path = Path(tempfile.mkdtemp(prefix="harness-test-init-"))
-    try:
+    with reachable_tmpdir("init") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_notes_stack_from_init_comes_up(

@@ -10,8 +10,6 @@ answered; without it they are refused with 401. A login that fails stops the run
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pandas as pd
 import pytest
 
 from harness.cli.main import main
+from tests.workdirs import reachable_tmpdir
 
 REPO = Path(__file__).resolve().parents[2]
 NOTES = REPO / "examples" / "notes"
@@ -41,11 +40,8 @@ AUTHENTICATED = ("/api/user", "/api/notes", "/api/notes/{id}/comments", "/api/no
 
 @pytest.fixture(scope="module")
 def work() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="harness-test-identities-"))
-    try:
+    with reachable_tmpdir("identities") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

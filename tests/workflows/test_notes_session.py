@@ -12,8 +12,6 @@ authenticated routes that answered, not from 401s.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pandas as pd
 import pytest
 
 from harness.cli.main import main
+from tests.workdirs import reachable_tmpdir
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -31,11 +30,8 @@ AUTHENTICATED = ("/api/user", "/api/notes/{id}/comments", "/notes", "/notes/{id}
 
 @pytest.fixture(scope="module")
 def work() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="harness-test-notes-"))
-    try:
+    with reachable_tmpdir("notes") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +30,7 @@ from harness.stack.targets import TargetProcess
 from harness.stack.toxiproxy_server import ToxiproxyServer
 from tests.replay.procs import processes_mentioning
 from tests.waiting import wait_until
+from tests.workdirs import reachable_tmpdir
 from tests.workflows.traffic import payments_capture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,11 +41,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def work() -> Iterator[Path]:
     """A folder outside pytest's 0700 tmp root (the `pgserver` user must reach data dirs)."""
-    path = Path(tempfile.mkdtemp(prefix="harness-test-run-"))
-    try:
+    with reachable_tmpdir("run") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _scenario(work: Path, stack: Path, *, seconds: float, faults: str, extra: str = "") -> Path:

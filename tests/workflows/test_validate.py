@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ import pandas as pd
 import pytest
 
 from harness.cli.main import main
+from tests.workdirs import reachable_tmpdir
 from tests.workflows.traffic import write_short_kill
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,11 +22,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def work() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="harness-test-validate-"))
-    try:
+    with reachable_tmpdir("validate") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,6 @@ of them alike; what these tests check is the gates' verdict, not the load genera
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import pytest
 from harness.analysis.model import Verdict
 from harness.scenario.stackfile import TargetSpec
 from harness.workflows.run import RunRequest, run_scenario
+from tests.workdirs import reachable_tmpdir
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -72,11 +71,8 @@ def run_builds(folder: Path, name: str, candidates: dict[str, str]) -> dict[str,
 
 @pytest.fixture(scope="module")
 def work() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="harness-test-verdicts-"))
-    try:
+    with reachable_tmpdir("verdicts") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

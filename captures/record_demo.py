@@ -236,11 +236,16 @@ def record(args: argparse.Namespace, out: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def import_recordings(out: Path) -> None:
-    """Import each recording in ``out`` with the default options (pseudonyms, links), sessions
-    by the client id header and a fixed session salt (the session keys stay reproducible)."""
-    config = CaptureConfig(session=SessionConfig(header="X-Client-Id", salt="payments-demo"))
-    for source in (out / "payments-demo.mitm", out / "payments-demo.gor"):
+def import_recordings(
+    out: Path, stem: str = "payments-demo", config: CaptureConfig | None = None
+) -> None:
+    """Import each recording ``STEM.mitm`` and ``STEM.gor`` in ``out`` into
+    ``STEM-mitm.capture.parquet`` and ``STEM-gor.capture.parquet`` with the default options
+    (pseudonyms, links) and ``config``; by default the payments demo's: sessions by the client
+    id header and a fixed session salt (the session keys stay reproducible)."""
+    if config is None:
+        config = CaptureConfig(session=SessionConfig(header="X-Client-Id", salt="payments-demo"))
+    for source in (out / f"{stem}.mitm", out / f"{stem}.gor"):
         if source.exists() and source.stat().st_size:
             target = out / f"{source.stem}-{source.suffix[1:]}.capture.parquet"
             import_capture([source], target, config=config)

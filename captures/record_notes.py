@@ -37,12 +37,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from record_demo import import_recordings as import_demo_recordings  # noqa: E402
 from record_demo import process, wait_http  # noqa: E402
 
 from examples.notes.traffic import Mix, run_users  # noqa: E402
 from harness.capture.config import CaptureConfig, SessionConfig  # noqa: E402
-from harness.capture.ingest import import_capture  # noqa: E402
-from harness.capture.inspect import summarize  # noqa: E402
 from harness.stack.ports import free_port  # noqa: E402
 from harness.stack.postgres import EmbeddedPostgres  # noqa: E402
 
@@ -124,17 +123,9 @@ def record(args: argparse.Namespace, out: Path) -> None:
 
 def import_recordings(out: Path) -> None:
     """Import each recording in ``out`` with the default options (and a fixed session salt)."""
-    config = CaptureConfig(session=SessionConfig(salt="notes-demo"))
-    for source in (out / "notes-demo.mitm", out / "notes-demo.gor"):
-        if source.exists() and source.stat().st_size:
-            target = out / f"{source.stem}-{source.suffix[1:]}.capture.parquet"
-            import_capture([source], target, config=config)
-            s = summarize(target)
-            print(
-                f"{source.name}: {s.requests} requests ({s.responses} with response), "
-                f"{s.sessions} sessions, {s.duration_s:.1f} s, peak {s.peak_per_s}/s "
-                f"-> {target.name}"
-            )
+    import_demo_recordings(
+        out, "notes-demo", CaptureConfig(session=SessionConfig(salt="notes-demo"))
+    )
 
 
 if __name__ == "__main__":

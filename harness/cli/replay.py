@@ -58,9 +58,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="replay a capture to one or more targets on the captured schedule (no faults)",
         description=(
             "Replay CAPTURE to every --target at the captured times divided by --speed (open "
-            "workload: a slow target does not slow the sender). Writes requests.parquet and "
-            "manifest.json into RUN_DIR. Exit 5 when send lag or CPU saturation make the run "
-            "invalid, 4 when a target refused every connection."
+            "workload: a slow target does not slow the sender; by default a request that waited "
+            "for its session's previous answer in the capture waits for it again, see "
+            "--ordering). Writes requests.parquet and manifest.json into RUN_DIR. Exit 5 when "
+            "send lag or CPU saturation make the run invalid, 4 when a target refused every "
+            "connection."
         ),
     )
     parser.add_argument("capture", type=Path, metavar="CAPTURE", help="a *.capture.parquet file")

@@ -7,7 +7,9 @@
 
 1. starts an embedded PostgreSQL with the notes schema and seed data (``schema.sql``) and the
    notes service (build ``v1.8.0``) on free loopback ports;
-2. puts ``mitmdump --mode reverse:...`` in front of it, writing ``notes-demo.mitm``; and, when a
+2. puts ``mitmdump --mode reverse:...`` in front of it (keeping the ``Host`` the clients sent,
+   as a reverse proxy in front of a service that checks ``Origin`` must), writing
+   ``notes-demo.mitm``; and, when a
    GoReplay binary is given (``--gor``, or ``goreplay``/``gor`` on PATH or in .venv/bin), also
    runs ``gor --input-raw`` on the service's port with ``--input-raw-track-response``, writing
    ``notes-demo.gor`` (raw capture: root or CAP_NET_RAW);
@@ -107,6 +109,9 @@ def record(args: argparse.Namespace, out: Path) -> None:
             mitmdump = [str(BIN / "mitmdump"), "--mode", f"reverse:http://127.0.0.1:{port}"]
             mitmdump += ["--listen-host", "127.0.0.1", "--listen-port", str(proxy)]
             mitmdump += ["-w", str(mitm_file), "--set", "flow_detail=0"]
+            # the browser users' form POSTs carry the proxy's Origin, which the service checks
+            # against the Host it is sent: a reverse proxy in front of it keeps that Host
+            mitmdump += ["--set", "keep_host_header=true"]
             stack.enter_context(process(mitmdump, work / "mitmdump.log"))
             if gor_bin:
                 gor = [gor_bin, "--input-raw", f"127.0.0.1:{port}", "--input-raw-track-response"]

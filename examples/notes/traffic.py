@@ -10,7 +10,8 @@ thinks between actions. Every identity is made up here; nobody logs in with a se
   commenting on them by slug, deleting its own comments by id, and now and then a note;
 - a **browser user** signs up and signs in through the HTML forms (a cookie session, a CSRF
   token parsed from each form and posted back), creates notes (302 to the new note's page,
-  followed), comments, deletes, and signs out at the end;
+  followed), comments, deletes, and signs out at the end; like a browser, it sends the page it
+  is on as ``Referer`` and, on each form POST, the site as ``Origin``;
 - an **anonymous reader** lists notes, reads seeded ones, the tags, and tries its profile
   without a token (401).
 
@@ -136,16 +137,26 @@ class ApiWriter(User):
 class BrowserUser(User):
     """Signs up and in through the forms (cookie session, CSRF tokens) and keeps notes."""
 
+    page: str | None = None
+    """the URL of the page the user is on (a browser's ``Referer``)"""
+
+    def _referer(self) -> dict[str, str]:
+        return {"Referer": self.page} if self.page else {}
+
     def form(self, path: str) -> str | None:
         """GET a page and return the CSRF token of its form (None when the page failed)."""
-        page = self.call("GET", path)
+        page = self.call("GET", path, headers=self._referer())
         if page is None or page.status_code != 200:
             return None
+        self.page = str(page.url)
         found = _CSRF.search(page.text)
         return found.group(1) if found else None
 
     def post(self, path: str, token: str, fields: dict[str, str]) -> httpx.Response | None:
-        return self.call("POST", path, data={"csrfmiddlewaretoken": token, **fields})
+        origin = str(self.http.base_url).rstrip("/")
+        headers = {"Origin": origin, **self._referer()}
+        data = {"csrfmiddlewaretoken": token, **fields}
+        return self.call("POST", path, data=data, headers=headers)
 
     def follow(self, answer: httpx.Response | None) -> str | None:
         """Follow a redirect like a browser; the CSRF token of the page it lands on."""

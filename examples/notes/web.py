@@ -3,8 +3,10 @@
 The session cookie ``sessionid`` names a row of ``sessions`` that holds the session's CSRF
 token. The login and signup forms get an anonymous session; logging in replaces it with a new
 id and a new token (no session fixation). Every POST must carry ``csrfmiddlewaretoken`` equal
-to the token of its session, else 403 "CSRF verification failed". A page that needs a login
-answers 302 to ``/login?next=...`` without one.
+to the token of its session, else 403 "CSRF verification failed"; a POST that says where it
+comes from (``Origin``, as browsers send on every form POST) must come from this site, the
+``http://`` + ``Host`` it was sent to, else the same 403 (Django's origin check). A page that
+needs a login answers 302 to ``/login?next=...`` without one.
 """
 
 from __future__ import annotations
@@ -55,8 +57,17 @@ def _csrf_failed() -> Response:
     return html_response(403, pages.message_page("Forbidden", text))
 
 
+def _same_origin(req: Request) -> bool:
+    """No ``Origin``, or the origin of this site (the scheme and the ``Host`` it was sent to)."""
+    origin = req.headers.get("Origin")
+    return origin is None or origin == f"http://{req.headers.get('Host', '')}"
+
+
 def _checked_form(app: App, req: Request) -> tuple[store.Session, dict[str, str]] | Response:
-    """The session and form fields of a POST whose CSRF token is right; else the 403."""
+    """The session and form fields of a POST from this site whose CSRF token is right; else
+    the 403."""
+    if not _same_origin(req):
+        return _csrf_failed()
     session = current_session(app, req)
     form = req.form()
     if session is None or form.get("csrfmiddlewaretoken") != session.csrf:

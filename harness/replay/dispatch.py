@@ -41,6 +41,7 @@ from harness.replay.exchange import (
     Slot,
     hooks_for,
 )
+from harness.replay.locations import location_of
 from harness.replay.results import BATCH_ROWS, PartWriter, ResponseBuffer, RowBuffer
 from harness.replay.shard import Shard
 from harness.replay.spec import ShardSpec
@@ -284,6 +285,8 @@ class ShardRun:
             out = self.hooks.outgoing(k, request, send)
             context = {"target": self.names[k], "idx": request.idx, "session": request.session}
             answer = self.session.replay(k, out, name, context)
+            if answer.location_route is None:
+                answer.location_route = self._location_route(answer, out.path)
             self.hooks.answered(k, request, out, answer)
             self._record(k, request, due, wait_ns, out, answer)
         except Exception as exc:  # a bug (the send itself never raises): the worker fails loudly
@@ -335,6 +338,11 @@ class ShardRun:
         if answer.queue_ns > 1_000_000:
             self.queued[k] += 1
         self.lags[k].append(answer.sent_ns - t0 - due - wait_ns)
+
+    def _location_route(self, answer: Answer, path: str) -> str | None:
+        """The route of a redirect's ``Location`` (the fidelity check compares it)."""
+        location = location_of(answer.status, answer.headers)
+        return self.shard.locations.route(location, path) if location is not None else None
 
     def _wait_for(self, due: int, wanted: Await, slots: list[Slot]) -> int:
         """Wait for the awaited replies (all within one request timeout), then the think time;

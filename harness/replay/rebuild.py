@@ -1,6 +1,8 @@
 """Rebuild a captured request for one target: same method, path, headers and body, new Host.
 
-Pure: the worker turns the result into its HTTP client's header type.
+Headers that name the captured request's own site (``Origin``, ``Referer``...) name the
+target's instead (:mod:`harness.replay.origin`). Pure: the worker turns the result into its
+HTTP client's header type.
 
 >>> rebuild_headers([("Host", "api.example.com"), ("Connection", "keep-alive"),
 ...                  ("Accept", "*/*")], "127.0.0.1:8001", {"Authorization": "Bearer staging"})
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
+from harness.replay.origin import SiteRewrite
 
 #: Hop-by-hop headers (RFC 9110 section 7.6.1) and the framing headers the client recomputes.
 DROPPED_HEADERS = frozenset(
@@ -32,10 +35,14 @@ DROPPED_HEADERS = frozenset(
 
 
 def rebuild_headers(
-    captured: Iterable[tuple[str, str]], host: str, injected: Mapping[str, str]
+    captured: Iterable[tuple[str, str]],
+    host: str,
+    injected: Mapping[str, str],
+    site: SiteRewrite | None = None,
 ) -> list[tuple[str, str]]:
     """Captured headers minus hop-by-hop and Content-Length, Host set to ``host``, then
-    ``injected`` (replacing captured headers of the same name). Order and repeats are kept."""
+    ``injected`` (replacing captured headers of the same name). Order and repeats are kept.
+    With ``site``, captured headers that name the captured site name the target's."""
     replaced = {name.lower() for name in injected} | {"host"}
     connection_named = set()
     pairs = list(captured)
@@ -49,6 +56,8 @@ def rebuild_headers(
         if low in DROPPED_HEADERS or low in replaced or low in connection_named:
             continue
         out.append((name, value))
+    if site is not None:
+        out = site.headers(out)
     out.extend(injected.items())
     return out
 

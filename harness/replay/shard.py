@@ -4,7 +4,7 @@ No sockets and no greenlets here (only geventhttpclient's header type), so a wor
 its shard in a thread while its Locust runner keeps answering heartbeats. Each worker plans
 again from the same capture and options to find its own shard (:mod:`harness.replay.plan`), then
 reads only its own rows and rebuilds each request once per target (Host, hop-by-hop headers,
-injected headers).
+headers that name the captured site, injected headers).
 
 The connection maximum per target is chosen here: by default the most requests of this shard
 ever due within one request timeout, so the pool never binds on the captured traffic (a request
@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import math
 import resource
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 from geventhttpclient.header import Headers
 
 from harness.replay.exchange import ReplayRequest
+from harness.replay.locations import LocationRoutes
+from harness.replay.origin import SiteRewrite, own_host
 from harness.replay.plan import (
     PLAN_COLUMNS,
     REQUEST_COLUMNS,
@@ -48,6 +51,8 @@ class Shard:
     """connection maximum per target in this worker"""
     peak_in_flight: int
     """most requests due within one timeout: what the pools must hold not to bind"""
+    locations: LocationRoutes = field(default_factory=lambda: LocationRoutes(()))
+    """routes of replayed redirects' ``Location``, in the capture's route names"""
 
 
 def fd_budget() -> int:
@@ -90,21 +95,35 @@ def load_shard(spec: ShardSpec) -> Shard:
         requests=_prepare(spec, capture, schedule),
         connections=connection_maximum(spec, peak, fd_budget()),
         peak_in_flight=peak,
+        locations=LocationRoutes(_routes(capture)),
     )
+
+
+def _routes(capture: Path) -> list[str]:
+    """Every route template of the capture (requests and their redirects' targets)."""
+    table = read_capture(capture, ["route", "orig_location_route"])
+    found: set[str] = set()
+    for name in table.column_names:
+        found.update(v for v in pc.unique(table.column(name)).to_pylist() if v)
+    return sorted(found)
 
 
 def _prepare(spec: ShardSpec, capture: Path, schedule: ShardSchedule) -> dict[int, ReplayRequest]:
     wanted = sorted(set(schedule.rows.tolist()))
     hosts = [target_host_header(t.url) for t in spec.targets]
-    columns = ["idx", "session", "orig_latency_ns", *REQUEST_COLUMNS]
+    columns = ["idx", "session", "orig_latency_ns", "host", *REQUEST_COLUMNS]
     sub = read_rows(capture, wanted, columns).to_pylist() if wanted else []
     prepared: dict[int, ReplayRequest] = {}
+    sites: dict[tuple[str, str], SiteRewrite | None] = {}
     for row, rec in zip(wanted, sub, strict=True):
         captured = [(h["name"], h["value"]) for h in rec["headers"] or []]
+        own = own_host(captured, rec["host"])
         headers = []
         for target, host in zip(spec.targets, hosts, strict=True):
+            key = (own, target.url)
+            site = sites[key] if key in sites else sites.setdefault(key, SiteRewrite.of(*key))
             hdr = Headers()
-            for name, value in rebuild_headers(captured, host, target.headers):
+            for name, value in rebuild_headers(captured, host, target.headers, site):
                 hdr.add(name, value)
             headers.append(hdr)
         prepared[row] = ReplayRequest(

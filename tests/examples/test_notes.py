@@ -187,6 +187,22 @@ def test_pages_need_a_session_and_the_csrf_token(start_notes: Callable[..., Note
         )
         assert commented.headers["Location"] == path
         assert "<b>cid</b>: x" in browser.get(path).text
+        # a browser says where a form POST comes from: another site is refused (Django's check)
+        host = notes.url.removeprefix("http://")
+        for origin, status in (("http://evil.example", 403), (f"http://{host}", 302)):
+            answer = browser.post(
+                f"{path}/comments",
+                data={"body": "y", "csrfmiddlewaretoken": token},
+                headers={"Origin": origin},
+            )
+            assert answer.status_code == status, origin
+        foreign = browser.post(
+            f"{path}/comments",
+            data={"body": "y", "csrfmiddlewaretoken": token},
+            headers={"Origin": f"http://{host}", "Host": "other.example:8080"},
+        )
+        assert foreign.status_code == 403  # the origin must be the site the POST was sent to
+        assert "CSRF verification failed" in foreign.text
         out = browser.post("/logout", data={"csrfmiddlewaretoken": token})
         assert out.headers["Location"] == "/login"
         assert "Max-Age=0" in out.headers["Set-Cookie"]

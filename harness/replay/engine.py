@@ -96,7 +96,7 @@ def replay(
     if options.timeout_s <= 0:
         raise UsageError(f"timeout must be > 0, got {options.timeout_s}")
     check_targets(capture, targets, options)
-    identities = prepare_sessions(capture, targets, options)
+    sessions_plan = prepare_sessions(capture, targets, options)
     table = read_capture(capture, PLAN_COLUMNS)
     sessions = pc.count_distinct(table.column("session"), mode="all").as_py()
     if options.master is not None:
@@ -129,7 +129,8 @@ def replay(
         max_connections=options.max_connections,
         keep_response_bytes=options.keep_response_bytes,
         ordering=options.ordering,
-        identities=identities,
+        identities=sessions_plan.identities,
+        captured_logins=sessions_plan.captured_json(),
     )
     group = WorkerGroup([t.name for t in targets], plan.total)
     manifest_t0 = t0_ns or 0

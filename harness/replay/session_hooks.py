@@ -22,6 +22,7 @@ from geventhttpclient import HTTPClient
 from geventhttpclient.header import Headers
 
 from harness.errors import StackFileError, TargetError
+from harness.replay.captured_logins import CapturedLogins, as_captured
 from harness.replay.exchange import Answer, Await, ReplayRequest, RequestHooks, Send
 from harness.replay.exchange import Outgoing as WireRequest
 from harness.replay.identities import Identity
@@ -80,16 +81,34 @@ class SessionHooks(RequestHooks):
     ) -> None:
         reply = Reply(answer.status, answer.headers, answer.body) if answer.status else None
         self.state.answered(target, request.idx, outgoing.path, reply, now=time.time())
+        captured = self.state.targets[target].captured
+        if captured is not None and captured.wants(request.idx):
+            same = as_captured(
+                request.orig_status,
+                request.orig_location_route,
+                answer.status,
+                answer.location_route,
+            )
+            self.state.captured_login_answered(target, request.idx, same)
 
     def summary(self) -> dict[str, Any]:
-        """Per target with staging logins: logins made and failed (the worker's summary)."""
-        return {
-            t.name: {"logins": c.logins, "logins_failed": c.logins_failed}
-            for t, c, info in zip(
-                self.spec.targets, self.state.counts, self.state.targets, strict=True
-            )
-            if info.identity is not None and info.identity.login is not None
-        }
+        """Per target with staging logins: logins made and failed, captured logins sent with
+        an account and those answered otherwise than in the capture (the worker's summary)."""
+        out: dict[str, Any] = {}
+        for t, c, info in zip(
+            self.spec.targets, self.state.counts, self.state.targets, strict=True
+        ):
+            counts: dict[str, int] = {}
+            if info.identity is not None and info.identity.login is not None:
+                counts.update(logins=c.logins, logins_failed=c.logins_failed)
+            if info.captured is not None:
+                counts.update(
+                    captured_logins=c.captured_logins,
+                    captured_logins_failed=c.captured_logins_failed,
+                )
+            if counts:
+                out[t.name] = counts
+        return out
 
 
 def session_hooks(spec: ShardSpec) -> SessionHooks:
@@ -106,7 +125,9 @@ def session_hooks(spec: ShardSpec) -> SessionHooks:
     for target in spec.targets:
         sessions = spec.identities.get(target.name, [])
         identity = _identity(target.auth, target.stack_dir, sessions)
-        targets.append(TargetState(target.name, target_host_header(target.url), identity))
+        captured = _captured(target.auth, target.stack_dir, spec.captured_logins.get(target.name))
+        host = target_host_header(target.url)
+        targets.append(TargetState(target.name, host, identity, captured))
         mine.append([s for s in sessions if s in present])
     needed = sources_needed(row.links for row in rows.values())
     state = SessionState(rows, targets, needed, speed=spec.speed)
@@ -121,6 +142,8 @@ def _identity(
     if not auth_data:
         return None
     auth = AuthSpec.model_validate(auth_data)
+    if auth.login is None and auth.jwt is None:
+        return None
     directory = Path(stack_dir or ".")
     try:
         accounts = load_accounts(auth.login, directory) if auth.login is not None else []
@@ -128,6 +151,22 @@ def _identity(
     except ValueError as exc:
         raise StackFileError(f"auth: {exc}") from None
     return Identity(auth, accounts, sessions, key)
+
+
+def _captured(
+    auth_data: dict[str, Any] | None, stack_dir: str | None, assigned: dict[str, int] | None
+) -> CapturedLogins | None:
+    """A target's accounts for the capture's own logins (read here, from file or environment)."""
+    if not auth_data or not assigned:
+        return None
+    spec = AuthSpec.model_validate(auth_data).captured_login
+    if spec is None:
+        return None
+    try:
+        accounts = load_accounts(spec, Path(stack_dir or "."))
+    except ValueError as exc:
+        raise StackFileError(f"auth.captured_login: {exc}") from None
+    return CapturedLogins(spec, accounts, {int(idx): n for idx, n in assigned.items()})
 
 
 def _log_in(spec: ShardSpec, state: SessionState, mine: list[list[str]]) -> None:

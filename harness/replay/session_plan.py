@@ -2,7 +2,8 @@
 
 Pure (pyarrow; no gevent). The orchestrator calls :func:`check_capture_links` (a link whose
 source is not an earlier request: exit 3 naming the file and row) and :func:`plan_identities`
-(which sessions log in to each target; too few accounts: exit 3 naming the stack file's line).
+(which sessions log in to each target; too few accounts: exit 3 naming the stack file's line)
+and :func:`plan_captured` (which captured login uses which account).
 Each worker calls :func:`worker_state` for its own rows: the links, the captured host, and the
 session order of every request it sends (:mod:`harness.replay.ordering`).
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.capture.linkspec import LocatorError
 from harness.errors import CaptureError, StackFileError, TargetError
+from harness.replay.captured_logins import LoginPlan, assigned_json, plan_captured_logins
 from harness.replay.identities import check_accounts, identity_sessions
 from harness.replay.links import Link, check_links, parse_links
 from harness.replay.ordering import OrderRow, session_order
@@ -170,12 +172,51 @@ def check_logins(
             )
 
 
+def plan_captured(capture: Path, targets: Sequence[TargetAuth]) -> dict[str, LoginPlan]:
+    """Target name -> which captured login uses which account (``auth: captured_login``).
+
+    Raises :class:`~harness.errors.StackFileError` (exit 3) when the accounts cannot be read,
+    the capture has no such login, or there are more users than accounts without ``share``.
+    """
+    plans: dict[str, LoginPlan] = {}
+    done: dict[tuple[str, int], LoginPlan] = {}  # the same rule for several targets: once
+    for target in targets:
+        spec = target.auth.captured_login
+        if spec is None:
+            continue
+        try:
+            accounts = len(load_accounts(spec, target.stack_dir))
+        except ValueError as exc:
+            raise StackFileError(f"{target.where}: auth.captured_login: {exc}") from None
+        key = (spec.model_dump_json(), accounts)
+        if key not in done:
+            done[key] = plan_captured_logins(capture, spec, accounts, target.where)
+        plans[target.name] = done[key]
+    return plans
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What the workers are told about identities, per target."""
+
+    identities: dict[str, list[str]]
+    """the sessions that log in (``auth: login``), in order"""
+    captured_logins: dict[str, LoginPlan]
+    """the accounts of the capture's own logins (``auth: captured_login``)"""
+
+    def captured_json(self) -> dict[str, dict[str, int]]:
+        """:attr:`captured_logins` as a worker's spec carries them."""
+        return {name: assigned_json(plan) for name, plan in self.captured_logins.items()}
+
+
 def prepare_sessions(
     capture: Path, targets: Sequence[ReplayTarget], options: ReplayOptions
-) -> dict[str, list[str]]:
+) -> SessionPlan:
     """Everything the orchestrator checks about session state before the workers start: the
     capture's links (exit 3), the accounts of each target's logins (exit 3) and one login per
-    target (exit 4); the sessions that log in to each target."""
+    target, staging or captured (exit 4)."""
+    from harness.replay.login_check import LoginTarget, check_captured_logins
+
     check_capture_links(capture)
     auths = [
         TargetAuth(t.name, t.auth, t.auth_where or "stack file", t.stack_dir or Path())
@@ -183,13 +224,24 @@ def prepare_sessions(
         if t.auth is not None
     ]
     identities = plan_identities(capture, auths)
+    captured = plan_captured(capture, auths)
     by_name = {a.name: a for a in auths}
     check_logins(
         [(t.name, t.url, by_name[t.name]) for t in targets if t.name in by_name],
         identities,
         options.timeout_s,
     )
-    return identities
+    check_captured_logins(
+        capture,
+        [
+            LoginTarget(t.name, t.url, dict(t.headers), a.auth, a.where, a.stack_dir)
+            for t in targets
+            if (a := by_name.get(t.name)) is not None
+        ],
+        captured,
+        options.timeout_s,
+    )
+    return SessionPlan(identities, captured)
 
 
 def target_spec(target: ReplayTarget) -> TargetSpec:
@@ -202,13 +254,14 @@ def target_spec(target: ReplayTarget) -> TargetSpec:
 
 
 def identity_counts(summaries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    """Target -> staging logins made and failed, summed over the workers' summary lines."""
+    """Target -> staging logins made and failed, captured logins sent with an account and
+    those answered otherwise than in the capture: summed over the workers' summary lines."""
     total: dict[str, dict[str, int]] = {}
     for summary in summaries:
         for target, counts in (summary.get("session_state") or {}).items():
-            mine = total.setdefault(target, {"logins": 0, "logins_failed": 0})
-            for key in mine:
-                mine[key] += int(counts.get(key, 0))
+            mine = total.setdefault(target, {})
+            for key, value in counts.items():
+                mine[key] = mine.get(key, 0) + int(value)
     return total
 
 
@@ -231,3 +284,4 @@ def check_before_stack(
             continue
         auths.append(TargetAuth(name, auth, stack.where(loc), stack.dir))
     plan_identities(capture, auths)
+    plan_captured(capture, auths)

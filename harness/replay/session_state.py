@@ -10,7 +10,8 @@ target, :meth:`SessionState.prepare` builds what goes on the wire from the captu
 3. a session that needs a **staging identity** logs in first (:class:`NeedLogin`: the caller
    sends that request, hands the reply to :meth:`SessionState.logged_in` and asks again), then
    its token replaces the captured credential; captured **JWTs** are signed again
-   (:mod:`harness.replay.identities`).
+   (:mod:`harness.replay.identities`); a **captured login** sends a staging account's values
+   instead of the captured ones (:mod:`harness.replay.captured_logins`).
 
 :meth:`SessionState.answered` reads every reply: ``Set-Cookie`` into the jar, link values into
 the target's store. :meth:`SessionState.think_ns` is the session order's think time
@@ -23,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.capture.linkspec import Locator
+from harness.replay.captured_logins import CapturedLogins
 from harness.replay.cookies import CookieJar
 from harness.replay.identities import Identity, carries
 from harness.replay.links import LINK_NONE, Link, LinkState
@@ -50,6 +52,8 @@ class TargetState:
     host: str
     """the ``Host`` header the replay sends to it"""
     identity: Identity | None = None
+    captured: CapturedLogins | None = None
+    """staging accounts for the capture's own logins"""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ class TargetCounts:
     logins: int = 0
     logins_failed: int = 0
     first_failure: str | None = None
+    captured_logins: int = 0
+    """captured logins sent with a staging account"""
+    captured_logins_failed: int = 0
+    """those answered otherwise than in the capture (another status class or redirect)"""
 
 
 class SessionState:
@@ -116,7 +124,10 @@ class SessionState:
         row = self.rows.get(idx)
         if row is None:
             return True
-        if row.links or self.targets[k].identity is not None:
+        target = self.targets[k]
+        if row.links or target.identity is not None:
+            return False
+        if target.captured is not None and target.captured.wants(idx):
             return False
         if row.session is None or not self.cookies:
             return True
@@ -135,10 +146,12 @@ class SessionState:
             return captured, LINK_NONE
         out = Outgoing(captured.method, captured.path, list(captured.headers), captured.body)
         outcome = self.links[k].apply(out, row.links)
+        target = self.targets[k]
+        if target.captured is not None and target.captured.wants(idx):
+            target.captured.apply(out, idx)
         if row.session is None:
             return out, outcome
         state = self._session(k, row.session)
-        target = self.targets[k]
         if self.cookies and not state.jar.untouched:
             hosts = (target.host, row.host)
             for i, (name, value) in enumerate(out.headers):
@@ -187,6 +200,16 @@ class SessionState:
             return failure
         state.token = token
         return None
+
+    def captured_login_answered(self, k: int, idx: int, as_captured: bool) -> None:
+        """Count the answer to a captured login of target ``k`` (``as_captured``: the same
+        status class, and the same redirect, as in the capture)."""
+        captured = self.targets[k].captured
+        if captured is None or not captured.wants(idx):
+            return
+        counts = self.counts[k]
+        counts.captured_logins += 1
+        counts.captured_logins_failed += not as_captured
 
     def answered(self, k: int, idx: int, path: str, reply: Reply | None, *, now: float) -> None:
         """Read the reply of target ``k`` to request ``idx`` (None: no reply came)."""

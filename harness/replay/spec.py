@@ -60,6 +60,8 @@ class ShardSpec:
     ordering: str = "session"
     #: target name -> the sessions that log in to it, in order (their account numbers)
     identities: dict[str, list[str]] = field(default_factory=dict)
+    #: target name -> capture ``idx`` (as text) of a captured login -> its account number
+    captured_logins: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def responses_part(self) -> str:

@@ -14,7 +14,7 @@ import io
 import os
 from pathlib import Path
 
-from harness.scenario.auth import LoginSpec, fill_account
+from harness.scenario.auth import CapturedLoginSpec, LoginSpec, fill_account
 
 __all__ = ["env_account", "fill_account", "load_accounts", "read_accounts"]
 
@@ -60,7 +60,9 @@ def read_accounts(path: Path, columns: set[str]) -> list[dict[str, str]]:
     return accounts
 
 
-def env_account(spec: LoginSpec, environ: dict[str, str] | None = None) -> dict[str, str]:
+def env_account(
+    spec: LoginSpec | CapturedLoginSpec, environ: dict[str, str] | None = None
+) -> dict[str, str]:
     """The one account of ``accounts_env``; ``ValueError`` naming an unset variable."""
     env = os.environ if environ is None else environ
     assert spec.accounts_env is not None
@@ -72,9 +74,9 @@ def env_account(spec: LoginSpec, environ: dict[str, str] | None = None) -> dict[
     return account
 
 
-def load_accounts(spec: LoginSpec, stack_dir: Path) -> list[dict[str, str]]:
+def load_accounts(spec: LoginSpec | CapturedLoginSpec, stack_dir: Path) -> list[dict[str, str]]:
     """The accounts of a login (file or environment); ``ValueError`` naming what is wrong."""
     if spec.accounts is not None:
         path = spec.accounts if spec.accounts.is_absolute() else stack_dir / spec.accounts
-        return read_accounts(path, spec.request.placeholders())
+        return read_accounts(path, spec.placeholders())
     return [env_account(spec)]

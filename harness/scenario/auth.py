@@ -15,6 +15,14 @@ Captured credentials are pseudonymised, expired or unknown to staging. Two ways 
           token: json:$.user.token              # a source locator: json:, header:, cookie:
           apply: header:Authorization           # or cookie:NAME
           format: "Token {token}"
+        captured_login:                         # or: the capture's own logins, staging accounts
+          route: /login/                        # the login's route in the capture
+          method: POST
+          fields:                               # what the captured login sent -> what to send
+            username: "{account.user}"          # a plain name: form field, multipart part, JSON key
+            password: "{account.password}"      # (or json:$.user.password, header:X-Pass, query:pw)
+          key: username                         # who logs in (default: the first field)
+          accounts: accounts.csv                # or accounts_env; share: true as for login
         jwt:                                    # or: re-sign the captured JWTs
           algorithm: HS256                      # HS256, HS384, HS512 or RS256
           key_env: STAGING_JWT_KEY              # the secret, or a PEM private key (RS256)
@@ -30,6 +38,16 @@ around it) instead of the captured credential. The login is not a judged request
 in the run's report. Placeholders ``{account.COLUMN}`` take the account's values in the path,
 headers, ``json`` strings, ``form`` values and ``body``. Passwords come from the accounts file
 or the environment, never from the capture, and are never printed.
+
+``captured_login``: a login the capture holds (every request of ``method`` whose route is
+``route``) keeps its own exchange (the login page fetched first, its CSRF cookie and form token
+carried by the links, the session cookie it sets), but sends a staging account's values in
+``fields`` instead of the captured (pseudonymised) ones. Who logs in is the captured value of
+``key``: the same captured user (the same pseudonym) gets the same account, every time it logs
+in, in every session; distinct users get accounts in order of first login (``share: true``
+lets user *n* take account *n mod accounts*). A login whose captured values were all sent
+earlier in the capture by another request (the user registered, or set that password, during
+the capture) is sent as captured: the replay creates that user on the target too.
 
 ``jwt``: every JWT in a request's headers (``Authorization``, cookies, any header) that no link
 filled is signed again with the staging key, keeping its claims and refreshing ``iat`` and
@@ -47,7 +65,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.capture.linkspec import LocatorError, parse_source, parse_target
+from harness.capture.linkspec import (
+    TARGET_PLACES,
+    Locator,
+    LocatorError,
+    parse_source,
+    parse_target,
+)
 from harness.scenario.durations import Duration
 from harness.scenario.paths import FilePath
 
@@ -116,6 +140,10 @@ class LoginSpec(_Strict):
             raise ValueError(f"apply must be header:NAME or cookie:NAME, got {value!r}")
         return value
 
+    def placeholders(self) -> set[str]:
+        """The account columns the login request uses."""
+        return self.request.placeholders()
+
     @model_validator(mode="after")
     def _accounts(self) -> LoginSpec:
         if (self.accounts is None) == (self.accounts_env is None):
@@ -130,6 +158,96 @@ class LoginSpec(_Strict):
                     f"{sorted(unknown)[0]!r}"
                 )
         return self
+
+
+#: where a captured login's field may be (target locator places); a plain name is a field of
+#: the body, whatever its type (see :class:`CapturedLoginSpec`)
+FIELD_PLACES = ("form", "multipart", "json", "header", "query")
+
+
+def parse_field(name: str) -> Locator | None:
+    """A field of ``captured_login.fields``: a locator (``json:$.user.email``,
+    ``header:X-Password``...), or None for a plain name; ``ValueError`` saying what is wrong."""
+    place, colon, _ = name.partition(":")
+    if not colon or place not in TARGET_PLACES:
+        if not name.strip():
+            raise ValueError("a field name must not be empty")
+        return None
+    try:
+        locator = parse_target(name)
+    except LocatorError as exc:
+        raise ValueError(str(exc)) from None
+    if locator.place not in FIELD_PLACES:
+        raise ValueError(
+            f"field {name!r}: a login field is a plain name or one of "
+            f"{', '.join(p + ':' for p in FIELD_PLACES)} (not {locator.place})"
+        )
+    if locator.place == "json" and not locator.path:
+        raise ValueError(f"field {name!r}: a JSON field needs a path below $")
+    return locator
+
+
+class CapturedLoginSpec(_Strict):
+    """A staging account written into each login the capture holds (see the module docstring)."""
+
+    route: str
+    method: str = "POST"
+    fields: dict[str, str]
+    key: str | None = None
+    accounts: FilePath | None = None
+    accounts_env: dict[str, str] | None = None
+    share: bool = False
+
+    @field_validator("route")
+    @classmethod
+    def _route(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"route must start with '/' (a route of the capture), got {value!r}")
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if not value.isalpha():
+            raise ValueError(f"method must be an HTTP method such as POST, got {value!r}")
+        return value.upper()
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError('give at least one field, e.g. {password: "{account.password}"}')
+        for name in value:
+            parse_field(name)
+        return value
+
+    @model_validator(mode="after")
+    def _accounts(self) -> CapturedLoginSpec:
+        if self.key is not None and self.key not in self.fields:
+            raise ValueError(
+                f"key {self.key!r} is not one of the fields ({', '.join(self.fields)})"
+            )
+        if (self.accounts is None) == (self.accounts_env is None):
+            raise ValueError("give exactly one of accounts (a CSV file) or accounts_env")
+        if self.accounts_env is not None:
+            unknown = sorted(self.placeholders() - set(self.accounts_env))
+            if unknown:
+                raise ValueError(
+                    f"fields use {{account.{unknown[0]}}} but accounts_env has no {unknown[0]!r}"
+                )
+        return self
+
+    @property
+    def key_field(self) -> str:
+        """The field whose captured value says who logs in (default: the first field)."""
+        return self.key if self.key is not None else next(iter(self.fields))
+
+    def placeholders(self) -> set[str]:
+        """The account columns the fields use."""
+        found: set[str] = set()
+        for text in self.fields.values():
+            found.update(_ACCOUNT.findall(text))
+        return found
 
 
 class JwtSpec(_Strict):
@@ -150,9 +268,10 @@ class JwtSpec(_Strict):
 
 
 class AuthSpec(_Strict):
-    """Staging identities of a target: ``login``, ``jwt``, or both."""
+    """Staging identities of a target: ``login``, ``captured_login``, ``jwt``, or several."""
 
     login: LoginSpec | None = None
+    captured_login: CapturedLoginSpec | None = None
     jwt: JwtSpec | None = None
 
 

@@ -288,12 +288,12 @@ def _check_auth(stack: Stack, doc: YamlDocument) -> None:
         (("targets", name, "auth"), t.auth) for name, t in stack.file.targets.items() if t.auth
     ]
     for loc, auth in places:
-        login = auth.login
-        if login is not None and login.accounts is not None:
-            try:
-                load_accounts(login, stack.dir)
-            except ValueError as exc:
-                raise doc.fail((*loc, "login", "accounts"), str(exc)) from None
+        for key, login in (("login", auth.login), ("captured_login", auth.captured_login)):
+            if login is not None and login.accounts is not None:
+                try:
+                    load_accounts(login, stack.dir)
+                except ValueError as exc:
+                    raise doc.fail((*loc, key, "accounts"), str(exc)) from None
         jwt = auth.jwt
         if jwt is not None and (jwt.key_file is not None or jwt.key_env in os.environ):
             try:

@@ -18,8 +18,6 @@ sends there). Replayed by ``harness run`` to the notes builds on the embedded st
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import pandas as pd
 import pytest
 
 from harness.cli.main import main
+from tests.workdirs import reachable_tmpdir
 
 REPO = Path(__file__).resolve().parents[2]
 NOTES = REPO / "examples" / "notes"
@@ -45,11 +44,8 @@ LOGINS = 4
 
 @pytest.fixture(scope="module")
 def work() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="harness-test-captured-login-"))
-    try:
+    with reachable_tmpdir("captured-login") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _import(work: Path, name: str, origin: str) -> Path:

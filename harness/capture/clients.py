@@ -9,8 +9,11 @@ written, in capture order, without a second pass:
 2. else a credential that an earlier response *delivered* (a login's token, a ``Set-Cookie``)
    puts it in the session of the request that received that response, so a login and the
    requests that use its token are one session;
-3. else a new credential starts a session of its own;
-4. a request without any credential belongs to its connection (mitmproxy: client address and
+3. else, when a joiner is given (:mod:`harness.capture.joins`), a distinctive value the request
+   sends (an e-mail, a token) that an earlier exchange of one session sent or received puts it
+   in that session: a registration and the login that sends its e-mail are one session;
+4. else a new credential starts a session of its own;
+5. a request without any credential belongs to its connection (mitmproxy: client address and
    port; GoReplay: the connection part of the record id) - the only thing left to go by.
 
 The strongest kind of credential a request carries decides (``Authorization``, then token
@@ -33,6 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel, Field
 
+from harness.capture.joins import JoinReport
 from harness.capture.linkvalues import identity_value, is_token_name
 from harness.capture.record import Exchange, split_headers
 from harness.capture.sessions import SessionKeyer
@@ -45,11 +49,14 @@ _LINE_CACHE = 8192
 BY_KNOWN = "credential seen before"
 BY_DELIVERED = "credential an earlier response delivered"
 BY_NEW = "new credential"
+BY_JOINED = "joined by a value"
 BY_CONNECTION = "no credential: connection"
 BY_KEY = "configured key"
 
 #: (priority, value): lower priorities decide first
 Credential = tuple[int, str]
+#: Asked for the session a request joins by value when no credential decides (see joins.py).
+Join = Callable[[], str | None]
 #: Priorities of cookies (2: named like a session, 3: other cookies); 0 and 1 are headers.
 COOKIE = 2
 
@@ -62,6 +69,9 @@ class SessionReport(BaseModel):
     )
     requests_by: dict[str, int] = Field(default_factory=dict, description="how each was decided")
     shared_credentials: int = Field(0, description="credentials seen in several sessions")
+    joins: JoinReport | None = Field(
+        None, description="requests joined by value (None: not tried, or a file from before)"
+    )
 
 
 def line_credentials(name: str, value: str) -> list[Credential]:
@@ -172,13 +182,13 @@ class SessionTracker:
         self._by: Counter[str] = Counter()
         self._lines: dict[tuple[str, str], tuple[Credential, ...]] = {}
 
-    def session(self, exchange: Exchange) -> str:
-        """The session of ``exchange`` (the per-record path)."""
+    def session(self, exchange: Exchange, join: Join | None = None) -> str:
+        """The session of ``exchange`` (the per-record path); ``join`` as in :meth:`decide`."""
         if self.configured:
             self._by[BY_KEY] += 1
             return self.keyer.key(exchange)
         credentials = head_credentials(exchange.head, self.line)
-        return self.decide(credentials, connection_identity(exchange))
+        return self.decide(credentials, connection_identity(exchange), join)
 
     def line(self, name: str, value: str) -> tuple[Credential, ...]:
         """:func:`line_credentials` strongest first, remembered: a client sends the same lines
@@ -191,24 +201,42 @@ class SessionTracker:
             found = self._lines[key] = tuple(sorted(line_credentials(name, value), key=_first))
         return found
 
-    def decide(self, credentials: list[Credential], connection: str) -> str:
-        """The session of a request with ``credentials`` (strongest first) on ``connection``."""
-        session = self.by_credentials(credentials)
+    def decide(
+        self, credentials: list[Credential], connection: str, join: Join | None = None
+    ) -> str:
+        """The session of a request with ``credentials`` (strongest first) on ``connection``.
+
+        ``join`` is asked, when no credential was seen or delivered before, for the session the
+        request joins by value (``None``: none); only then does a new credential start a
+        session, or the connection decide.
+        """
+        session = self.by_credentials(credentials, join)
+        if session is None and join is not None:
+            session = self.by_join(join)
         return session if session is not None else self.by_connection(connection)
+
+    def by_join(self, join: Join) -> str | None:
+        """The session ``join`` names for a request without a usable credential (counted)."""
+        session = join()
+        if session is not None:
+            self._by[BY_JOINED] += 1
+        return session
 
     def by_connection(self, connection: str) -> str:
         """The session of a request without a usable credential: its connection's."""
         self._by[BY_CONNECTION] += 1
         return self.keyer.hash_identity(connection)
 
-    def by_credentials(self, credentials: list[Credential]) -> str | None:
+    def by_credentials(self, credentials: list[Credential], join: Join | None = None) -> str | None:
         """The session ``credentials`` (strongest first) decide, or ``None`` when none can.
 
         The strongest kind of credential the request carries decides (a user's token, not the
         API key every copy of an app sends): a value of that kind seen before, else delivered
         before. Failing that, a cookie seen or delivered before decides (a cookie jar belongs
         to one client: a new token sent with a known cookie is the same client's). Failing
-        that, the strongest value starts a new session. Weaker values follow the decision.
+        that, the session ``join`` names (a value the request sends ties it to an earlier
+        exchange); failing that, the strongest value starts a new session. Weaker values follow
+        the decision.
         """
         shared = self._shared
         usable = [c for c in credentials if c[1] not in shared] if shared else credentials
@@ -224,6 +252,8 @@ class SessionTracker:
             session = self._find([v for p, v in usable if p == top])
             if session is None and top < COOKIE:
                 session = self._find([v for p, v in usable if p >= COOKIE])
+            if session is None and join is not None:
+                session = self.by_join(join)
             if session is None:
                 session = self.keyer.hash_identity("c\0" + first)
                 self._by[BY_NEW] += 1

@@ -3,6 +3,7 @@
 Example::
 
     session: {cookie: sessionid}          # or {header: X-Client-Id}; hashed before redaction
+                                          # ({join: false}: no sessions joined by value)
     routes:
       rules:
         - {pattern: "/users/[^/]+/avatar", route: "/users/{user}/avatar"}
@@ -120,6 +121,14 @@ class SessionConfig(_Model):
         None,
         exclude=True,  # never written into the capture metadata
         description="salt of the session hash; set it for keys stable across imports",
+    )
+    join: bool = Field(
+        True,
+        description="a request without a known credential joins the session whose exchange "
+        "sent or received a distinctive value it sends (sessions by credential only)",
+    )
+    join_window_s: float = Field(
+        600.0, gt=0, description="seconds a value may join for after its session last used it"
     )
 
 

@@ -191,7 +191,8 @@ def import_capture(
             delivered = None
             if response is not None:
                 ex.orig_location_route = learning.location_route(response, ex.path)
-                delivered = learning.delivered(ex.session, response, ex.path, ex.head, ex.body)
+                end = ex.ts_ns + (ex.orig_latency_ns or 0)
+                delivered = learning.delivered(ex.session, response, ex.path, ex.head, ex.body, end)
             if not keep(ex, ex.ts_ns - first_read):
                 continue
             transform(ex)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from harness.capture.joins import JoinReport
 from harness.capture.linkgroups import LinkGroup, link_groups
 from harness.capture.links import LinkReport
 from harness.capture.routelearn import LearnedRoute
@@ -47,6 +48,8 @@ class CaptureSummary:
     #: how sessions were found: "credential", "header NAME", "cookie NAME" (None: not recorded)
     sessions_found_by: str | None = None
     sessions_by: dict[str, int] = field(default_factory=dict)
+    #: sessions joined by value (None: not tried, or a file from before)
+    joins: JoinReport | None = None
     links: LinkReport = field(default_factory=LinkReport)
     link_groups: list[LinkGroup] = field(default_factory=list)
     learned_routes: list[LearnedRoute] = field(default_factory=list)
@@ -74,6 +77,7 @@ class CaptureSummary:
             "sources": self.sources,
             "sessions_found_by": self.sessions_found_by,
             "sessions_by": self.sessions_by,
+            "joins": self.joins.model_dump() if self.joins is not None else None,
             "links": {
                 "enabled": self.links.enabled,
                 "links": self.links.links,
@@ -134,6 +138,7 @@ def summarize(path: Path, top: int = 10) -> CaptureSummary:
         sources=[s.path for s in meta.sources],
         sessions_found_by=meta.sessions.found_by if meta.sessions is not None else None,
         sessions_by=meta.sessions.requests_by if meta.sessions is not None else {},
+        joins=meta.sessions.joins if meta.sessions is not None else None,
         links=meta.links,
         link_groups=link_groups(path) if meta.links.links else [],
         learned_routes=meta.learned_routes,

@@ -1,11 +1,14 @@
 """What the import learns from each exchange: its session, its response's values, its links.
 
 One :class:`ImportLearning` per import ties the session tracker
-(:mod:`harness.capture.clients`) and the link learner (:mod:`harness.capture.links`) to the
-pipeline, for both paths: :mod:`harness.capture.ingest` (one :class:`Exchange` at a time) and
+(:mod:`harness.capture.clients`), the session joiner (:mod:`harness.capture.joins`) and the
+link learner (:mod:`harness.capture.links`) to the pipeline, for both paths:
+:mod:`harness.capture.ingest` (one :class:`Exchange` at a time) and
 :mod:`harness.capture.batch` (GoReplay rows a chunk at a time). Per request, in capture order:
 
-1. :meth:`~ImportLearning.session` decides its session (before filters: sampling needs it);
+1. :meth:`~ImportLearning.session` decides its session (before filters: sampling needs it),
+   joining it by value to an earlier exchange's session when no credential decides, and
+   notes the values it sent that may join later requests;
 2. :meth:`~ImportLearning.delivered` reads what its response delivered (also before filters:
    a filtered login still tells whose token a later request carries), and the route of the
    response's ``Location``;
@@ -34,10 +37,11 @@ from harness.capture.clients import (
     is_credential_header,
 )
 from harness.capture.config import CaptureConfig
+from harness.capture.joins import SessionJoiner, request_join_values
 from harness.capture.links import LinkLearner, LinkReport, RawLink
 from harness.capture.linksources import BodyCache, Delivered, delivered_values, source_value
 from harness.capture.linkspec import parse_source
-from harness.capture.linktargets import request_places
+from harness.capture.linktargets import Place, request_places
 from harness.capture.record import Exchange
 from harness.capture.response import Response, parse_response
 from harness.capture.routes import RouteTemplater
@@ -156,6 +160,11 @@ class ImportLearning:
         self._clean_path = clean_path
         self._sources = {rule.src: parse_source(rule.src) for rule in config.links.add}
         self._bodies = BodyCache()
+        join = config.session.join and not self.tracker.configured
+        self.joiner = SessionJoiner(config.session.join_window_s) if join else None
+        # the places of the last request read: session() and learn() of one request share them
+        self._last: tuple[str, str, bytes, list[Place]] | None = None
+        self._last_join: list[tuple[str, str]] | None = None  # its join values, once asked
 
     @property
     def by_credential(self) -> bool:
@@ -163,14 +172,64 @@ class ImportLearning:
         return not self.tracker.configured
 
     def session(self, exchange: Exchange) -> str:
-        """The session of ``exchange``."""
-        return self.tracker.session(exchange)
+        """The session of ``exchange`` (joined by value when no credential decides)."""
+        joiner = self.joiner
+        if joiner is None:
+            return self.tracker.session(exchange)
+        ts, path, head, body = exchange.ts_ns, exchange.path, exchange.head, exchange.body
+        asked = False
 
-    def delivered(
-        self, session: str, response: Response, path: str, head: str, body: bytes
+        def join() -> str | None:
+            nonlocal asked
+            asked = True
+            return joiner.join(ts, self.join_values(path, head, body))
+
+        session = self.tracker.session(exchange, join)
+        self._sent(session, ts, path, head, body, asked)
+        return session
+
+    def _sent(  # noqa: PLR0917 - one call per request, in the import's inner loop
+        self, session: str, ts: int, path: str, head: str, body: bytes, parsed: bool
+    ) -> None:
+        """Note the join values a request of ``session`` sent, where its places are read anyway:
+        it asked to join, or links are learned (a response was seen)."""
+        if self.joiner is None:
+            return
+        if parsed or (self.learner is not None and self.learner.active):
+            values = self.join_values(path, head, body)
+            if values:
+                self.joiner.sent(session, ts, values)
+
+    def _places(self, path: str, head: str, body: bytes) -> list[Place]:
+        """:func:`request_places` of a request, computed once for its session and its links."""
+        last = self._last
+        if last is not None and last[0] == path and last[1] == head and last[2] == body:
+            return last[3]
+        places = request_places(path, head, body)
+        self._last = (path, head, body, places)
+        self._last_join = None
+        return places
+
+    def join_values(self, path: str, head: str, body: bytes) -> list[tuple[str, str]]:
+        """The ``(value, place)`` of a request that may join a session (see joins.py)."""
+        places = self._places(path, head, body)
+        values = self._last_join
+        if values is None:
+            values = self._last_join = request_join_values(places)
+        return values
+
+    def delivered(  # noqa: PLR0917 - one call per response, in the import's inner loop
+        self,
+        session: str,
+        response: Response,
+        path: str,
+        head: str,
+        body: bytes,
+        end: int = 0,
     ) -> list[Delivered] | None:
         """What ``response`` delivered to the request ``path`` + ``head`` + ``body``.
 
+        ``end``: when the response ended (ns; its values may join later requests from then).
         ``None`` when nothing needs it (no learner, a configured session key).
         """
         if self.learner is None and self.tracker.configured:
@@ -183,6 +242,8 @@ class ImportLearning:
             self.tracker.delivered(
                 session, [d.value for d in values if d.kind in _CREDENTIAL_KINDS]
             )
+        if self.joiner is not None and values:
+            self.joiner.delivered(session, end, values)
         return values
 
     def location_route(self, response: Response, path: str) -> str | None:
@@ -217,7 +278,7 @@ class ImportLearning:
             return []
         if response is not None:
             learner.responses_seen = True
-        raw = learner.match(session, ts, route, lambda: request_places(path, head, body))
+        raw = learner.match(session, ts, route, lambda: self._places(path, head, body))
         if response is not None:
             extra = []
             for rule in learner.rules_for(route):
@@ -243,14 +304,28 @@ class ImportLearning:
         links: dict[int, list[RawLink]] = {}
         locations: list[str | None] = [None] * n
         by_credentials, by_connection = tracker.by_credentials, tracker.by_connection
+        # one join callable for the chunk, pointed at each row in turn
+        joiner = self.joiner
+        join = None if joiner is None else _RowJoin(joiner, self.join_values, rows)
         for i in range(n):
             row_creds = creds.get(i)
-            session = None if row_creds is None else by_credentials(row_creds)
+            if join is not None:
+                join.i, join.asked = i, False
+            session = None if row_creds is None else by_credentials(row_creds, join)
+            if session is None and join is not None:
+                session = tracker.by_join(join)
             if session is None:
                 rid = rows.rid[i]
                 conn = gor_connection(rid.decode("latin-1")) if rid else rows.source[i]
                 session = by_connection("r\0" + conn)
             sessions.append(session)
+            if join is not None and (
+                join.asked or (self.learner is not None and self.learner.active)
+            ):
+                self._sent(
+                    session, rows.ts[i], rows.path[i], rows.head[i].decode("latin-1"),
+                    rows.body[i], True,
+                )  # fmt: skip
             payload = rows.response[i]
             response = parse_response(payload) if payload is not None else None
             learner_active = self.learner is not None and self.learner.active
@@ -262,7 +337,8 @@ class ImportLearning:
             delivered = None
             if response is not None:
                 locations[i] = self.location_route(response, path)
-                delivered = self.delivered(session, response, path, head, body)
+                end = rows.ts[i] + (rows.latency[i] or 0)
+                delivered = self.delivered(session, response, path, head, body, end)
             route = f"{rows.method[i]} {rows.route[i]}"
             raw = self.learn(
                 base_idx + i, session, rows.ts[i], route, path, head, body, response,
@@ -283,4 +359,31 @@ class ImportLearning:
     def finish(self) -> tuple[SessionReport, LinkReport]:
         """The reports for the capture metadata."""
         links = self.learner.finish() if self.learner is not None else LinkReport(enabled=False)
-        return self.tracker.finish(), links
+        sessions = self.tracker.finish()
+        if self.joiner is not None:
+            sessions.joins = self.joiner.finish()
+        return sessions, links
+
+
+class _RowJoin:
+    """The ``join`` callable of row ``i`` of a chunk (``asked``: whether it was called)."""
+
+    __slots__ = ("asked", "i", "joiner", "rows", "values")
+
+    def __init__(
+        self,
+        joiner: SessionJoiner,
+        values: Callable[[str, str, bytes], list[tuple[str, str]]],
+        rows: ChunkRows,
+    ) -> None:
+        self.joiner = joiner
+        self.values = values
+        self.rows = rows
+        self.i = 0
+        self.asked = False
+
+    def __call__(self) -> str | None:
+        self.asked = True
+        rows, i = self.rows, self.i
+        values = self.values(rows.path[i], rows.head[i].decode("latin-1"), rows.body[i])
+        return self.joiner.join(rows.ts[i], values)

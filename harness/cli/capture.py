@@ -13,6 +13,7 @@ from harness.errors import UsageError
 if TYPE_CHECKING:
     from harness.capture.config import CaptureConfig
     from harness.capture.inspect import CaptureSummary
+    from harness.capture.joins import JoinReport
     from harness.capture.limits import InputLimits
     from harness.capture.routelearn import LearnedRoute
     from harness.capture.store import CaptureMetadata
@@ -239,7 +240,9 @@ def _import(args: argparse.Namespace) -> int:
 def _print_learning(meta: CaptureMetadata) -> None:
     """How sessions were found and what links were learned (counts only)."""
     if meta.sessions is not None:
-        print(f"sessions: by {meta.sessions.found_by}")
+        joins = meta.sessions.joins
+        joined = f" ({_join_summary(joins)})" if joins is not None else ""
+        print(f"sessions: by {meta.sessions.found_by}{joined}")
     links = meta.links
     if not links.enabled:
         print("links: not learned (links.enabled: false)")
@@ -270,6 +273,7 @@ def _print_summary(s: CaptureSummary, top: int) -> None:
         f"requests    {s.requests} ({s.responses} with original response)",
         f"duration    {s.duration_s:.3f} s",
         f"sessions    {s.sessions}{_found_by(s)}",
+        *_join_lines(s, top),
         f"rate        mean {s.mean_per_s:.2f}/s, peak {s.peak_per_s}/s",
         f"methods     {', '.join(f'{m} {n}' for m, n in s.methods.items())}",
         f"routes      {s.route_count} distinct; top:",
@@ -292,6 +296,32 @@ def _found_by(s: CaptureSummary) -> str:
         return f" (by {s.sessions_found_by})"
     by = ", ".join(f"{n:,} {how}" for how, n in s.sessions_by.items())
     return f" (by credential: {by})" if by else " (by credential)"
+
+
+def _join_summary(joins: JoinReport) -> str:
+    """What joining by value did, in one clause (counts only)."""
+    if not joins.enabled:
+        return "no sessions joined by value (session.join: false)"
+    missed = [
+        f"{n:,} {why}"
+        for why, n in (
+            ("ambiguous", joins.ambiguous),
+            ("by a value seen in several sessions", joins.shared),
+            (f"by a value seen over {joins.window_s:g} s before", joins.expired),
+        )
+        if n
+    ]
+    text = f"{joins.joined:,} requests joined by value"
+    return text + (f"; not joined: {', '.join(missed)}" if missed else "")
+
+
+def _join_lines(s: CaptureSummary, top: int) -> list[str]:
+    if s.joins is None:
+        return []
+    ways = list(s.joins.by.items())
+    more = [f"  ... {len(ways) - top} more (--top, --json)"] if len(ways) > top else []
+    lines = [f"  {n:>8}  {how}" for how, n in ways[:top]]
+    return [f"joins       {_join_summary(s.joins)}", *lines, *more]
 
 
 def _link_lines(s: CaptureSummary, top: int) -> list[str]:

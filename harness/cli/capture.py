@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from harness.errors import UsageError
 
@@ -241,7 +241,7 @@ def _print_learning(meta: CaptureMetadata) -> None:
     """How sessions were found and what links were learned (counts only)."""
     if meta.sessions is not None:
         joins = meta.sessions.joins
-        joined = f" ({_join_summary(joins)})" if joins is not None else ""
+        joined = f" ({_join_summary(joins)})" if _tried(joins) else ""
         print(f"sessions: by {meta.sessions.found_by}{joined}")
     links = meta.links
     if not links.enabled:
@@ -298,10 +298,15 @@ def _found_by(s: CaptureSummary) -> str:
     return f" (by credential: {by})" if by else " (by credential)"
 
 
+def _tried(joins: JoinReport | None) -> TypeGuard[JoinReport]:
+    """Whether joining by value found anything to say (a request joined, or one not joined)."""
+    return joins is not None and bool(
+        joins.joined or joins.ambiguous or joins.shared or joins.expired
+    )
+
+
 def _join_summary(joins: JoinReport) -> str:
     """What joining by value did, in one clause (counts only)."""
-    if not joins.enabled:
-        return "no sessions joined by value (session.join: false)"
     missed = [
         f"{n:,} {why}"
         for why, n in (
@@ -316,7 +321,7 @@ def _join_summary(joins: JoinReport) -> str:
 
 
 def _join_lines(s: CaptureSummary, top: int) -> list[str]:
-    if s.joins is None:
+    if s.joins is None or not _tried(s.joins):
         return []
     ways = list(s.joins.by.items())
     more = [f"  ... {len(ways) - top} more (--top, --json)"] if len(ways) > top else []

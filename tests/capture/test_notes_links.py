@@ -108,7 +108,9 @@ def test_inspect_groups_the_links(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = tmp_path / "notes.capture.parquet"
     assert main(["capture", "import", str(RECORDINGS[0]), "-o", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "sessions: by credential\n" in said
+    # each API writer's login joined to its registration by the e-mail (same client, same
+    # connection: the sessions are the 14 they were without the join)
+    assert "sessions: by credential (6 requests joined by value)\n" in said
     assert "links: 1,558 in 837 requests (id 557, token 421, cookie 414, csrf 166)\n" in said
     assert main(["capture", "inspect", str(out)]) == 0
     text = capsys.readouterr().out
@@ -119,6 +121,10 @@ def test_inspect_groups_the_links(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "  id from POST /api/notes/{id}/comments body.comment.id -> path of 32 requests" in text
     assert "links       1,558 in 837 requests: id 557, token 421, cookie 414, csrf 166" in text
     assert "sessions    14 (by credential: " in text
+    assert (
+        "joins       6 requests joined by value\n"
+        "         6  json:$.user.email <- request json:$.user.email\n"
+    ) in text
     assert main(["capture", "inspect", str(out), "--json"]) == 0
     import json
 

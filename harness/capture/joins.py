@@ -19,9 +19,10 @@ value"):
   distinct) in a field named like an identity (``email``, ``username``, ``login``,
   ``account``, ``phone``...) that is not an id field. Never a number, a date or time, a URL,
   a value with blanks, a common word, or a field named like a password;
-- where it comes from: what an earlier request of the session sent at such a place, and what
-  a response of the session delivered (:mod:`harness.capture.linksources`; an item of a list,
-  such as one article in a listing, only counts against joins, see below);
+- where it comes from: what an earlier request of the session sent at such a place, and the
+  tokens and long ids a response of the session handed out (:mod:`harness.capture.linksources`;
+  an e-mail or user name a response showed, or an item of a list, only counts against joins:
+  it is often someone else's public data);
 - a value seen in two sessions never joins (the password every test account shares, an e-mail
   in a public listing): it is marked shared and counted;
 - a value last seen more than ``join_window_s`` before the request does not join (counted);
@@ -215,11 +216,19 @@ class SessionJoiner:
             self._note(value, _Seen(session, ts, ts, "request " + dst, True))
 
     def delivered(self, session: str, end: int, values: Iterable[Delivered]) -> None:
-        """Note what a response of ``session`` delivered (usable from ``end``, when it ended)."""
+        """Note what a response of ``session`` delivered (usable from ``end``, when it ended).
+
+        Only a value the response *handed out* joins: a token or long id, not in a list. An
+        e-mail or a user name in a response is often someone else's public data (an author, a
+        profile): noted, it only makes the value shared when another session has it too.
+        """
         for d in values:
-            if joinable(d.value, place_name(d.src)):
-                direct = not (d.src.startswith("json:") and "[" in d.src)
-                self._note(d.value, _Seen(session, end, end, "response " + d.src, direct))
+            value = d.value
+            if len(value) < MIN_LENGTH or not joinable(value, place_name(d.src)):
+                continue
+            src = d.src
+            direct = random_looking(value) and not (src.startswith("json:") and "[" in src)
+            self._note(value, _Seen(session, end, end, "response " + src, direct))
 
     def _note(self, value: str, new: _Seen) -> None:
         index = self._index

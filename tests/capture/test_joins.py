@@ -169,6 +169,19 @@ def test_an_item_of_a_listing_does_not_join_but_makes_a_value_shared() -> None:
     assert (report.joined, report.shared) == (0, 1)
 
 
+def test_an_identity_a_response_showed_does_not_join() -> None:
+    # an anonymous reader got an author's profile; the author's login later sends that name
+    joiner = SessionJoiner()
+    author = Delivered("johnjacob", "json:$.profile.username", "value", False)
+    joiner.delivered("reader", 1 * S, [author])
+    assert joiner.join(2 * S, [("johnjacob", "json:$.user.username")]) is None
+    # a token the same way is handed out: it joins; an item of a list does not
+    joiner.delivered("reader", 1 * S, [Delivered(TOKEN_A, "json:$.invite.code", "value", False)])
+    joiner.delivered("reader", 1 * S, [Delivered(TOKEN_B, "json:$.codes[0]", "value", False)])
+    assert joiner.join(2 * S, [(TOKEN_A, "json:$.code")]) == "reader"
+    assert joiner.join(2 * S, [(TOKEN_B, "json:$.code")]) is None
+
+
 def test_delivered_common_values_are_not_remembered() -> None:
     joiner = SessionJoiner()
     joiner.delivered("a", 1 * S, [Delivered("2026-12-04T18:24:28Z", "json:$.at", "value", False)])

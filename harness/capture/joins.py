@@ -21,10 +21,10 @@ value"):
   a value with blanks, a common word, or a field named like a password;
 - where it comes from: what an earlier request of the session sent at such a place, and the
   tokens and long ids a response of the session handed out (:mod:`harness.capture.linksources`;
-  an e-mail or user name a response showed, or an item of a list, only counts against joins:
-  it is often someone else's public data);
-- a value seen in two sessions never joins (the password every test account shares, an e-mail
-  in a public listing): it is marked shared and counted;
+  not an e-mail or user name a response showed, nor an item of a list: that is often someone
+  else's public data, and the owner's own login must not join the reader who saw it);
+- a value seen in two sessions never joins (an account two clients log in with, a token two
+  clients were handed): it is marked shared and counted;
 - a value last seen more than ``join_window_s`` before the request does not join (counted);
 - values that point to two different sessions: no join (counted as ambiguous).
 
@@ -45,8 +45,10 @@ from harness.capture.linksources import Delivered
 from harness.capture.linktargets import Place
 from harness.capture.linkvalues import is_number
 
-#: Values remembered at most (about 150 bytes each).
-DEFAULT_MAX_VALUES = 100_000
+#: Values remembered at most (about 250 bytes each).
+DEFAULT_MAX_VALUES = 50_000
+#: Places whose labels are remembered at most.
+_MAX_LABELS = 4096
 #: Default of ``session.join_window_s``.
 DEFAULT_WINDOW_S = 600.0
 
@@ -100,7 +102,6 @@ class _Seen(NamedTuple):
     usable: int  # ns: a response's value is usable once the response ended
     last: int  # ns: last time the session sent or received it
     src: str  # "request json:$.user.email" / "response json:$.user.token"
-    direct: bool  # False: an item of a list (one of many shown), it cannot join by itself
 
 
 def place_name(locator: str) -> str:
@@ -142,8 +143,9 @@ def joinable(value: str, name: str) -> bool:
 
 
 def random_looking(value: str) -> bool:
-    """A token or long id: 16+ characters, letters and digits, 8+ distinct among the first 32."""
-    if len(value) < MIN_RANDOM_LENGTH or len(set(value[:32])) < 8:
+    """A token or long id: 16+ characters, letters and digits, 8+ distinct among the first 32
+    (and no ``@``: an e-mail address is an identity, not a token)."""
+    if len(value) < MIN_RANDOM_LENGTH or len(set(value[:32])) < 8 or "@" in value:
         return False
     return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
 
@@ -175,6 +177,7 @@ class SessionJoiner:
         self._index: OrderedDict[int, _Seen] = OrderedDict()
         self._n: Counter[str] = Counter()
         self._by: Counter[str] = Counter()
+        self._labels: dict[str, str] = {}  # place -> its label in the report (one string each)
 
     def join(self, ts: int, values: Iterable[tuple[str, str]]) -> str | None:
         """The session a request sent at ``ts`` with ``values`` (``(value, place)``) joins.
@@ -191,8 +194,8 @@ class SessionJoiner:
                 continue
             if seen.session is None:
                 shared = True
-            elif not seen.direct or seen.usable > ts:
-                continue
+            elif seen.usable > ts:
+                continue  # sent before the response that delivered it had ended
             elif ts - seen.last > self._window:
                 expired = True
             elif seen.session not in found:
@@ -212,23 +215,37 @@ class SessionJoiner:
 
     def sent(self, session: str, ts: int, values: Iterable[tuple[str, str]]) -> None:
         """Note the join values (``(value, place)``) a request of ``session`` sent at ``ts``."""
+        labels = self._labels
         for value, dst in values:
-            self._note(value, _Seen(session, ts, ts, "request " + dst, True))
+            label = labels.get(dst)
+            if label is None:
+                label = labels[dst] = "request " + dst
+            self._note(value, _Seen(session, ts, ts, label))
 
     def delivered(self, session: str, end: int, values: Iterable[Delivered]) -> None:
         """Note what a response of ``session`` delivered (usable from ``end``, when it ended).
 
-        Only a value the response *handed out* joins: a token or long id, not in a list. An
-        e-mail or a user name in a response is often someone else's public data (an author, a
-        profile): noted, it only makes the value shared when another session has it too.
+        Only what the response *handed out* is noted: a token or long id, not an item of a
+        list. An e-mail or a user name in a response is often someone else's public data (an
+        author, a profile): the owner's own login must not join the reader who saw it.
         """
+        labels = self._labels
         for d in values:
-            value = d.value
-            if len(value) < MIN_LENGTH or not joinable(value, place_name(d.src)):
-                continue
-            src = d.src
-            direct = random_looking(value) and not (src.startswith("json:") and "[" in src)
-            self._note(value, _Seen(session, end, end, "response " + src, direct))
+            value = d[0]
+            if len(value) < MIN_RANDOM_LENGTH:
+                continue  # the usual value: not a token (cheapest test first, per JSON leaf)
+            src = d[1]
+            label = labels.get(src)
+            if label is None:
+                # per place: a list item, a password field never join ("" marks them)
+                name = place_name(src)
+                listed = src.startswith("json:") and "[" in src
+                refused = listed or bool(name and _PASSWORD_NAME.search(name))
+                label = labels[src] = "" if refused else "response " + src
+                if len(labels) > _MAX_LABELS:
+                    labels.clear()
+            if label and random_looking(value) and joinable(value, ""):
+                self._note(value, _Seen(session, end, end, label))
 
     def _note(self, value: str, new: _Seen) -> None:
         index = self._index
@@ -239,9 +256,7 @@ class SessionJoiner:
             del index[key]
         if old is not None:
             if old.session is None or old.session != new.session:
-                new = _Seen(None, 0, max(old.last, new.last), "", False)  # seen in two: shared
-            elif old.direct and not new.direct:
-                new = old._replace(last=max(old.last, new.last))  # keep the direct source
+                new = _Seen(None, 0, max(old.last, new.last), "")  # seen in two: shared
             else:
                 new = new._replace(usable=min(old.usable, new.usable))
             index[key] = new

@@ -95,8 +95,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "inspect",
         help="summarise a capture file",
         description=(
-            "Requests, responses, duration, sessions (and how they were found), rate, top "
-            "routes, skips, redactions, and the session links grouped by kind, source and target."
+            "Requests, responses, duration, sessions (and how they were found, with the "
+            "requests joined by value), rate, top routes, skips, redactions, and the session "
+            "links grouped by kind, source and target."
         ),
     )
     ins.add_argument("file", type=Path, metavar="FILE", help="a *.capture.parquet file")

@@ -29,6 +29,8 @@ def test_yaml_config(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("filters: {sample: 2}\n", "filters.sample"),
+        ("session:\n  join_window_s: 0\n", "bad.yaml:2: session.join_window_s"),
+        ("session: {join: sometimes}\n", "session.join"),
         ("routes: {rules: [{pattern: '(', route: x}]}\n", "invalid regular expression"),
         ("nonsense: 1\n", "nonsense"),
         ("filters: [\n", "bad.yaml:2: invalid YAML"),

@@ -158,28 +158,25 @@ def test_values_of_two_sessions_are_ambiguous_and_do_not_join() -> None:
     assert joiner.finish().ambiguous == 1
 
 
-def test_an_item_of_a_listing_does_not_join_but_makes_a_value_shared() -> None:
+def test_what_a_response_showed_of_someone_does_not_join() -> None:
+    # a reader was shown the author's e-mail in a profile, and an item of a listing
     joiner = SessionJoiner()
-    listed = Delivered(EMAIL, "json:$.users[3].email", "value", False)
-    joiner.delivered("reader", 1 * S, [listed])
+    shown = [
+        Delivered(EMAIL, "json:$.profile.email", "value", False),
+        Delivered(TOKEN_B, "json:$.invites[3].code", "value", False),
+    ]
+    joiner.delivered("reader", 1 * S, shown)
     assert joiner.join(2 * S, [(EMAIL, "json:$.user.email")]) is None
-    joiner.sent("owner", 3 * S, [(EMAIL, "json:$.user.email")])
-    assert joiner.join(4 * S, [(EMAIL, "json:$.user.email")]) is None  # in two sessions
-    report = joiner.finish()
-    assert (report.joined, report.shared) == (0, 1)
-
-
-def test_an_identity_a_response_showed_does_not_join() -> None:
-    # an anonymous reader got an author's profile; the author's login later sends that name
-    joiner = SessionJoiner()
-    author = Delivered("johnjacob", "json:$.profile.username", "value", False)
-    joiner.delivered("reader", 1 * S, [author])
-    assert joiner.join(2 * S, [("johnjacob", "json:$.user.username")]) is None
-    # a token the same way is handed out: it joins; an item of a list does not
-    joiner.delivered("reader", 1 * S, [Delivered(TOKEN_A, "json:$.invite.code", "value", False)])
-    joiner.delivered("reader", 1 * S, [Delivered(TOKEN_B, "json:$.codes[0]", "value", False)])
-    assert joiner.join(2 * S, [(TOKEN_A, "json:$.code")]) == "reader"
     assert joiner.join(2 * S, [(TOKEN_B, "json:$.code")]) is None
+    # the author registers and logs in: the login joins the author, not the reader
+    joiner.sent("author", 3 * S, [(EMAIL, "json:$.user.email")])
+    assert joiner.join(4 * S, [(EMAIL, "json:$.user.email")]) == "author"
+    # a token the response handed out (not in a list) joins
+    joiner.delivered("reader", 5 * S, [Delivered(TOKEN_A, "json:$.invite.code", "value", False)])
+    assert joiner.join(6 * S, [(TOKEN_A, "json:$.code")]) == "reader"
+    # not one under a password-like name
+    joiner.delivered("reader", 5 * S, [Delivered(TOKEN_B, "json:$.new_password", "value", False)])
+    assert joiner.join(6 * S, [(TOKEN_B, "json:$.code")]) is None
 
 
 def test_delivered_common_values_are_not_remembered() -> None:

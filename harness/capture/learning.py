@@ -319,20 +319,19 @@ class ImportLearning:
                 conn = gor_connection(rid.decode("latin-1")) if rid else rows.source[i]
                 session = by_connection("r\0" + conn)
             sessions.append(session)
-            if join is not None and (
-                join.asked or (self.learner is not None and self.learner.active)
-            ):
-                self._sent(
-                    session, rows.ts[i], rows.path[i], rows.head[i].decode("latin-1"),
-                    rows.body[i], True,
-                )  # fmt: skip
+            learner_active = self.learner is not None and self.learner.active
+            head = None  # the row's header text, decoded once for all that read it
+            if join is not None and (join.asked or learner_active):
+                head = join.head if join.asked else rows.head[i].decode("latin-1")
+                self._sent(session, rows.ts[i], rows.path[i], head, rows.body[i], True)
             payload = rows.response[i]
             response = parse_response(payload) if payload is not None else None
             learner_active = self.learner is not None and self.learner.active
             if response is None and not learner_active:
                 continue  # nothing to learn from or for this row
             path = rows.path[i]
-            head = rows.head[i].decode("latin-1")
+            if head is None:
+                head = rows.head[i].decode("latin-1")
             body = rows.body[i]
             delivered = None
             if response is not None:
@@ -368,7 +367,7 @@ class ImportLearning:
 class _RowJoin:
     """The ``join`` callable of row ``i`` of a chunk (``asked``: whether it was called)."""
 
-    __slots__ = ("asked", "i", "joiner", "rows", "values")
+    __slots__ = ("asked", "head", "i", "joiner", "rows", "values")
 
     def __init__(
         self,
@@ -381,9 +380,11 @@ class _RowJoin:
         self.rows = rows
         self.i = 0
         self.asked = False
+        self.head = ""  # the row's decoded header text, once asked
 
     def __call__(self) -> str | None:
         self.asked = True
         rows, i = self.rows, self.i
-        values = self.values(rows.path[i], rows.head[i].decode("latin-1"), rows.body[i])
+        self.head = rows.head[i].decode("latin-1")
+        values = self.values(rows.path[i], self.head, rows.body[i])
         return self.joiner.join(rows.ts[i], values)

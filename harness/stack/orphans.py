@@ -11,7 +11,9 @@ in this order, and saying what it did:
    belongs to someone else now and is left alone;
 2. its proxies: on an external toxiproxy, the ones it created are deleted and the ones it
    borrowed (``postgres_proxy`` of a target given by URL) are re-enabled with their toxics
-   removed; a toxiproxy server of its own is stopped, and its proxies with it;
+   removed; a toxiproxy server of its own is stopped, and its proxies with it (one already
+   gone took them along: nothing to clean, whereas an external server that cannot be
+   reached is a problem, and the ledger is kept to try again);
 3. its embedded PostgreSQL is stopped (fast shutdown, the pid taken from ``postmaster.pid`` and
    checked to be the postmaster of that data directory);
 4. its ``stack.json`` and its ledger are removed.
@@ -139,10 +141,13 @@ def _clean_toxiproxy(data: dict[str, Any], result: Cleanup, *, same_boot: bool) 
     if not isinstance(server, dict):
         server = {}
     own = ProcessIdentity.from_json(server.get("process"))
-    if not server.get("external") and own is not None:
-        if same_boot and stop_process(own, STOP_GRACE_S):
+    external = server.get("external")
+    if external is False or (external is None and own is not None):
+        # the ledger says the server was the stack's own: its proxies lived in its memory and
+        # are gone with it, so a server no longer there is nothing to clean, never a problem
+        if own is not None and same_boot and stop_process(own, STOP_GRACE_S):
             result.done.append(f"stopped its toxiproxy-server (pid {own.pid}) and its proxies")
-        return  # the server's proxies lived in its memory: gone with it
+        return
     if not isinstance(proxies, dict) or not proxies:
         return
     by_server: dict[str, list[tuple[str, str]]] = {}

@@ -155,12 +155,12 @@ def test_stack_down_cleans_orphans_and_says_what(
 def test_unreachable_toxiproxy_keeps_the_ledger_for_next_time(
     state: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """The user's toxiproxy (TOXIPROXY_URL) is down: its proxies may be left disabled."""
     ledger = StackLedger.create(tmp_path, "gone-toxiproxy")
     dead_url = f"http://127.0.0.1:{free_port()}"
+    ledger.toxiproxy(dead_url, None, external=True)
     ledger.proxy("pay-db", server=dead_url, cleanup="reset")
-    data = json.loads(ledger.path.read_text())
-    data["owner"] = {"pid": 2**22 + 7, "start": 1, "pgid": None}  # a process that is no more
-    ledger.path.write_text(json.dumps(data))
+    _orphan(ledger)
     assert main(["stack", "down", "--work-dir", str(tmp_path)]) == 4
     captured = capsys.readouterr()
     assert f"could not clean its proxies on {dead_url}: toxiproxy at {dead_url} is unreachable" in (
@@ -168,6 +168,36 @@ def test_unreachable_toxiproxy_keeps_the_ledger_for_next_time(
     )
     assert "tried again next time" in captured.err
     assert [p.name for p in (state / LEDGER_DIR).iterdir()] == [ledger.path.name]
+
+
+def _orphan(ledger: StackLedger) -> None:
+    """Make ``ledger``'s owner a process that is no more."""
+    data = json.loads(ledger.path.read_text())
+    data["owner"] = {"pid": 2**22 + 7, "start": 1, "pgid": None}
+    ledger.path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("pid_known", [True, False])
+def test_a_gone_toxiproxy_of_its_own_is_nothing_to_clean(
+    state: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, pid_known: bool
+) -> None:
+    """A toxiproxy-server the dead stack started itself died with it (or after it), and its
+    proxies lived in its memory: `stack down` finds nothing to clean there, exits 0, and the
+    ledger is gone. The ledger says whose server it was, however long ago it went away."""
+    ledger = StackLedger.create(tmp_path, "own-toxiproxy")
+    server = ToxiproxyServer(log_path=tmp_path / "toxiproxy.log").start()
+    assert server.pid is not None
+    own = ProcessIdentity.of(server.pid)
+    ledger.toxiproxy(server.url, own if pid_known else None, external=False)
+    ledger.proxy("own-baseline-postgres", server=server.url, cleanup="delete")
+    server.stop()
+    assert not own.alive()
+    _orphan(ledger)
+    assert main(["stack", "down", "--work-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "orphaned stack own-toxiproxy (pid " in out
+    assert out.rstrip().endswith(": nothing of it was left running"), out
+    assert list((state / LEDGER_DIR).iterdir()) == []
 
 
 def test_live_owners_and_other_hosts_are_left_alone(state: Path, tmp_path: Path) -> None:

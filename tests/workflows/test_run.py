@@ -24,10 +24,13 @@ import pandas as pd
 import pytest
 
 from harness.cli.main import main
+from harness.stack.ledger import LEDGER_DIR
+from harness.stack.orphans import clean_orphans
 from harness.stack.ports import free_port
 from harness.stack.postgres import EmbeddedPostgres
 from harness.stack.targets import TargetProcess
 from harness.stack.toxiproxy_server import ToxiproxyServer
+from harness.statedir import STATE_DIR_VARIABLE
 from tests.replay.procs import processes_mentioning
 from tests.waiting import wait_until
 from tests.workdirs import reachable_tmpdir
@@ -43,6 +46,20 @@ def work() -> Iterator[Path]:
     """A folder outside pytest's 0700 tmp root (the `pgserver` user must reach data dirs)."""
     with reachable_tmpdir("run") as path:
         yield path
+
+
+@pytest.fixture(autouse=True)
+def state(work: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A state directory (stack ledgers) of each test's own, inherited by the runs it spawns.
+
+    These tests SIGKILL runs and then assert exactly what a new run or `harness stack down`
+    cleans: an orphan another test left in a shared state directory (its external toxiproxy
+    since stopped by that test's fixture) would be cleaned too, and fail them. Afterwards,
+    whatever a failed test's killed runs left (PostgreSQL is a daemon) is stopped."""
+    path = work / "state"
+    monkeypatch.setenv(STATE_DIR_VARIABLE, str(path))
+    yield path
+    clean_orphans(directory=path / LEDGER_DIR)
 
 
 def _scenario(work: Path, stack: Path, *, seconds: float, faults: str, extra: str = "") -> Path:
@@ -201,6 +218,26 @@ def _wait_for_fault(run_dir: Path, proc: subprocess.Popen[str], timeout: float =
     raise AssertionError("no fault applied in time")
 
 
+def _wait_for_faults_on(
+    toxiproxy: ToxiproxyServer, proxies: list[str], proc: subprocess.Popen[str], timeout: float = 60
+) -> None:
+    """Wait until both of FAULTS_MID_RUN's steps hold on every proxy: disabled (`down`) AND
+    with a toxic (`latency`). Its first `fault_applied` event comes after the first step only,
+    and a loaded machine may run the second seconds later."""
+
+    def applied() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before its faults: {proc.communicate()[1]}")
+        with toxiproxy.client() as client:
+            states = [client.get_proxy(name) for name in proxies]
+        return all(not proxy.enabled and proxy.toxics for proxy in states)
+
+    if not wait_until(applied, timeout=timeout, every=0.1):
+        with toxiproxy.client() as client:
+            states = [client.get_proxy(name) for name in proxies]
+        raise AssertionError(f"the faults were not both on in {timeout:g} s: {states}")
+
+
 FAULTS_MID_RUN = (
     "  - {at: 2s, for: 20s, dependency: postgres, kind: latency, latency_ms: 200}\n"
     "  - {at: 2s, for: 20s, dependency: postgres, kind: down, refuse: true, stack: true}"
@@ -220,8 +257,7 @@ def test_signal_mid_fault_reverts_everything(
     proc = _spawn_run(scenario, run_dir, toxiproxy.url)
     try:
         _wait_for_fault(run_dir, proc)
-        with toxiproxy.client() as client:
-            assert client.get_proxy(proxies[0]).enabled is False  # the fault is on
+        _wait_for_faults_on(toxiproxy, proxies, proc)  # both faults are on
         proc.send_signal(signum)
         _out, err = proc.communicate(timeout=60)
     finally:
@@ -251,6 +287,7 @@ def test_sigkill_then_borrowed_proxies_are_reset(
     proc = _spawn_run(scenario, work / "run1", toxiproxy.url)
     try:
         _wait_for_fault(work / "run1", proc)
+        _wait_for_faults_on(toxiproxy, proxies, proc)
         proc.kill()  # SIGKILL: nothing gets reverted
         proc.communicate(timeout=30)
     finally:
@@ -404,6 +441,7 @@ def test_sigkill_then_a_new_run_cleans_first_and_stack_down_leaves_nothing(work:
         try:
             ledger1 = _ledger_of(work / "run1", first)
             _wait_for_fault(work / "run1", first)
+            _wait_for_faults_on(toxiproxy, proxies, first)
             workers = processes_mentioning(str(work / "run1" / ".replay"))
             assert workers, "the replay's workers run"
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,13 @@ pytest_plugins = [
     "tests.plugins.postgres",
     "tests.plugins.httpserver",
 ]
+
+# A suite started as a background job of a non-interactive shell (`nohup make test &`, some CI
+# runners) inherits SIGINT as ignored, and so would every process it starts: the tests that
+# stop a child with SIGINT (Ctrl-C) would wait for it in vain. A signal with a handler is reset
+# to its default in a child, so handling it here gives every child the usual Ctrl-C.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")

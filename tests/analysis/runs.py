@@ -49,6 +49,8 @@ class Behaviour:
     body_change: float = 0.0  # share of requests whose body differs from the baseline's
     changed_field: str = "amount"  # the JSON field a changed body differs in
     flaky: float = 0.0  # share of requests whose `cache` header says "miss" (a noisy field)
+    slow: tuple[int, ...] = ()  # requests (by idx) that take ``slow_ms`` (a busy machine's)
+    slow_ms: float = 300.0
 
 
 @dataclass
@@ -111,6 +113,7 @@ class SyntheticRun:
             latency[in_tail] = behaviour.recovery_latency_ms
         # A little deterministic spread so percentiles and rank tests have something to rank.
         latency = latency * (1 + 0.2 * ((index * 7919) % 101) / 100)
+        latency[list(behaviour.slow)] = behaviour.slow_ms
         status = np.where(failed, 503, 200).astype(np.int32)
         changed = _exact(np.full(len(due), behaviour.body_change), index + 3)
         if self.responses:

@@ -155,11 +155,36 @@ def test_latency_can_be_left_out(tmp_path: Path) -> None:
 def test_when_the_baseline_does_not_settle_either_it_is_not_held_against_the_candidate(
     tmp_path: Path,
 ) -> None:
-    # After the fault the whole machine stays slow: both builds stay out of the band.
+    # After the fault the whole machine stays slow: both builds stay out of the band. The
+    # candidate is no worse than the baseline: it passes, and the reason says why.
     slow = Behaviour(fault_error=1.0, recovery_s=60, recovery_error=0.0, recovery_latency_ms=900)
     gate = judge(load_run(_run(slow, baseline=slow).write(tmp_path))).gate("recovery_time")
-    assert gate.status == "inconclusive"
+    assert gate.status == "pass"
     assert "candidate never settled" in gate.reason and "baseline never settled" in gate.reason
     assert gate.reason.endswith(
-        "the baseline did not settle in time either: not held against the candidate"
+        "the baseline did not settle in time either and the candidate settled no later: held "
+        "no worse than the baseline (the error-rate and latency gates judge the recovery phase)"
     )
+
+
+def test_late_like_a_late_baseline_passes_and_later_than_it_is_inconclusive(
+    tmp_path: Path,
+) -> None:
+    # the baseline settles ~5.8 s after the fault, past the 3 s limit
+    late = Behaviour(fault_error=1.0, recovery_s=6.0, recovery_error=0.0, recovery_latency_ms=900)
+    a_bit_later = Behaviour(
+        fault_error=1.0, recovery_s=7.0, recovery_error=0.0, recovery_latency_ms=900
+    )
+    gate = judge(load_run(_run(a_bit_later, baseline=late).write(tmp_path / "a"))).gate(
+        "recovery_time"
+    )
+    assert gate.status == "pass", gate.reason  # within one 2 s window of the baseline
+    never = Behaviour(fault_error=1.0, recovery_s=60, recovery_error=0.0, recovery_latency_ms=900)
+    gate = judge(load_run(_run(never, baseline=late).write(tmp_path / "b"))).gate("recovery_time")
+    assert gate.status == "inconclusive", gate.reason
+    assert gate.reason.endswith(
+        "the baseline did not settle in time either, and the candidate settled later than it"
+    )
+    # a baseline that settled in time makes a late candidate fail
+    gate = judge(load_run(_run(never).write(tmp_path / "c"))).gate("recovery_time")
+    assert gate.status == "fail", gate.reason

@@ -112,7 +112,7 @@ def test_relative_stack_path_health_and_status(root: Path) -> None:
         assert "baseline" in table.stdout and "yes" in table.stdout, table.stdout
     finally:
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
 
 

@@ -64,7 +64,7 @@ BUILDS: dict[str, Build] = {
             jitter=True,
             deadline=1.5,
             budget=BudgetSettings(ratio=0.1, window=10.0, min_retries=3),
-            breaker=BreakerSettings(failures=5, cool_down=1.0, recovery_wait=0.15),
+            breaker=BreakerSettings(failures=5, cool_down=1.0),
         )
     ),
     "hotfix-hang": Build(

@@ -35,7 +35,9 @@ def test_samples_written_and_failures_counted(
         ProbeTarget("baseline", url=metrics_server.url, dsn=dsn, proxy="pg_baseline"),
         ProbeTarget("candidate", url="http://127.0.0.1:9", dsn=dsn, proxy=None),
     ]
-    t0 = time.time_ns() + 600_000_000  # the sampler starts before t0, as in a run
+    # the sampler starts before t0, as in a run (t0 far enough ahead that a loaded machine
+    # still takes its first samples before it)
+    t0 = time.time_ns() + 5_000_000_000
     out = tmp_path / "probes.parquet"
     with EventLog(tmp_path / "events.jsonl", t0) as log:
         sampler = ProbeSampler(

@@ -72,6 +72,8 @@ class _Login:
     idx: int
     user: str
     values: frozenset[str]
+    found: frozenset[str]
+    """the rule's fields this login sends"""
 
 
 def plan_captured_logins(
@@ -97,6 +99,7 @@ def plan_captured_logins(
     methods = [str(m).upper() for m in table.column("method").to_pylist()]
     del table
     logins = _read_logins(capture, spec, positions)
+    _check_fields(capture, spec, logins, where)
     registered = _registered(capture, logins, set(positions), methods)
     numbers: dict[str, int] = {}
     assigned: dict[int, int] = {}
@@ -129,8 +132,28 @@ def _read_logins(capture: Path, spec: CapturedLoginSpec, positions: list[int]) -
             user = values.get(spec.key_field)
             who = f"user:{user}" if user else f"session:{row['session'] or row['idx']}"
             kept = frozenset(v for v in values.values() if v and len(v) >= _MIN_VALUE)
-            found.append(_Login(pos, row["idx"], who, kept))
+            sent = frozenset(name for name, v in values.items() if v is not None)
+            found.append(_Login(pos, row["idx"], who, kept, sent))
     return found
+
+
+def _check_fields(
+    capture: Path, spec: CapturedLoginSpec, logins: Sequence[_Login], where: str
+) -> None:
+    """:class:`StackFileError` when a field of the rule is in none of the captured logins,
+    naming the places the first login sends (never a value)."""
+    absent = [name for name in spec.fields if not any(name in login.found for login in logins)]
+    if not absent:
+        return
+    row = read_rows(capture, [logins[0].pos], ["path", "headers", "body"]).to_pylist()[0]
+    pairs = [(h["name"], h["value"]) for h in row["headers"] or ()]
+    places = request_places(row["path"] or "/", join_headers(pairs), row["body"] or b"")
+    body = [p.dst for p in places if p.dst.split(":")[0] in ("form", "multipart", "json")]
+    sends = f" (it sends {', '.join(dict.fromkeys(body))})" if body else " (it sends no body)"
+    raise StackFileError(
+        f"{where}: auth.captured_login: field {absent[0]!r} is in none of the "
+        f"{len(logins)} captured {spec.method} {spec.route} requests{sends}"
+    )
 
 
 def _registered(

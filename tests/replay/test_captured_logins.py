@@ -92,6 +92,22 @@ def test_a_rule_that_matches_no_request_is_an_error_with_the_routes_like_it(
         plan_captured_logins(capture, _rule(method="put"), 2, "stack.yaml:3")
 
 
+def test_a_field_no_captured_login_sends_names_what_the_login_sends(tmp_path: Path) -> None:
+    capture = write_capture(
+        tmp_path / "c.parquet", [_login(0.0, "a", "user0", "s3cret-pw"), _login(1.0, "b", None)]
+    )
+    wrong = _rule(fields={"email": "{account.user}", "password": "{account.password}"})
+    with pytest.raises(StackFileError) as err:
+        plan_captured_logins(capture, wrong, 2, "stack.yaml:4")
+    assert str(err.value) == (
+        "stack.yaml:4: auth.captured_login: field 'email' is in none of the 2 captured POST "
+        "/login/ requests (it sends form:csrfmiddlewaretoken, form:username, form:password)"
+    )
+    assert "s3cret-pw" not in str(err.value) and "user0" not in str(err.value)
+    # a field some logins send is enough (the second one has no user name)
+    assert plan_captured_logins(capture, _rule(share=True), 1, "stack.yaml:4").logins == 2
+
+
 def test_a_user_who_registers_in_the_capture_keeps_the_captured_values(tmp_path: Path) -> None:
     rule = CapturedLoginSpec.model_validate(
         {

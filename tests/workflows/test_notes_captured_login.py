@@ -12,7 +12,9 @@ sends there). Replayed by ``harness run`` to the notes builds on the embedded st
 - without the rule the same logins fail (200 with the form's error) and the pages redirect to
   the login page;
 - an ``Origin`` of another site is kept, so the service refuses the login (403), and a wrong
-  password: both stop the run before any traffic with exit 4, no password printed.
+  password: both stop the run before any traffic with exit 4, no password printed;
+- the same rule on the API's JSON login (the API writers without their registrations): each
+  login gets an account, and the token it answers carries the session.
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ AUTH = """\
     captured_login:
       route: /login
       fields: {{username: "{{account.user}}", password: "{{account.password}}"}}
+      accounts: {accounts}
+"""
+JSON_AUTH = """\
+  auth:
+    captured_login:
+      route: /api/users/login
+      fields: {{email: "{{account.email}}", password: "{{account.password}}"}}
       accounts: {accounts}
 """
 #: the browser users' logins in the recording (one each)
@@ -64,19 +73,18 @@ def capture(work: Path) -> Path:
 
 
 def _run(
-    work: Path, name: str, capture: Path, accounts: Path | None, *, speed: float = 3.0
+    work: Path, name: str, capture: Path, accounts: Path | None, *, auth: str = AUTH
 ) -> tuple[int, Path]:
     text = (NOTES / "stack.yaml").read_text()
     text = text.replace("{python} app.py", "{python} " + str(NOTES / "app.py"))
     text = text.replace("init_sql: schema.sql", f"init_sql: {NOTES / 'schema.sql'}")
     if accounts is not None:
-        text += AUTH.format(accounts=accounts)
+        text += auth.format(accounts=accounts)
     stack = work / f"{name}.stack.yaml"
     stack.write_text(text)
     scenario = work / f"{name}.yaml"
     scenario.write_text(
-        f"name: {name}\ncapture: {capture}\nstack: {stack}\nspeed: {speed}\ntimeout: 5s\n"
-        "fidelity: 0\n"
+        f"name: {name}\ncapture: {capture}\nstack: {stack}\nspeed: 3.0\ntimeout: 5s\nfidelity: 0\n"
     )
     run_dir = work / name
     code = main(["run", str(scenario), "-o", str(run_dir), "--no-judge", "--quiet"])
@@ -141,3 +149,21 @@ def test_a_wrong_password_stops_the_run_without_printing_it(
     assert "with staging account 1 answered 200 where the capture has 302 to /notes" in err
     assert "not-the-password" not in err
     assert not (run_dir / "requests.parquet").exists()
+
+
+def test_a_json_login_takes_its_account_from_the_same_rule(work: Path) -> None:
+    # the API writers, without their registrations: each JSON login needs a staging account
+    api = work / "api.capture.parquet"
+    args = ["capture", "import", str(REPO / "captures" / "notes-demo.mitm"), "-o", str(api)]
+    assert main([*args, "--route", "/api/*", "--deny-route", "/api/users"]) == 0
+    code, run_dir = _run(work, "json-login", api, NOTES / "accounts.csv", auth=JSON_AUTH)
+    assert code == 0
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    counts = {"captured_logins": 6, "captured_logins_failed": 0}
+    assert manifest["identities"] == {"baseline": counts, "candidate": counts}
+    rows = _baseline(run_dir)
+    logins = rows[rows["route"] == "/api/users/login"]
+    assert logins["status"].tolist() == [200] * 6
+    # the token each login got is sent by the session's later requests: none refused
+    token = rows[(rows["link"] != "none") & (rows["orig_status"] < 300)]
+    assert len(token) > 200 and not token["status"].isin([401, 403]).any()

@@ -51,6 +51,11 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("captures", "examples"):
         (root / name).symlink_to(ROOT / name, target_is_directory=True)
     (root / "scenarios").mkdir()
+    # the staging accounts file the stack examples name (``auth: ... accounts: accounts.csv``)
+    (root / "stacks").mkdir()
+    (root / "stacks" / "accounts.csv").write_text(
+        "user,email,password\nstaging-01,staging-01@example.org,staging-pass-01\n"
+    )
     return root
 
 

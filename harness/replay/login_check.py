@@ -28,9 +28,9 @@ from harness.errors import TargetError
 from harness.replay.captured_logins import CapturedLogins, LoginPlan, as_captured
 from harness.replay.links import sources_needed
 from harness.replay.locations import LocationRoutes, location_of
-from harness.replay.origin import SiteRewrite, own_host
+from harness.replay.origin import SiteRewrite, own_host, target_host_header
 from harness.replay.plan import read_capture, read_rows
-from harness.replay.rebuild import rebuild_headers, target_host_header
+from harness.replay.rebuild import rebuild_headers
 from harness.replay.session_plan import worker_state
 from harness.replay.session_state import SessionState, TargetState
 from harness.replay.sources import Reply

@@ -118,12 +118,18 @@ def own_host(headers: list[tuple[str, str]], fallback: str | None) -> str:
     return fallback or ""
 
 
-def target_origin(url: str) -> str:
-    """``scheme://host[:port]`` of a target URL (the port only when it is not the default)."""
+def target_host_header(url: str) -> str:
+    """The Host header for requests to ``url`` (host, plus port when not the scheme's default)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
     default = 443 if parts.scheme == "https" else 80
-    port = f":{parts.port}" if parts.port is not None and parts.port != default else ""
-    return f"{parts.scheme}://{host}{port}"
+    if parts.port is not None and parts.port != default:
+        return f"{host}:{parts.port}"
+    return host
+
+
+def target_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a target URL (the port only when it is not the default)."""
+    return f"{urlsplit(url).scheme}://{target_host_header(url)}"

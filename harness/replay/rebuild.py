@@ -62,18 +62,6 @@ def rebuild_headers(
     return out
 
 
-def target_host_header(url: str) -> str:
-    """The Host header for requests to ``url`` (host, plus port when not the scheme's default)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    default = 443 if parts.scheme == "https" else 80
-    if parts.port is not None and parts.port != default:
-        return f"{host}:{parts.port}"
-    return host
-
-
 def check_target_url(name: str, url: str) -> None:
     """A target URL must be ``http(s)://host[:port]`` (a base path is not supported)."""
     try:

@@ -27,8 +27,8 @@ from harness.replay.exchange import Answer, Await, ReplayRequest, RequestHooks, 
 from harness.replay.exchange import Outgoing as WireRequest
 from harness.replay.identities import Identity
 from harness.replay.links import sources_needed
+from harness.replay.origin import target_host_header
 from harness.replay.plan import PLAN_COLUMNS, plan_replay, read_capture
-from harness.replay.rebuild import target_host_header
 from harness.replay.session_plan import worker_state
 from harness.replay.session_state import NeedLogin, SessionState, TargetState
 from harness.replay.sources import Reply

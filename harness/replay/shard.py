@@ -24,7 +24,7 @@ from geventhttpclient.header import Headers
 
 from harness.replay.exchange import ReplayRequest
 from harness.replay.locations import LocationRoutes
-from harness.replay.origin import SiteRewrite, own_host
+from harness.replay.origin import SiteRewrite, own_host, target_host_header
 from harness.replay.plan import (
     PLAN_COLUMNS,
     REQUEST_COLUMNS,
@@ -33,7 +33,7 @@ from harness.replay.plan import (
     read_capture,
     read_rows,
 )
-from harness.replay.rebuild import rebuild_headers, target_host_header
+from harness.replay.rebuild import rebuild_headers
 from harness.replay.spec import ShardSpec
 
 #: the fewest connections a target's pool gets

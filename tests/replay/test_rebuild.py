@@ -3,7 +3,8 @@
 import pytest
 
 from harness.errors import UsageError
-from harness.replay.rebuild import check_target_url, rebuild_headers, target_host_header
+from harness.replay.origin import target_host_header
+from harness.replay.rebuild import check_target_url, rebuild_headers
 
 
 def test_hop_by_hop_and_content_length_are_dropped_host_rewritten() -> None:

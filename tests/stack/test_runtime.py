@@ -117,7 +117,12 @@ def test_stack_up_status_and_ctrl_c(work: Path) -> None:
         pids = [int(t["pid"]) for t in state["targets"].values()]  # type: ignore[union-attr]
     finally:
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=120)
+        try:
+            _out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # never leave a stack running behind a failed test
+            proc.terminate()
+            proc.communicate(timeout=60)
+            raise
     assert proc.returncode == 0, err
     assert "stack is down" in err
     for pid in pids:

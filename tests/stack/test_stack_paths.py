@@ -112,7 +112,12 @@ def test_relative_stack_path_health_and_status(root: Path) -> None:
         assert "baseline" in table.stdout and "yes" in table.stdout, table.stdout
     finally:
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=120)
+        try:
+            _out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # never leave a stack running behind a failed test
+            proc.terminate()
+            proc.communicate(timeout=60)
+            raise
     assert proc.returncode == 0, err
 
 

@@ -114,7 +114,14 @@ def main() -> None:
                     capture,
                     [ReplayTarget("server", url)],
                     tmp / f"run-{speed:g}",
-                    ReplayOptions(speed=speed, processes=args.processes, lag_bound_ms=1000),
+                    # the strict schedule, as GoReplay keeps it (no session order: the
+                    # synthetic capture's think times would move each session's schedule)
+                    ReplayOptions(
+                        speed=speed,
+                        processes=args.processes,
+                        lag_bound_ms=1000,
+                        ordering="schedule",
+                    ),
                 )
             row = {"tool": "harness", "speed": speed, **deviations(log, offsets, speed)}
             row["load"] = load_average()

@@ -40,6 +40,13 @@ def _last(path: Path) -> float:
     return float(rows[-1]["value"]) - float(rows[0]["value"])
 
 
+def _live(sampler: ProbeSampler) -> float:
+    """The count so far, from the samples the sampler holds (written to its file at stop)."""
+    with sampler._lock:
+        values = [row[3] for row in sampler._rows if row[2] == ATTEMPTS_PROBE]
+    return values[-1] - values[0] if values else 0.0
+
+
 def test_counts_transactions_and_attempts_while_the_database_is_down(
     tmp_path: Path,
     postgres: EmbeddedPostgres,
@@ -77,7 +84,11 @@ def test_counts_transactions_and_attempts_while_the_database_is_down(
                     psycopg.connect(app_dsn, connect_timeout=2).close()
         finally:
             faults.revert(toxiproxy, "attempts_pg", DOWN, "f1")
-        time.sleep(1.5)  # PostgreSQL publishes a backend's counters within a second
+        # PostgreSQL publishes a backend's counters within a second or so: wait for the count
+        deadline = time.monotonic() + 15
+        while _live(sampler) < 36:
+            assert time.monotonic() < deadline, _live(sampler)
+            time.sleep(0.05)
     assert sampler.result.failures == {}
     # 1 connection + 20 transactions + 15 attempts while down (measured 37-39: the
     # connection's own transaction, and the server's own work on the database, such as an

@@ -79,6 +79,6 @@ def test_payments_scenario_from_init_fails_the_naive_hotfix(
             break
     assert code == 1, out
     verdict = json.loads((run_dir / "verdict.json").read_text())
-    assert verdict["status"] == "fail"
+    assert verdict["status"] == "fail", out
     failed = {g["name"] for g in verdict["gates"] if g["status"] == "fail"}
     assert failed & {"latency_p99", "retry_amplification", "error_rate"}, failed

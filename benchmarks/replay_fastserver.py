@@ -2,14 +2,16 @@
 
 ``python benchmarks/replay_fastserver.py PORT [ARRIVALS.tsv]``: answers every request (GET, no
 body) with ``200 ok`` on keep-alive connections. No parsing beyond finding the end of each
-request head, so the server is not what limits the load generator. Prints ``ready`` once
-listening. With ARRIVALS.tsv it notes each request's arrival (epoch ns, request line) and writes
-them there on SIGTERM.
+request head, so the server is not what limits the load generator. Its open-files limit is
+raised to the hard maximum (a generator with several processes may hold thousands of keep-alive
+connections). Prints ``ready`` once listening. With ARRIVALS.tsv it notes each request's
+arrival (epoch ns, request line) and writes them there on SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 import sys
 import time
@@ -52,6 +54,9 @@ async def serve(port: int) -> None:
 
 def main() -> None:
     global ARRIVALS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     log = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     if log is not None:
         ARRIVALS = []

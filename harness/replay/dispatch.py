@@ -8,9 +8,14 @@ workload). Each target has its own connection pool in the user's ``FastHttpSessi
 traffic (:mod:`harness.replay.shard`); a send that still had to wait for a connection is late by
 that wait, and its row says so (``queue_ms``).
 
-Per request and target: take a session turn when the hooks order sessions, build the outgoing
-request (hooks), send it (Locust's ``request`` event fires), hand the answer to the hooks, write
-the row (and the kept response). See :mod:`harness.replay.exchange` for the hooks.
+In session order, a request that awaits replies of its session is handed at its scheduled time
+to the worker's :class:`~harness.replay.timeline.SessionTimeline`, and the same dispatcher loop
+spawns its greenlet when the timeline releases it (replies in, think time over): one timer for
+the whole shard, no greenlet sleeping per waiting request.
+
+Per request and target: build the outgoing request (hooks), send it (Locust's ``request`` event
+fires), hand the answer to the hooks, write the row (and the kept response), then let the
+requests awaiting this reply go. See :mod:`harness.replay.exchange` for the hooks.
 """
 
 from __future__ import annotations
@@ -33,18 +38,17 @@ import pyarrow as pa
 from harness.replay.connections import ReplaySession
 from harness.replay.exchange import (
     Answer,
-    Await,
     Outgoing,
     ReplayRequest,
     ReplyBoard,
     RequestHooks,
-    Slot,
     hooks_for,
 )
 from harness.replay.locations import location_of
 from harness.replay.results import BATCH_ROWS, PartWriter, ResponseBuffer, RowBuffer
 from harness.replay.shard import Shard
 from harness.replay.spec import ShardSpec
+from harness.replay.timeline import SessionTimeline, Slot
 from harness.rundir import RESPONSES_SCHEMA
 
 Report = Callable[..., None]
@@ -90,7 +94,9 @@ class ShardRun:
         self.session = ReplaySession(
             request_event, [t.url for t in spec.targets], shard.connections, spec.timeout_s
         )
-        self.board = ReplyBoard(gevent.event.Event)
+        self.board = ReplyBoard()
+        self._wake = gevent.event.Event()
+        self.timeline = SessionTimeline(self._release, self._wake.set)
         self.buffer = RowBuffer()
         self.writer = PartWriter(Path(spec.part))
         self.responses: ResponseBuffer | None = None
@@ -220,14 +226,15 @@ class ShardRun:
             gevent.spawn(self.run)
 
     def _dispatch(self) -> None:
+        if self.hooks.ordered:
+            self._dispatch_ordered()
+            return
         loop = gevent.get_hub().loop
         dues = self.schedule.due_ns.tolist()
         rows = self.schedule.rows.tolist()
         t0 = self.t0_mono
         spawn = self.senders.spawn
         requests = self.shard.requests
-        hooks, board = self.hooks, self.board
-        ordered = hooks.ordered
         targets = range(len(self.names))
         names = self.stats_names
         burst = 0
@@ -251,40 +258,96 @@ class ShardRun:
                 self._busy_since = (time.process_time(), time.monotonic())
             request = requests[row]
             names_of = names[request.route]
-            if not ordered:
-                for k in targets:
-                    spawn(self._send, k, request, due, names_of[k], None, (), None)
+            for k in targets:
+                spawn(self._send, k, request, due, names_of[k], 0, None)
+
+    def _dispatch_ordered(self) -> None:
+        """Session order: the schedule and the :class:`SessionTimeline` of the requests that
+        wait for replies, on one loop (one timer; no greenlet before a request may leave)."""
+        loop = gevent.get_hub().loop
+        dues = self.schedule.due_ns.tolist()
+        rows = self.schedule.rows.tolist()
+        t0 = self.t0_mono
+        spawn = self.senders.spawn
+        requests = self.shard.requests
+        hooks, board, timeline = self.hooks, self.board, self.timeline
+        timeout_ns = int(self.spec.timeout_s * 1e9)
+        targets = range(len(self.names))
+        names = self.stats_names
+        wake = self._wake
+        i, count, burst = 0, len(dues), 0
+        while i < count or timeline.waiting:
+            now = time.monotonic_ns()
+            timeline.release_due(now)
+            at = t0 + dues[i] if i < count else None
+            if at is None or at > now:
+                burst = 0
+                nxt = timeline.next_at()
+                until = at if nxt is None or (at is not None and at < nxt) else nxt
+                if until is None:  # nothing waits: cannot happen while requests wait
+                    break
+                if until > now:
+                    # libev timers count from the loop's cached time: refresh it first; a reply
+                    # that lets a request leave before ``until`` wakes the loop early
+                    wake.clear()
+                    loop.update_now()
+                    wake.wait((until - now) / 1e9)
+                if self._stopped:
+                    return
                 continue
+            burst += 1
+            if burst % _BURST == 0:
+                gevent.sleep(0)
+                if self._stopped:
+                    return
+            if self._busy_since is None:
+                self._busy_since = (time.process_time(), time.monotonic())
+            due, request = dues[i], requests[rows[i]]
+            i += 1
+            names_of = names[request.route]
             # slots are taken and posted here, in schedule order: a request finds the replies
             # of the occurrences it follows, also when a looped capture repeats them
             wanted = hooks.awaits(request)
             posted = hooks.awaited(request)
             for k in targets:
-                slots = board.slots(k, wanted.idxs) if wanted is not None else []
                 mine = board.post(k, request.idx) if posted else None
-                spawn(self._send, k, request, due, names_of[k], wanted, slots, mine)
+                if wanted is None:
+                    spawn(self._send, k, request, due, names_of[k], 0, mine)
+                    continue
+                payload = (k, request, due, names_of[k], mine)
+                slots = board.slots(k, wanted.idxs)
+                timeline.arrive(
+                    t0 + due,
+                    wanted.think_ns,
+                    slots,
+                    timeout_ns=timeout_ns,
+                    now_ns=now,
+                    payload=payload,
+                )
             if self.buffer.count >= self._batch_rows:
                 self._take_batches()
                 if self._batched >= self.spec.flush_rows:
                     self._flush_rows()
 
-    def _send(  # noqa: PLR0917 - spawned once per request and target: positional on purpose
-        self,
-        k: int,
-        request: ReplayRequest,
-        due: int,
-        name: str,
-        wanted: Await | None,
-        slots: list[Slot],
-        mine: Slot | None,
+    def _release(
+        self, payload: tuple[int, ReplayRequest, int, str, Slot | None], go_ns: int, wait_ns: int
     ) -> None:
+        """The timeline lets a waiting request leave (its send lag counts from ``go_ns``)."""
+        del go_ns
+        k, request, due, name, mine = payload
+        self.senders.spawn(self._send, k, request, due, name, wait_ns, mine)
+
+    def _send(  # noqa: PLR0917 - spawned once per request and target: positional on purpose
+        self, k: int, request: ReplayRequest, due: int, name: str, wait_ns: int, mine: Slot | None
+    ) -> None:
+        end_ns: int | None = None
         try:
-            wait_ns = self._wait_for(due, wanted, slots) if wanted is not None else 0
             self.sent[k] += 1
             send = functools.partial(self._extra, k, request)
             out = self.hooks.outgoing(k, request, send)
             context = {"target": self.names[k], "idx": request.idx, "session": request.session}
             answer = self.session.replay(k, out, name, context)
+            end_ns = answer.end_ns
             if answer.location_route is None:
                 answer.location_route = self._location_route(answer, out.path)
             self.hooks.answered(k, request, out, answer)
@@ -294,8 +357,10 @@ class ShardRun:
                 self.error = exc
             self.stop()
         finally:
-            if mine is not None:  # the requests awaiting this reply go now (also on failure)
-                mine.done(time.monotonic_ns())
+            if mine is not None:  # the requests awaiting this reply may go (also on failure)
+                now = time.monotonic_ns()
+                # from the reply's last byte: reading it for the next request is send lag
+                self.timeline.replied(mine, end_ns if end_ns is not None else now, now)
 
     def _extra(self, k: int, request: ReplayRequest, out: Outgoing, name: str) -> Answer:
         """An exchange a hook needs before the request (a login): no row, a Locust event."""
@@ -343,27 +408,6 @@ class ShardRun:
         """The route of a redirect's ``Location`` (the fidelity check compares it)."""
         location = location_of(answer.status, answer.headers)
         return self.shard.locations.route(location, path) if location is not None else None
-
-    def _wait_for(self, due: int, wanted: Await, slots: list[Slot]) -> int:
-        """Wait for the awaited replies (all within one request timeout), then the think time;
-        the wait in ns beyond the scheduled time (the request's schedule moves by that much)."""
-        scheduled = self.t0_mono + due
-        give_up = time.monotonic_ns() + int(self.spec.timeout_s * 1e9)
-        ends = []
-        for slot in slots:
-            rem = give_up - time.monotonic_ns()
-            if slot.end_ns is None and rem > 0:
-                slot.event.wait(rem / 1e9)
-            if slot.end_ns is not None:
-                ends.append(slot.end_ns)
-        go = max(scheduled, max(ends) + wanted.think_ns) if ends else scheduled
-        now = time.monotonic_ns()
-        if go > now:
-            gevent.get_hub().loop.update_now()
-            gevent.sleep((go - now) / 1e9)
-        else:
-            go = max(go, now) if len(ends) < len(slots) else go  # gave up on a reply: now
-        return max(0, go - scheduled)
 
     # -- writing ----------------------------------------------------------------------------
 

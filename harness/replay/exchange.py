@@ -14,15 +14,17 @@ target as an :class:`Outgoing` request and comes back as an :class:`Answer`. Bet
 
 :class:`ReplyBoard` is the mechanism behind ``awaits``: a reply slot per awaited request and
 target, posted in schedule order, so a slow target delays only the requests that wait for its
-own replies (an open workload across sessions). Pure Python: no gevent here; the sender passes
-its own event type in.
+own replies (an open workload across sessions); :mod:`harness.replay.timeline` releases each
+waiting request when its replies and think time are over. Pure Python: no gevent here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from harness.replay.timeline import Slot
 
 if TYPE_CHECKING:
     from harness.replay.spec import ShardSpec
@@ -147,42 +149,20 @@ def hooks_for(spec: ShardSpec) -> RequestHooks:
     return session_hooks(spec)
 
 
-class _Event(Protocol):
-    def set(self) -> None: ...
-
-    def wait(self, timeout: float | None = None) -> object: ...
-
-
-class Slot:
-    """The reply of one request on one target, for the requests that await it."""
-
-    __slots__ = ("end_ns", "event")
-
-    def __init__(self, event: _Event) -> None:
-        self.event = event
-        self.end_ns: int | None = None
-
-    def done(self, end_ns: int) -> None:
-        """The reply arrived (or the exchange failed) at monotonic ``end_ns``."""
-        self.end_ns = end_ns
-        self.event.set()
-
-
 class ReplyBoard:
     """The latest reply slot of every awaited request, per target, posted in schedule order.
 
     Posting in schedule order means a request finds the slot of the occurrence it follows,
-    also when a looped capture repeats it. ``new_event`` makes the sender's event type
-    (``gevent.event.Event`` in a worker).
+    also when a looped capture repeats it. The slots are filled and their waiters released by
+    :class:`~harness.replay.timeline.SessionTimeline`.
     """
 
-    def __init__(self, new_event: Callable[[], _Event]) -> None:
-        self._new_event = new_event
+    def __init__(self) -> None:
         self._latest: dict[tuple[int, int], Slot] = {}
 
     def post(self, target: int, idx: int) -> Slot:
         """A new slot for request ``idx`` on ``target``; later posts of ``idx`` replace it."""
-        slot = Slot(self._new_event())
+        slot = Slot()
         self._latest[(target, idx)] = slot
         return slot
 

@@ -52,12 +52,15 @@ class SessionHooks(RequestHooks):
         self._awaited = {
             idx for row in state.rows.values() if row.order for idx in row.order.awaits
         }
+        # made once, before t0: the dispatcher asks for every request
+        self._awaits = {
+            idx: Await(row.order.awaits, int(row.order.think_ns / state.speed))
+            for idx, row in state.rows.items()
+            if row.order is not None
+        }
 
     def awaits(self, request: ReplayRequest) -> Await | None:
-        row = self.state.rows.get(request.idx)
-        if row is None or row.order is None:
-            return None
-        return Await(row.order.awaits, int(row.order.think_ns / self.state.speed))
+        return self._awaits.get(request.idx)
 
     def awaited(self, request: ReplayRequest) -> bool:
         return request.idx in self._awaited

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from harness.capture.config import CaptureConfig, FilterConfig
 from harness.capture.gor import PairedRequest, host_header, split_target
+from harness.capture.headerlines import HeaderLines
 from harness.capture.httpwire import TOKEN_BYTES as _TOKEN
 from harness.capture.learning import ChunkLearned, ImportLearning
 from harness.capture.record import SKIP_BAD_REQUEST_LINE, SkipLog
@@ -31,7 +32,7 @@ from harness.capture.redact import Redactor
 from harness.capture.redact_batch import HeaderRedaction
 from harness.capture.routes import RouteTemplater
 from harness.capture.sessions import SessionKeyer
-from harness.capture.store import CaptureWriter, HeaderLines, links_column
+from harness.capture.store import CaptureWriter, links_column
 
 # what fix_content_length rewrites: a Content-Length line (name, any case, blanks before the
 # colon) whose value starts with digits
@@ -253,13 +254,14 @@ def _set_content_length(
     """``values`` with the ``Content-Length`` of the rows in ``new_length`` set (as
     :func:`~harness.capture.redact.fix_content_length` sets it in a head text)."""
     offsets = lines.offsets.to_numpy()
+    colons = lines.has_colon
     where: list[int] = []
     new: list[str] = []
     for row, length in new_length.items():
         for line in range(int(offsets[row]), int(offsets[row + 1])):
             name = names[line].as_py()
             value = values[line].as_py()
-            has_colon = lines.has_colon is None or lines.has_colon[line].as_py()
+            has_colon = colons is None or colons[line].as_py()
             if has_colon and _CONTENT_LENGTH_NAME.fullmatch(name) and value[:1].isdigit():
                 where.append(line)
                 new.append(_LEADING_DIGITS.sub(str(length), value, count=1))

@@ -26,7 +26,6 @@ from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import numpy as np
-import pyarrow as pa
 
 from harness.capture.clients import (
     Credential,
@@ -37,6 +36,7 @@ from harness.capture.clients import (
     is_credential_header,
 )
 from harness.capture.config import CaptureConfig
+from harness.capture.headerlines import HeaderLines
 from harness.capture.joins import SessionJoiner, request_join_values
 from harness.capture.links import LinkLearner, LinkReport, RawLink
 from harness.capture.linksources import BodyCache, Delivered, delivered_values, source_value
@@ -87,51 +87,35 @@ class ChunkLearned:
     locations: list[str | None]
 
 
-class _Lines(Protocol):
-    names: pa.Array
-    values: pa.Array
-    offsets: pa.Array
-
-
 def _chunk_credentials(
-    lines: _Lines, line: Callable[[str, str], tuple[Credential, ...]]
+    lines: HeaderLines, line: Callable[[str, str], tuple[Credential, ...]]
 ) -> dict[int, list[Credential]]:
     """Credentials of each row of a chunk (strongest first), from its split header lines."""
-    names = lines.names
-    if not len(names):
+    if not len(lines):
         return {}
-    # few distinct names in a chunk: decide per distinct name, then pick the lines
-    encoded = names.dictionary_encode()
-    keys = [None if n is None else header_key(n) for n in encoded.dictionary.to_pylist()]
-    wanted = np.array([k is not None and is_credential_header(k) for k in keys], dtype=bool)
+    # decided once per distinct line (a client repeats its Cookie line request after request),
+    # then the lines that carry some are picked
+    distinct = lines.distinct
+    found_of: list[tuple[Credential, ...]] = []
+    for name, value in zip(distinct.names.to_pylist(), distinct.values.to_pylist(), strict=True):
+        key = header_key(name)
+        found_of.append(line(key, value) if is_credential_header(key) else ())
+    wanted = np.array([bool(f) for f in found_of], dtype=bool)
     if not wanted.any():
         return {}
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    indices = lines.indices.to_numpy(zero_copy_only=False)
     where = np.flatnonzero(wanted[indices])
-    if not where.size:
-        return {}
     row_of = np.searchsorted(lines.offsets.to_numpy(), where, side="right") - 1
-    # and per distinct value: a client repeats its Cookie line request after request
-    values = lines.values.take(pa.array(where)).dictionary_encode()
-    texts = values.dictionary.to_pylist()
-    seen: dict[tuple[int, int], tuple[Credential, ...]] = {}
     out: dict[int, list[Credential]] = {}
     several: list[int] = []  # rows with credentials from more than one line: sort them
-    for row, pair in zip(
-        row_of.tolist(),
-        zip(indices[where].tolist(), values.indices.to_pylist(), strict=True),
-        strict=True,
-    ):
-        found = seen.get(pair)
-        if found is None:
-            found = seen[pair] = line(keys[pair[0]] or "", texts[pair[1]] or "")
-        if found:
-            have = out.get(row)
-            if have is None:
-                out[row] = list(found)  # one line's credentials come sorted
-            else:
-                have.extend(found)
-                several.append(row)
+    for row, kind in zip(row_of.tolist(), indices[where].tolist(), strict=True):
+        found = found_of[kind]
+        have = out.get(row)
+        if have is None:
+            out[row] = list(found)  # one line's credentials come sorted
+        else:
+            have.extend(found)
+            several.append(row)
     for row in several:
         out[row].sort(key=_priority)
     return out
@@ -290,7 +274,7 @@ class ImportLearning:
                 learner.offer(idx, session, ts, end, route, delivered or [], extra)
         return raw
 
-    def chunk(self, rows: ChunkRows, lines: _Lines, base_idx: int) -> ChunkLearned:
+    def chunk(self, rows: ChunkRows, lines: HeaderLines, base_idx: int) -> ChunkLearned:
         """Sessions, raw links and ``Location`` routes of a chunk of GoReplay rows, in order.
 
         The batch path's version of :meth:`session`, :meth:`delivered` and :meth:`learn` (it has

@@ -3,14 +3,14 @@
 The per-record path sends every header line through
 :meth:`Redactor.line <harness.capture.redact.Redactor.line>` and every path through
 :meth:`Redactor.path_result <harness.capture.redact.Redactor.path_result>`. Here the same
-functions run once per **distinct** line or path of a batch: the lines (``name\\nvalue``,
-with a flag for lines without a colon) and the paths are dictionary-encoded in Arrow, each
-distinct one is redacted once (the redactor also remembers them across batches), its rules are
-counted once per occurrence, and the new names, values and paths are put in place. Real traffic
-repeats most header lines (``User-Agent``, ``Accept``, a session's ``Cookie``), so the Python
-work follows the number of distinct lines, not of requests; and since every line and path goes
-through the per-record functions, both paths write the same rows and count the same rules
-(``tests/capture/test_batch.py``).
+functions run once per **distinct** line or path of a batch: the lines are those of
+:class:`~harness.capture.headerlines.HeaderLines` (split once per distinct line), the paths are
+dictionary-encoded in Arrow, each distinct one is redacted once (the redactor also remembers
+them across batches), its rules are counted once per occurrence, and the new names, values and
+paths are put in place. Real traffic repeats most header lines (``User-Agent``, ``Accept``, a
+session's ``Cookie``), so the Python work follows the number of distinct lines, not of
+requests; and since every line and path goes through the per-record functions, both paths
+write the same rows and count the same rules (``tests/capture/test_batch.py``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from harness.capture.headerlines import HeaderLines
 from harness.capture.redact import Redactor
 from harness.capture.routes import RouteTemplater
-from harness.capture.store import HeaderLines
 from harness.capture.urlsecrets import secret_segments_as
 
 #: What redacting one distinct item gives: (its new fields, its rules).
@@ -39,39 +38,37 @@ class HeaderRedaction:
 
     def redact(self, lines: HeaderLines) -> tuple[pa.Array, pa.Array]:
         """(names, values) of ``lines`` redacted; the rules are counted in the redactor."""
-        names, values = lines.names, lines.values
-        if not len(names):
-            return names, values
-        # "1\nname\nvalue", "0" for a line without colon: no name or value holds a line break
-        colon: pa.Array | str = (
-            "1" if lines.has_colon is None else pc.if_else(lines.has_colon, "1", "0")
+        if not len(lines):
+            return lines.names, lines.values
+        distinct = lines.distinct
+        names = distinct.names.to_pylist()
+        values = distinct.values.to_pylist()
+        colons = (
+            [True] * len(names) if distinct.has_colon is None else distinct.has_colon.to_pylist()
         )
-        joined = pc.binary_join_element_wise(colon, names, values, "\n")
         line = self._redactor.line
-
-        renamed = False
-
-        def one(text: str) -> Outcome:
-            nonlocal renamed
-            flag, _, rest = text.partition("\n")
-            name, _, value = rest.partition("\n")
-            new_name, new_value, rules = line(name, value, flag == "1")
-            if new_name == name and new_value == value:
-                return (), rules
-            renamed = renamed or new_name != name
-            return (new_name, new_value), rules
-
-        found = _distinct(joined, one, self._redactor.counts)
-        if found is None:
-            return names, values
-        changed, rows, outcomes = found
-        mask = pa.array(changed)
-        if renamed:  # most changes are values only: the names column is copied when it must
-            new_names = pa.array([f[0] if f else "" for f, _ in outcomes], pa.string())
-            names = pc.replace_with_mask(names, mask, new_names.take(rows))
-        new_values = pa.array([f[1] if f else "" for f, _ in outcomes], pa.string())
-        values = pc.replace_with_mask(values, mask, new_values.take(rows))
-        return names, values
+        occurrences = np.bincount(
+            lines.indices.to_numpy(zero_copy_only=False), minlength=len(names)
+        ).tolist()
+        tally: Counter[str] = Counter()
+        changed = renamed = False
+        new_names, new_values = list(names), list(values)
+        for i, (name, value, colon, n) in enumerate(
+            zip(names, values, colons, occurrences, strict=True)
+        ):
+            new_name, new_value, rules = line(name, value, colon)
+            for rule in rules:
+                tally[rule] += n
+            if new_name != name or new_value != value:
+                changed = True
+                renamed = renamed or new_name != name
+                new_names[i], new_values[i] = new_name, new_value
+        self._redactor.counts.update(tally)
+        if not changed:
+            return lines.names, lines.values
+        # most changes are values only: the names column is taken anew when it must
+        new = pa.array(new_names, pa.string()).take(lines.indices) if renamed else lines.names
+        return new, pa.array(new_values, pa.string()).take(lines.indices)
 
     def redact_paths(
         self, paths: list[str], routes: list[str], templater: RouteTemplater

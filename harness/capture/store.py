@@ -29,13 +29,13 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from harness.capture.bodyhash import PLAIN, ResponseHash
 from harness.capture.clients import SessionReport
 from harness.capture.config import CaptureConfig
+from harness.capture.headerlines import HeaderLines
 from harness.capture.links import DROP_RESORTED, LinkReport
 from harness.capture.record import Exchange
 from harness.capture.routelearn import LearnedRoute, RouteLearner
 from harness.capture.schema import (
     CAPTURE_SCHEMA,
     FORMAT_VERSION,
-    HEADER_TYPE,
     LINKS_TYPE,
     METADATA_KEY,
     READABLE_VERSIONS,
@@ -349,73 +349,6 @@ def _headers(heads: list[str]) -> pa.Array:
     # an empty head becomes null, which splits into an empty list rather than one empty header
     lines = HeaderLines(pa.array([h or None for h in heads], pa.string()))
     return lines.column(lines.names, lines.values)
-
-
-class HeaderLines:
-    """The header lines of a batch of ``head`` texts, split into names and values in Arrow.
-
-    ``names`` are the text before the first colon (as is), ``raw_values`` the text after it,
-    ``values`` those trimmed of spaces, tabs and CR; a line without colon is a name with an empty
-    value (``has_colon`` is false there). ``offsets`` say which lines belong to which row.
-    """
-
-    def __init__(self, heads: pa.Array) -> None:
-        lines = pc.split_pattern(heads, "\n")
-        flat = lines.flatten()
-        self.offsets = lines.offsets
-        self.has_colon: pa.Array | None = None
-        self.names, self.raw_values = _split_at_colon(flat)
-        if len(flat) and self.names.null_count:
-            # a line without a colon: keep it as a name with an empty value
-            self.has_colon = self.names.is_valid()
-            self.names = pc.if_else(self.has_colon, self.names, flat)
-            self.raw_values = self.raw_values.fill_null("")
-        # ascii_trim is safe on UTF-8: the bytes of space, tab and CR never occur inside a
-        # multibyte character, and it is three times faster than utf8_trim
-        self.values: pa.Array = pc.ascii_trim(self.raw_values, " \t\r")
-
-    def column(self, names: pa.Array, values: pa.Array) -> pa.Array:
-        """The ``headers`` column from (possibly changed) ``names`` and ``values``."""
-        pairs = pa.StructArray.from_arrays([names, values], fields=list(HEADER_TYPE.value_type))
-        return pa.ListArray.from_arrays(self.offsets, pairs, type=HEADER_TYPE)
-
-
-def _split_at_colon(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(text before the first colon, text after it) of each line; null where there is none.
-
-    The lines' own data buffer read as three pieces per line (name, colon, value: new offsets,
-    no copy), then every third piece taken: one copy of each line, where splitting into lists
-    and picking their elements makes three.
-    """
-    n = len(lines)
-    if not n or lines.null_count:
-        # not from split_pattern (which gives no null line): the general kernels
-        parts = pc.split_pattern(lines, ":", max_splits=1)
-        two = pc.equal(pc.list_value_length(parts), 2)
-        return (
-            pc.if_else(two, pc.list_element(parts, 0), None),
-            pc.if_else(two, pc.list_element(parts, 1), None),
-        )
-    colon = pc.find_substring(lines, ":").to_numpy()  # bytes from the line start, -1: none
-    bounds = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + n + 1]
-    start, end = bounds[:-1], bounds[1:]
-    found = colon >= 0
-    at = np.where(found, start + colon, end)
-    pieces = np.empty(3 * n + 1, dtype=np.int32)
-    pieces[0:-1:3] = start
-    pieces[1:-1:3] = at
-    pieces[2:-1:3] = np.where(found, at + 1, end)
-    pieces[-1] = bounds[-1]
-    split = pa.Array.from_buffers(
-        pa.string(), 3 * n, [None, pa.py_buffer(pieces), lines.buffers()[2]]
-    )
-    mask = None if found.all() else pa.array(~found)
-    names = split.take(pa.array(np.arange(0, 3 * n, 3)))
-    values = split.take(pa.array(np.arange(2, 3 * n, 3)))
-    if mask is not None:
-        names = pc.if_else(mask, None, names)
-        values = pc.if_else(mask, None, values)
-    return names, values
 
 
 def _remap_routes(path: Path, blob: bytes | None, routes: RouteLearner) -> None:

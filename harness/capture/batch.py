@@ -207,7 +207,7 @@ def _write(
     if redactor is not None and masker is not None:
         # the same steps as Redactor.redact, column by column: head lines, host, path, body
         names, values = masker.redact(lines)
-        if any("@" in h for h in hosts):
+        if "@" in "".join(hosts):  # userinfo (rare): one search for the chunk
             hosts = [redactor.redact_host(h) if "@" in h else h for h in hosts]
         paths, routes = masker.redact_paths(paths, routes, templater)
         # a body that changed length changes the head too (Content-Length)

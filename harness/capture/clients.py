@@ -248,6 +248,8 @@ class SessionTracker:
         if session is not None:  # the usual case: the strongest value is known
             known.move_to_end(first)
             self._by[BY_KNOWN] += 1
+            if len(usable) == 1:
+                return session  # and it is the only one: nothing to note
         else:
             session = self._find([v for p, v in usable if p == top])
             if session is None and top < COOKIE:
@@ -257,8 +259,9 @@ class SessionTracker:
             if session is None:
                 session = self.keyer.hash_identity("c\0" + first)
                 self._by[BY_NEW] += 1
+        get = known.get
         for _, value in usable:
-            owner = known.get(value)
+            owner = get(value)
             if owner is None:
                 known.put(value, session)
             elif owner != session:

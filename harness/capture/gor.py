@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import operator
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -67,6 +68,7 @@ SKIP_BAD_TIMESTAMP = "bad record header (timestamp out of range)"
 
 #: A raw record: (ts_ns, file index, record number, type, id, latency_ns or -1, payload, source)
 RawRecord = tuple[int, int, int, int, bytes, int, bytes, str]
+_PAYLOAD = operator.itemgetter(6)
 Progress = Callable[[int], None]
 #: A request as paired: (ts_ns, id, payload, source, status, latency_ns, response body sha256,
 #: raw response or None). The raw response is for the link learner, which reads and drops it.
@@ -233,7 +235,7 @@ def _sorted_halves(
             half = min(window, (len(buffer) + 1) // 2)
             yield buffer[:half]
             del buffer[:half]
-            held = sum(len(r[6]) for r in buffer)
+            held = sum(map(len, map(_PAYLOAD, buffer)))
     buffer.sort()
     yield buffer
 

@@ -291,6 +291,7 @@ class ImportLearning:
         # one join callable for the chunk, pointed at each row in turn
         joiner = self.joiner
         join = None if joiner is None else _RowJoin(joiner, self.join_values, rows)
+        learner = self.learner
         for i in range(n):
             row_creds = creds.get(i)
             if join is not None:
@@ -303,14 +304,13 @@ class ImportLearning:
                 conn = gor_connection(rid.decode("latin-1")) if rid else rows.source[i]
                 session = by_connection("r\0" + conn)
             sessions.append(session)
-            learner_active = self.learner is not None and self.learner.active
+            learner_active = learner is not None and learner.active
             head = None  # the row's header text, decoded once for all that read it
             if join is not None and (join.asked or learner_active):
                 head = join.head if join.asked else rows.head[i].decode("latin-1")
                 self._sent(session, rows.ts[i], rows.path[i], head, rows.body[i], True)
             payload = rows.response[i]
             response = parse_response(payload) if payload is not None else None
-            learner_active = self.learner is not None and self.learner.active
             if response is None and not learner_active:
                 continue  # nothing to learn from or for this row
             path = rows.path[i]

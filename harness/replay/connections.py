@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gevent
+from gevent.monkey import get_original
 from geventhttpclient.client import HTTPClient, HTTPClientPool
 from geventhttpclient.connectionpool import ConnectionPool, SSLConnectionPool
 from geventhttpclient.header import Headers
@@ -39,6 +40,10 @@ from locust.contrib.fasthttp import (
 )
 
 from harness.replay.exchange import Answer, Outgoing
+
+#: the blocking ``select.select`` (the liveness check polls with a zero timeout: it never blocks,
+#: and gevent's own ``select`` would yield to the hub on every pooled request)
+_poll = get_original("select", "select")
 
 
 class RequestTimeout(Exception):
@@ -110,6 +115,14 @@ class _TimedPool(ConnectionPool):
         if clock is not None:
             clock.sock = sock
         return sock
+
+    def _is_socket_alive(self, sock: Any) -> bool:
+        """geventhttpclient's check (an idle keep-alive socket that is readable was closed by
+        the server or holds stray bytes), without a switch to the hub on every request."""
+        try:
+            return sock is not None and sock.fileno() >= 0 and not _poll([sock], [], [], 0.0)[0]
+        except (OSError, ValueError):
+            return False
 
     def return_socket(self, sock: Any) -> None:
         self._forget(sock)
@@ -216,6 +229,8 @@ class ReplaySession(FastHttpSession):
         self.connections = connections
         self.urls = list(targets)
         self.targets = [pool.get_client(url) for url in targets]
+        #: started and cancelled once per request: reused, not a new libev timer each time
+        self._timers: list[gevent.Timeout] = []
         self._epoch_ns = time.time_ns() - time.monotonic_ns()
 
     def warm_up(self, connections: int = 4) -> None:
@@ -259,17 +274,27 @@ class ReplaySession(FastHttpSession):
             headers = Headers()
             for pair in out.headers:
                 headers.add(*pair)
+        timers = self._timers
+        timer = timers.pop() if timers else gevent.Timeout(self.timeout_s, RequestTimeout)
+        timer.start()
         try:
-            with gevent.Timeout(self.timeout_s, RequestTimeout):
+            try:
                 response = client.request(out.method, out.path, body=out.body, headers=headers)
                 body = response.read()
+            finally:
+                timer.cancel()
             status = response.status_code
             answered = list(response.items())
+            timers.append(timer)
         except (Exception, RequestTimeout) as exc:
             exception = exc
             error = error_kind(exc)
             if clock.sock is not None:  # interrupted while sending: the pool gets its slot back
                 client._connection_pool.release_socket(clock.sock)
+            if isinstance(exc, RequestTimeout):
+                timer.close()  # libev keeps no time left on a fired timer: it would fire at once
+            else:
+                timers.append(timer)
         finally:
             del self.clocks[me]
         end = time.monotonic_ns()

@@ -1,8 +1,9 @@
 """One worker's replay of its shard: a dispatcher greenlet that sends each request on time.
 
 Runs only in worker processes, after ``gevent.monkey.patch_all()``, inside the Locust user of
-:mod:`harness.replay.user`. The dispatcher sleeps until ``t0 + due`` and spawns one greenlet per
-request and target; it never waits for a response before sending the next request (open
+:mod:`harness.replay.user`. The dispatcher sleeps until ``t0 + due`` and hands each request and
+target to a sender greenlet (:mod:`harness.replay.senders`: reused from request to request, a new
+one whenever none is idle); it never waits for a response before sending the next request (open
 workload). Each target has its own connection pool in the user's ``FastHttpSession``
 (:class:`~harness.replay.connections.ReplaySession`), sized so it does not bind on the captured
 traffic (:mod:`harness.replay.shard`); a send that still had to wait for a connection is late by
@@ -32,7 +33,6 @@ from typing import Any
 
 import gevent
 import gevent.event
-import gevent.pool
 import pyarrow as pa
 
 from harness.replay.connections import ReplaySession
@@ -46,6 +46,7 @@ from harness.replay.exchange import (
 )
 from harness.replay.locations import location_of
 from harness.replay.results import BATCH_ROWS, PartWriter, ResponseBuffer, RowBuffer
+from harness.replay.senders import Senders
 from harness.replay.shard import Shard
 from harness.replay.spec import ShardSpec
 from harness.replay.timeline import SessionTimeline, Slot
@@ -104,7 +105,7 @@ class ShardRun:
         if spec.keep_response_bytes > 0:
             self.responses = ResponseBuffer(spec.keep_response_bytes)
             self.response_writer = PartWriter(Path(spec.responses_part), RESPONSES_SCHEMA)
-        self.senders = gevent.pool.Group()
+        self.senders = Senders()
         self.finished = gevent.event.Event()
         self.error: BaseException | None = None
         self.summary: dict[str, Any] | None = None

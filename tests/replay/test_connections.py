@@ -1,0 +1,88 @@
+"""The replay session's per-request machinery against a real HTTP server on 127.0.0.1: the
+liveness check of pooled connections and the reused request timers.
+
+Each check runs in a child process, as a worker does (Locust monkey-patches on import)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+from tests.plugins.httpserver import RecordingServer
+
+_PRELUDE = """
+from gevent import monkey
+monkey.patch_all()
+import json, socket, sys
+import gevent
+from geventhttpclient.header import Headers
+from locust.event import EventHook
+from harness.replay.connections import ReplaySession, _TimedPool
+from harness.replay.exchange import Outgoing
+"""
+
+
+def _child(code: str, *args: str) -> Any:
+    script = _PRELUDE + textwrap.dedent(code)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_liveness_check_sees_a_closed_connection_without_yielding() -> None:
+    seen = _child("""
+        listener = socket.create_server(("127.0.0.1", 0))
+        client = socket.create_connection(listener.getsockname())
+        peer, _ = listener.accept()
+        check = _TimedPool._is_socket_alive
+        seen = [check(None, client)]
+        peer.close()  # the server hangs up an idle keep-alive connection
+        gevent.socket.wait_read(client.fileno(), timeout=5)
+        ran = []
+        gevent.spawn(ran.append, True)  # ready to run: a switch to the hub would run it
+        seen.append(check(None, client))
+        seen.append(check(None, client))
+        seen.append(ran == [])  # the checks gave the other greenlet no turn
+        client.close()
+        seen += [check(None, client), check(None, None)]
+        print(json.dumps(seen))
+    """)
+    assert seen == [True, False, False, True, False, False]
+
+
+def test_the_request_timeout_fires_again_on_a_reused_timer(http_server: RecordingServer) -> None:
+    http_server.delay("/slow", 2.0)
+    seen = _child(
+        """
+        fired = []
+        event = EventHook()
+        event.add_listener(lambda **kw: fired.append(kw))
+        session = ReplaySession(event, [sys.argv[1]], connections=4, timeout_s=0.3)
+        answers = []
+        for n, path in enumerate(["/a", "/slow/1", "/b", "/slow/2", "/c"]):
+            headers = Headers()
+            headers.add("Host", "example.test")
+            out = Outgoing("GET", path, headers, b"")
+            answers.append(session.replay(0, out, path, {"n": n}))
+        session.close()
+        print(json.dumps({
+            "errors": [a.error for a in answers],
+            "status": [a.status for a in answers],
+            "body": answers[2].body.decode(),
+            "timers": len(session._timers),
+            "fired": [[kw["context"]["n"], kw["exception"] is None] for kw in fired],
+        }))
+        """,
+        http_server.url,
+    )
+    assert seen["errors"] == ["none", "timeout", "none", "timeout", "none"]
+    assert seen["status"] == [200, 0, 200, 0, 200]
+    assert seen["body"] == "GET /b 0"
+    # the three answered requests reused one timer; the two that fired were dropped
+    assert seen["timers"] == 1
+    assert seen["fired"] == [[0, True], [1, False], [2, True], [3, False], [4, True]]

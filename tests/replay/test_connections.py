@@ -28,7 +28,11 @@ from harness.replay.exchange import Outgoing
 def _child(code: str, *args: str) -> Any:
     script = _PRELUDE + textwrap.dedent(code)
     out = subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -261,6 +261,10 @@ class ShardRun:
             names_of = names[request.route]
             for k in targets:
                 spawn(self._send, k, request, due, names_of[k], 0, None)
+            if self.buffer.count >= self._batch_rows:
+                self._take_batches()
+                if self._batched >= self.spec.flush_rows:
+                    self._flush_rows()
 
     def _dispatch_ordered(self) -> None:
         """Session order: the schedule and the :class:`SessionTimeline` of the requests that

@@ -74,3 +74,30 @@ def test_hooks_order_requests_send_extra_exchanges_and_mark_rows(
         assert odd.header("X-Previous-Status") == "200"
         assert rows[i]["link"] == "ok"
     assert all(rows[i]["wait_ms"] == 0 for i in range(0, 8, 2))
+
+
+@pytest.mark.slow
+def test_strict_schedule_writes_its_rows_while_it_runs(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    # the strict-schedule dispatcher used to skip the batching of rows: every row stayed in
+    # Python lists until the end of the run, written as one row group
+    requests = [Req(i * 0.02, f"/r/{i}", session=f"s{i % 3}") for i in range(30)]
+    capture = write_capture(tmp_path / "c.parquet", requests)
+    spec = ShardSpec(
+        capture=str(capture), shard=0, shards=1, targets=[TargetSpec("t", http_server.url)],
+        t0_ns=0, part=str(tmp_path / "part.parquet"), timeout_s=5.0, flush_rows=5,
+        ordering="schedule",
+    )  # fmt: skip
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(spec.to_json())
+    out = tmp_path / "out.json"
+    script = Path(__file__).parent / "data" / "hooks_run.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(spec_path), str(out), "plain"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert sorted(r["idx"] for r in result["rows"]) == list(range(30))
+    assert result["row_groups"] > 1

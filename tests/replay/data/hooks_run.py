@@ -1,4 +1,5 @@
-"""Run one shard with test hooks in a gevent process: ``python hooks_run.py SPEC.json OUT.json``.
+"""Run one shard with test hooks in a gevent process: ``python hooks_run.py SPEC.json OUT.json``
+(``... plain``: the base hooks, strict schedule).
 
 The hooks (what the session-state work plugs in) order requests by their session's replies,
 send a login through ``send`` before a session's first request, and copy the previous reply's
@@ -66,13 +67,15 @@ def main():
         def fire(self, **kw):
             events.append(kw["name"])
 
-    hooks = Hooks()
+    hooks = Hooks() if len(sys.argv) < 4 else RequestHooks()  # "plain": the strict schedule
     run = ShardRun(spec, shard, lambda kind, **data: None, 0, Event(), hooks=hooks)
     run.set_t0(time.time_ns() + 300_000_000)
     run.claim()
     gevent.spawn(run.run).join()
     rows = pq.read_table(spec.part).to_pylist()
-    out = {"rows": rows, "logins": hooks.logins, "events": events, "t0_ns": spec.t0_ns}
+    groups = pq.ParquetFile(spec.part).num_row_groups
+    logins = getattr(hooks, "logins", [])
+    out = {"rows": rows, "row_groups": groups, "logins": logins, "events": events}
     Path(sys.argv[2]).write_text(json.dumps(out, default=str))
 
 

@@ -25,8 +25,9 @@ from harness.replay.dispatch import ShardRun
 class ReplayUser(User):
     """Replays the shard of this worker on the capture's schedule (open workload).
 
-    One user per worker: its task sends nothing itself, it runs the dispatcher, which spawns a
-    greenlet per request and target. A second user spawned in the same worker stops at once.
+    One user per worker: its task sends nothing itself, it runs the dispatcher, which hands each
+    request and target to a sender greenlet (:mod:`harness.replay.senders`). A second user
+    spawned in the same worker stops at once.
     """
 
     wait_time = constant(0)

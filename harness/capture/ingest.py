@@ -31,6 +31,7 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from harness.capture.allocator import keep_freed_memory
 from harness.capture.batch import batch_path_applies, write_batches
 from harness.capture.bodyhash import KEYED, PLAIN
 from harness.capture.config import CaptureConfig
@@ -111,8 +112,9 @@ def import_capture(
     ``redact`` false keeps every value (``--no-redact``); else ``redact_mode`` says how
     secrets are replaced: by pseudonyms under ``pseudonym_key`` (a random key when ``None``)
     or by constant masks. Raises :class:`CaptureError` when a source cannot be read or nothing
-    usable remains.
+    usable remains. Tunes the process's allocator (:mod:`harness.capture.allocator`).
     """
+    keep_freed_memory()
     config = config or CaptureConfig()
     if fmt != "auto" and fmt not in FORMATS:
         raise CaptureError(f"unknown format {fmt!r} (choose auto, {', '.join(FORMATS)})")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -90,11 +91,29 @@ def steady_paths(count: int) -> list[str]:
 
 
 def steady_capture(
-    path: Path, rate: float, seconds: float, sessions: int = 200, unique: bool = False
+    path: Path,
+    rate: float,
+    seconds: float,
+    sessions: int = 200,
+    unique: bool = False,
+    think: str = "fixed",
 ) -> Path:
     """A capture of GETs evenly spaced at ``rate`` per second for ``seconds`` (``unique``: one
-    path per request, see :func:`steady_paths`)."""
+    path per request, see :func:`steady_paths`), each answered in 1 ms, from ``sessions``
+    clients.
+
+    ``think="fixed"``: request ``i`` belongs to client ``i % sessions``, so every client sends
+    one request each ``sessions / rate`` s, the same think time for all (in lockstep: on replay
+    in session order, replies that come back together release their next requests together,
+    every time). ``"exponential"``: each request belongs to a client drawn at random (fixed
+    seed), so a client's think times are exponential with the same mean, as users' are; a
+    client's request less than 1 ms after its previous one overlaps it (a parallel fetch)."""
     count = int(rate * seconds)
+    if think == "exponential":
+        rng = np.random.default_rng(7)
+        clients = rng.integers(0, sessions, count).tolist()
+    else:
+        clients = [i % sessions for i in range(count)]
     paths = (
         steady_paths(count) if unique else [f"/items/{i % 1000}?page={i % 7}" for i in range(count)]
     )
@@ -104,7 +123,7 @@ def steady_capture(
             "idx": pa.array(range(count), pa.int64()),
             "ts_ns": pa.array([1_700_000_000_000_000_000 + o for o in offsets], pa.int64()),
             "offset_ns": pa.array(offsets, pa.int64()),
-            "session": [f"client-{i % sessions}" for i in range(count)],
+            "session": [f"client-{c}" for c in clients],
             "method": ["GET"] * count,
             "scheme": ["https"] * count,
             "host": ["api.example.com"] * count,

@@ -277,26 +277,28 @@ class ReplaySession(FastHttpSession):
         timers = self._timers
         timer = timers.pop() if timers else gevent.Timeout(self.timeout_s, RequestTimeout)
         timer.start()
+        fired = True
         try:
             try:
                 response = client.request(out.method, out.path, body=out.body, headers=headers)
                 body = response.read()
             finally:
+                fired = not timer.pending
                 timer.cancel()
             status = response.status_code
             answered = list(response.items())
-            timers.append(timer)
         except (Exception, RequestTimeout) as exc:
             exception = exc
             error = error_kind(exc)
             if clock.sock is not None:  # interrupted while sending: the pool gets its slot back
                 client._connection_pool.release_socket(clock.sock)
-            if isinstance(exc, RequestTimeout):
-                timer.close()  # libev keeps no time left on a fired timer: it would fire at once
-            else:
-                timers.append(timer)
         finally:
             del self.clocks[me]
+            # libev keeps no time left on a timer that fired: restarted, it would fire at once
+            if fired:
+                timer.close()
+            else:
+                timers.append(timer)
         end = time.monotonic_ns()
         sent = clock.got_ns or end
         # a request that never got a slot waited from asking for one (or from the start) to now

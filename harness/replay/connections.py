@@ -229,8 +229,6 @@ class ReplaySession(FastHttpSession):
         self.connections = connections
         self.urls = list(targets)
         self.targets = [pool.get_client(url) for url in targets]
-        #: started and cancelled once per request: reused, not a new libev timer each time
-        self._timers: list[gevent.Timeout] = []
         self._epoch_ns = time.time_ns() - time.monotonic_ns()
 
     def warm_up(self, connections: int = 4) -> None:
@@ -274,17 +272,10 @@ class ReplaySession(FastHttpSession):
             headers = Headers()
             for pair in out.headers:
                 headers.add(*pair)
-        timers = self._timers
-        timer = timers.pop() if timers else gevent.Timeout(self.timeout_s, RequestTimeout)
-        timer.start()
-        fired = True
         try:
-            try:
+            with gevent.Timeout(self.timeout_s, RequestTimeout):
                 response = client.request(out.method, out.path, body=out.body, headers=headers)
                 body = response.read()
-            finally:
-                fired = not timer.pending
-                timer.cancel()
             status = response.status_code
             answered = list(response.items())
         except (Exception, RequestTimeout) as exc:
@@ -294,11 +285,6 @@ class ReplaySession(FastHttpSession):
                 client._connection_pool.release_socket(clock.sock)
         finally:
             del self.clocks[me]
-            # libev keeps no time left on a timer that fired: restarted, it would fire at once
-            if fired:
-                timer.close()
-            else:
-                timers.append(timer)
         end = time.monotonic_ns()
         sent = clock.got_ns or end
         # a request that never got a slot waited from asking for one (or from the start) to now

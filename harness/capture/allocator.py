@@ -4,8 +4,8 @@ An import allocates and frees buffers of a few MB thousands of times (a chunk's 
 heads and payloads, blocks of the input file). glibc's defaults give such a buffer a mapping of
 its own (``M_MMAP_THRESHOLD`` starts at 128 KiB and only creeps up as mapped chunks are freed)
 and return freed heap tops beyond twice that to the kernel, so the next buffer is faulted in
-again page by page: on the ingest benchmark about 120,000 minor page faults and 0.3-0.4 s of
-system time per 250,000 requests (25,000 faults and 0.1 s with the setting below).
+again page by page: on the ingest benchmark 110,000-120,000 minor page faults and 0.4-0.5 s of
+system time per 250,000 requests (20,000-27,000 faults and 0.1-0.3 s with the setting below).
 :func:`keep_freed_memory` fixes the two thresholds where glibc's own adjustment would end up at
 most (``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD`` 64 MiB): buffers below 32 MiB are reused
 from the heap, at most 64 MiB of freed memory stays mapped, and peak memory does not change

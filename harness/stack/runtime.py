@@ -369,8 +369,12 @@ class StackRuntime:
         }
 
     def write_state(self) -> Path:
+        """Write the state file atomically (aside, then renamed): ``stack status``, ``stack
+        down`` and a second run may read it at any moment, and must never see half of it."""
         path = self.work_dir / STATE_FILE
-        path.write_text(json.dumps(self.state(), indent=2), encoding="utf-8")
+        aside = path.with_name(path.name + ".tmp")
+        aside.write_text(json.dumps(self.state(), indent=2), encoding="utf-8")
+        aside.replace(path)
         return path
 
     def __enter__(self) -> StackRuntime:

@@ -8,6 +8,8 @@
   statistic and bounded in cost: the p-quantile of a bootstrap resample of ``n`` values is the
   ``r``-th order statistic, whose position is ``F_n^-1(U_(r))`` with ``U_(r) ~ Beta(r, n-r+1)``;
   so ``R`` resamples cost ``R`` beta draws and one quantile lookup, not ``R x n`` copies.
+- :func:`tail_excess` — requests beyond a latency threshold on each side, one-sided Fisher
+  exact test of "the candidate has more".
 - :func:`enough` — the minimum-sample rule: below it a gate says ``inconclusive``.
 """
 

@@ -433,17 +433,16 @@ def test_limit_data_closes_after_the_limit(
 def test_slow_close_delays_the_close(toxiproxy: ToxiproxyClient, tcp_upstream: Upstream) -> None:
     proxy = make_proxy(toxiproxy, tcp_upstream(greet_and_close))
     with connect(proxy, timeout=2) as sock:
-        started = time.monotonic()
         quick, _ = read_all(sock)
-        quick_close = time.monotonic() - started
     toxiproxy.create_toxic("db", SlowClose(delay=300))
+    # the clock starts before the connection: the upstream may greet and close (and the toxic's
+    # 300 ms start) before connect() returns here (measured 0.298 s from after it, under load)
+    started = time.monotonic()
     with connect(proxy, timeout=2) as sock:
-        started = time.monotonic()
         data, _ = read_all(sock)
         slow_close = time.monotonic() - started
     assert quick == data == b"hello"
-    assert slow_close >= 0.3
-    assert slow_close > quick_close
+    assert slow_close >= 0.3  # without the toxic the close comes at once (milliseconds)
 
 
 def test_the_fixture_never_touches_proxies_it_did_not_create(

@@ -33,6 +33,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.threadpool
 import pyarrow as pa
 
 from harness.replay.connections import ReplaySession
@@ -45,6 +46,7 @@ from harness.replay.exchange import (
     hooks_for,
 )
 from harness.replay.locations import location_of
+from harness.replay.priority import lower_this_thread
 from harness.replay.results import BATCH_ROWS, PartWriter, ResponseBuffer, RowBuffer
 from harness.replay.senders import Senders
 from harness.replay.shard import Shard
@@ -57,6 +59,10 @@ Report = Callable[..., None]
 
 #: when the dispatcher is behind, it yields to the senders after this many spawns
 _BURST = 16
+
+#: rows (in multiples of ``flush_rows``) that may wait for a part-file write still under way
+#: before the dispatcher waits for it
+_PENDING_FLUSHES = 4
 
 
 def stats_names(spec: ShardSpec, route: str | None) -> list[str]:
@@ -121,6 +127,7 @@ class ShardRun:
         self._stopped = False
         self._dispatcher: gevent.Greenlet | None = None
         self._flush: Any = None
+        self._writer: gevent.threadpool.ThreadPool | None = None
         self._batches: list[pa.RecordBatch] = []
         self._response_batches: list[pa.RecordBatch] = []
         self._batched = 0
@@ -423,8 +430,19 @@ class ShardRun:
             self._response_batches.append(self.responses.take())
 
     def _flush_rows(self, final: bool = False) -> None:
-        # parquet encoding runs in a real thread (it releases the GIL) so the dispatcher keeps time
+        """Hand the rows taken so far to the part-file writer (``final``: write them here, wait
+        for the writer, close the part files).
+
+        Parquet encoding runs in a thread of its own (it releases the GIL) at a lower priority
+        (:func:`~harness.replay.priority.lower_this_thread`), so on a shared core it takes the
+        loop's idle time, not its time slices. While a write is still under way the rows wait
+        for the next flush, up to :data:`_PENDING_FLUSHES` times ``flush_rows`` of them: only
+        then does the dispatcher wait for the writer.
+        """
         if self._flush is not None:
+            backlog = self._batched >= _PENDING_FLUSHES * self.spec.flush_rows
+            if not (final or backlog or self._flush.ready()):
+                return
             self._flush.get()
             self._flush = None
         if self.buffer.count:
@@ -444,8 +462,14 @@ class ShardRun:
             self.writer.close()
             if self.response_writer is not None:
                 self.response_writer.close()
-        else:
-            self._flush = gevent.get_hub().threadpool.spawn(write)
+            if self._writer is not None:
+                self._writer.kill()
+                self._writer = None
+            return
+        if self._writer is None:
+            self._writer = gevent.threadpool.ThreadPool(1)
+            self._writer.apply(lower_this_thread)
+        self._flush = self._writer.spawn(write)
 
     # -- progress ---------------------------------------------------------------------------
 

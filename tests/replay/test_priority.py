@@ -35,3 +35,22 @@ def test_without_the_privilege_the_worker_keeps_its_priority_and_says_so() -> No
     else:
         prefix = []
     assert _run(*prefix) == ("False", os.getpriority(os.PRIO_PROCESS, 0))
+
+
+def test_the_part_file_writer_lowers_its_own_thread_only() -> None:
+    import threading
+
+    from harness.replay.priority import WRITER_NICER, lower_this_thread
+
+    seen: dict[str, int | bool] = {}
+
+    def writer() -> None:
+        seen["lowered"] = lower_this_thread()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    thread.join()
+    assert seen == {"lowered": True, "nice": min(19, before + WRITER_NICER)}
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the calling thread keeps its own

@@ -1,5 +1,6 @@
 """Run one shard with test hooks in a gevent process: ``python hooks_run.py SPEC.json OUT.json``
-(``... plain``: the base hooks, strict schedule).
+(``... plain``: the base hooks, strict schedule; ``... slow-writer``: the same, with a part-file
+writer whose first write takes 1.5 s, and the niceness of the writer's thread in OUT.json).
 
 The hooks (what the session-state work plugs in) order requests by their session's replies,
 send a login through ``send`` before a session's first request, and copy the previous reply's
@@ -7,6 +8,7 @@ status into a header. The rows written by the real sender are printed to OUT.jso
 """
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ import gevent  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from geventhttpclient.header import Headers  # noqa: E402
 
+from harness.replay import results  # noqa: E402
 from harness.replay.dispatch import ShardRun  # noqa: E402
 from harness.replay.exchange import Await, Outgoing, RequestHooks  # noqa: E402
 from harness.replay.shard import load_shard  # noqa: E402
@@ -58,7 +61,28 @@ class Hooks(RequestHooks):
         self.last_status[(target, request.session)] = answer.status
 
 
+WRITER = {}
+
+
+def slow_writer():
+    """The first write takes 1.5 s (a disk or a core busy elsewhere); records the thread's nice."""
+    real_write = results.PartWriter.write
+    real_sleep = monkey.get_original("time", "sleep")
+    native_id = monkey.get_original("threading", "get_native_id")
+
+    def write(self, batches):
+        if not WRITER:
+            WRITER["nice"] = os.getpriority(os.PRIO_PROCESS, native_id())
+            real_sleep(1.5)
+        return real_write(self, batches)
+
+    results.PartWriter.write = write
+
+
 def main():
+    mode = sys.argv[3] if len(sys.argv) > 3 else ""
+    if mode == "slow-writer":
+        slow_writer()
     spec = ShardSpec.load(Path(sys.argv[1]))
     shard = load_shard(spec)
     events = []
@@ -75,7 +99,14 @@ def main():
     rows = pq.read_table(spec.part).to_pylist()
     groups = pq.ParquetFile(spec.part).num_row_groups
     logins = getattr(hooks, "logins", [])
-    out = {"rows": rows, "row_groups": groups, "logins": logins, "events": events}
+    out = {
+        "rows": rows,
+        "row_groups": groups,
+        "logins": logins,
+        "events": events,
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        "writer_nice": WRITER.get("nice"),
+    }
     Path(sys.argv[2]).write_text(json.dumps(out, default=str))
 
 

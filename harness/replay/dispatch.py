@@ -147,6 +147,7 @@ class ShardRun:
         """Open a few connections per target and report ``ready``; call before t0."""
         if len(self.schedule):
             self.session.warm_up()
+            self._writer_thread()
         # the prepared requests live for the whole run: keep the collector from rescanning them
         gc.collect()
         gc.freeze()
@@ -466,10 +467,14 @@ class ShardRun:
                 self._writer.kill()
                 self._writer = None
             return
+        self._flush = self._writer_thread().spawn(write)
+
+    def _writer_thread(self) -> gevent.threadpool.ThreadPool:
+        """The part-file writer's thread (started before t0 by :meth:`get_ready`)."""
         if self._writer is None:
             self._writer = gevent.threadpool.ThreadPool(1)
             self._writer.apply(lower_this_thread)
-        self._flush = self._writer.spawn(write)
+        return self._writer
 
     # -- progress ---------------------------------------------------------------------------
 

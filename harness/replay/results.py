@@ -23,10 +23,11 @@ BATCH_ROWS = 1000
 
 
 class RowBuffer:
-    """Columns of result rows not yet written (one list per column of ``REQUESTS_SCHEMA``)."""
+    """Result rows not yet written, one tuple per row (columns of ``REQUESTS_SCHEMA``); they
+    become columns in :meth:`take`, once per batch, not value by value on every response."""
 
     def __init__(self) -> None:
-        self.columns: list[list[object]] = [[] for _ in REQUESTS_SCHEMA.names]
+        self.rows: list[tuple[object, ...]] = []
         self.count = 0
 
     def append(  # noqa: PLR0917 - called once per response: positional on purpose
@@ -81,15 +82,13 @@ class RowBuffer:
             orig_location_route,
             location_route,
         )
-        for column, value in zip(self.columns, values, strict=True):
-            column.append(value)
+        self.rows.append(values)
         self.count += 1
 
     def take(self) -> pa.RecordBatch:
         """The buffered rows as one Arrow batch; the buffer starts empty again."""
-        columns = self.columns
-        self.columns = [[] for _ in REQUESTS_SCHEMA.names]
-        self.count = 0
+        rows, self.rows, self.count = self.rows, [], 0
+        columns = zip(*rows, strict=True) if rows else ([] for _ in REQUESTS_SCHEMA.names)
         arrays = [
             pa.array(col, type=f.type) for col, f in zip(columns, REQUESTS_SCHEMA, strict=True)
         ]

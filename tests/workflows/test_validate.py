@@ -107,6 +107,21 @@ def test_validate_bad_spec_is_a_usage_error(
     assert not (work / "nope").exists()
 
 
+def _gates(run_dir: Path) -> str:
+    """Each verdict's status and its gates that did not pass, for a failure message."""
+    lines = []
+    for path in sorted(run_dir.glob("**/verdict.json")):
+        verdict = json.loads(path.read_text())
+        failed = [
+            f"{gate['name']}={gate['status']}: {gate.get('reason', '')}"
+            for gate in verdict.get("gates", [])
+            if gate.get("status") != "pass"
+        ]
+        validity = "" if verdict.get("valid", True) else f" invalid: {verdict['invalid_reasons']}"
+        lines.append(f"{path.parent.name}: {verdict.get('status')}{validity} {failed}")
+    return "\n".join(lines)
+
+
 def test_demo_json(work: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "harness", "demo", "--json", "-o", str(work / "demo")],
@@ -116,7 +131,8 @@ def test_demo_json(work: Path) -> None:
         cwd=REPO,
         check=False,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    # exit 1 = not the expected outcome: say which verdict was not, and which gates failed
+    assert result.returncode == 0, result.stderr[-2000:] + result.stdout + _gates(work / "demo")
     document = json.loads(result.stdout)
     assert document["hotfix-naive"] == "fail"
     assert document["hotfix-safe"] == "pass"

@@ -76,17 +76,14 @@ def test_hooks_order_requests_send_extra_exchanges_and_mark_rows(
     assert all(rows[i]["wait_ms"] == 0 for i in range(0, 8, 2))
 
 
-@pytest.mark.slow
-def test_strict_schedule_writes_its_rows_while_it_runs(
-    tmp_path: Path, http_server: RecordingServer
-) -> None:
-    # the strict-schedule dispatcher used to skip the batching of rows: every row stayed in
-    # Python lists until the end of the run, written as one row group
-    requests = [Req(i * 0.02, f"/r/{i}", session=f"s{i % 3}") for i in range(30)]
+def _run_schedule(
+    tmp_path: Path, server: RecordingServer, requests: list[Req], flush_rows: int, mode: str
+) -> dict:
+    """One shard in strict-schedule order through ``data/hooks_run.py`` in ``mode``."""
     capture = write_capture(tmp_path / "c.parquet", requests)
     spec = ShardSpec(
-        capture=str(capture), shard=0, shards=1, targets=[TargetSpec("t", http_server.url)],
-        t0_ns=0, part=str(tmp_path / "part.parquet"), timeout_s=5.0, flush_rows=5,
+        capture=str(capture), shard=0, shards=1, targets=[TargetSpec("t", server.url)],
+        t0_ns=0, part=str(tmp_path / "part.parquet"), timeout_s=5.0, flush_rows=flush_rows,
         ordering="schedule",
     )  # fmt: skip
     spec_path = tmp_path / "spec.json"
@@ -94,11 +91,21 @@ def test_strict_schedule_writes_its_rows_while_it_runs(
     out = tmp_path / "out.json"
     script = Path(__file__).parent / "data" / "hooks_run.py"
     done = subprocess.run(
-        [sys.executable, str(script), str(spec_path), str(out), "plain"],
+        [sys.executable, str(script), str(spec_path), str(out), mode],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+def test_strict_schedule_writes_its_rows_while_it_runs(
+    tmp_path: Path, http_server: RecordingServer
+) -> None:
+    # the strict-schedule dispatcher used to skip the batching of rows: every row stayed in
+    # Python lists until the end of the run, written as one row group
+    requests = [Req(i * 0.02, f"/r/{i}", session=f"s{i % 3}") for i in range(30)]
+    result = _run_schedule(tmp_path, http_server, requests, 5, "plain")
     assert sorted(r["idx"] for r in result["rows"]) == list(range(30))
     assert result["row_groups"] > 1
 
@@ -110,22 +117,7 @@ def test_a_slow_part_file_write_does_not_hold_up_the_schedule(
     # the dispatcher used to wait for the previous write at every flush: with a writer that
     # took a core's time slices (or a slow disk), requests went out late by the write's length
     requests = [Req(i * 0.02, f"/r/{i}") for i in range(30)]
-    capture = write_capture(tmp_path / "c.parquet", requests)
-    spec = ShardSpec(
-        capture=str(capture), shard=0, shards=1, targets=[TargetSpec("t", http_server.url)],
-        t0_ns=0, part=str(tmp_path / "part.parquet"), timeout_s=5.0, flush_rows=10,
-        ordering="schedule",
-    )  # fmt: skip
-    spec_path = tmp_path / "spec.json"
-    spec_path.write_text(spec.to_json())
-    out = tmp_path / "out.json"
-    script = Path(__file__).parent / "data" / "hooks_run.py"
-    done = subprocess.run(
-        [sys.executable, str(script), str(spec_path), str(out), "slow-writer"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    result = json.loads(out.read_text())
+    result = _run_schedule(tmp_path, http_server, requests, 10, "slow-writer")
     rows = result["rows"]
     assert sorted(r["idx"] for r in rows) == list(range(30))  # no row lost
     assert result["row_groups"] > 1

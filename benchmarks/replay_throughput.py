@@ -15,7 +15,7 @@ the machine's cores. For each configuration:
    between ``--low`` and ``--high`` (``--steps`` steps of ``--seconds`` each, rates rounded to
    250/s): a step is held when the send lag p99 is at most 10 ms and the achieved rate is at
    least 97 % of the scheduled one. A step that is not held is run again, up to ``--retries``
-   times, and counts as held when one of its runs is (``attempts`` in its JSON line): on this
+   times, and counts as held when one of its runs is (``attempt`` in its JSON line): on this
    virtual machine a single stall of 40-100 ms, which takes 1 % of a raw closed loop's
    requests, puts the p99 of a whole step over 10 ms, and one such step ends the bisection's
    upper half. The pool of the target is bounded (``--max-connections``

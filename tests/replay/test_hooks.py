@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.replay.exchange import ReplyBoard
+from harness.replay.priority import WRITER_NICER
 from harness.replay.spec import ShardSpec, TargetSpec
 from tests.plugins.httpserver import RecordingServer
 from tests.replay.captures import Req, write_capture
@@ -125,4 +126,4 @@ def test_a_slow_part_file_write_does_not_hold_up_the_schedule(
     # later rows waited for the next flush instead of the dispatcher waiting for the writer
     assert max(r["lag_ms"] for r in rows) < 500
     # the writer's thread runs nicer than the sending loop's
-    assert result["writer_nice"] == min(19, result["nice"] + 10)
+    assert result["writer_nice"] == min(19, result["nice"] + WRITER_NICER)

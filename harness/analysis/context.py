@@ -73,6 +73,8 @@ class Context:
     latency: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.float64))
     #: send to last byte: the target's own time, without the load generator's lag
     own_latency: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.float64))
+    #: when a request was due (ns from t0), moved by its session wait: what phases are cut by
+    when: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
 
     @property
     def routes(self) -> list[str]:
@@ -131,4 +133,5 @@ def build_context(run: Run, gates: GatesConfig, targets: Targets) -> Context:
         errors=frame["failed"].to_numpy(dtype=bool),
         latency=frame["latency_corrected_ms"].to_numpy(dtype=np.float64),
         own_latency=frame["latency_ms"].to_numpy(dtype=np.float64),
+        when=moved.to_numpy(dtype=np.int64),
     )

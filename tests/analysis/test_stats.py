@@ -1,11 +1,16 @@
 """Statistics against values computed by hand or published."""
 
+import itertools
+from statistics import NormalDist
+
 import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
 from harness.analysis.stats import (
     adjusted_confidence,
+    block_excess,
+    block_length_s,
     bootstrap_quantile,
     cliffs_delta,
     enough,
@@ -13,6 +18,7 @@ from harness.analysis.stats import (
     newcombe_difference,
     order_quantile,
     p99_ratio,
+    sign_flip_p,
     wilson,
     z_value,
 )
@@ -103,3 +109,53 @@ def test_minimum_samples_and_bonferroni() -> None:
     assert not enough(29, 1000, 30)
     assert adjusted_confidence(0.95, 10) == pytest.approx(0.995)
     assert adjusted_confidence(0.95, 0) == pytest.approx(0.95)
+
+
+def _all_signs(differences: list[int]) -> float:
+    """The sign-flip p by listing every sign pattern of the nonzero differences."""
+    nonzero = [d for d in differences if d]
+    observed = sum(differences)
+    patterns = list(itertools.product((1, -1), repeat=len(nonzero)))
+    reached = sum(
+        sum(s * d for s, d in zip(signs, nonzero, strict=True)) >= observed for signs in patterns
+    )
+    return reached / len(patterns)
+
+
+def test_sign_flip_p_is_the_share_of_sign_patterns() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        differences = rng.integers(-3, 7, size=int(rng.integers(1, 13))).tolist()
+        assert sign_flip_p(np.array(differences)) == pytest.approx(_all_signs(differences))
+    assert sign_flip_p(np.zeros(5, dtype=np.int64)) == 1.0
+    assert sign_flip_p(np.ones(10, dtype=np.int64)) == pytest.approx(2**-10)
+    # one block, however large, is a coin toss
+    assert sign_flip_p(np.array([40, 0, 0, 0])) == 0.5
+
+
+def test_sign_flip_p_of_many_blocks_uses_the_normal_approximation() -> None:
+    # 2,000 blocks of 20,000 slow requests: beyond the exact budget
+    differences = np.full(2000, 10, dtype=np.int64)
+    differences[::2] = -10
+    differences[:40] = 10  # 20 more positive blocks than negative
+    exact_sd = np.sqrt((differences.astype(float) ** 2).sum())
+    z = (differences.sum() - 1) / exact_sd
+    assert sign_flip_p(differences) == pytest.approx(1 - NormalDist().cdf(z))
+
+
+def test_block_excess_pairs_blocks_of_time() -> None:
+    # 10 s of requests on both sides, 100 a second: a span of 9.99 s, blocks of 0.4995 s
+    times = np.arange(1000, dtype=np.int64) * 10_000_000
+    burst = np.zeros(1000, dtype=bool)
+    burst[:16] = True  # 16 slow requests in the first 0.16 s
+    spread = np.zeros(1000, dtype=bool)
+    spread[::62] = True  # 17 slow requests, one every 0.62 s
+    none = np.zeros(1000, dtype=bool)
+    one = block_excess(times, burst, times, none)
+    assert one.block_s == pytest.approx(0.4995)
+    assert (one.blocks, one.worse, one.better) == (21, 1, 0)
+    assert one.p_value == 0.5
+    many = block_excess(times, spread, times, none)
+    assert (many.worse, many.better) == (17, 0)
+    assert many.p_value == pytest.approx(2**-17)
+    assert block_length_s(2.0) == 0.25 and block_length_s(60.0) == 1.0

@@ -107,3 +107,19 @@ def test_the_same_slow_requests_spread_over_the_phase_fail(tmp_path: Path) -> No
     assert gate.status == "fail", gate.reason
     assert "16 vs 2 requests slower than" in gate.reason
     assert "more in 15 of 21 blocks of 0.6 s, fewer in 1" in gate.reason, gate.reason
+
+
+def test_a_burst_on_a_slower_body_fails(tmp_path: Path) -> None:
+    # the candidate's every request 30 % slower (26-31 ms against 20-24: below the limit of
+    # 34 ms) and the same burst: the excess is in one block, but the distribution moved
+    run = _two_sides(
+        12.0,
+        Behaviour(latency_ms=20, slow=BASELINE_SLOW),
+        Behaviour(latency_ms=26, slow=BURST),
+    )
+    gate = judge(load_run(run.write(tmp_path))).gate("latency_p99")
+    assert gate.status == "fail", gate.reason
+    assert "16 vs 2 requests slower than 34.0 ms" in gate.reason
+    assert "more in 1 of 21 blocks of 0.6 s" in gate.reason
+    (check,) = [c for c in gate.checks if c.status != "skipped"]
+    assert check.effect is not None and check.effect > 0.33

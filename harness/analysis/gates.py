@@ -159,10 +159,11 @@ class ResponseDiffGate(_Strict):
 
     With ``responses.parquet`` the comparison is field by field (JSON paths, headers): fields
     that differ between two copies of the baseline (the A/A pair) are noise, per route; without
-    an A/A copy, built-in normalisers (``normalise``) and ``ignore`` rules decide. ``ignore``
-    maps a route template (or ``*``: every route) to fields: ``$.a.b`` (indexes generalised:
-    ``$.items[*].at``), ``header:NAME`` or ``body``. Without ``responses.parquet``: status and
-    body hash.
+    an A/A copy, built-in normalisers (``normalise``) and ``ignore`` rules decide. In both
+    cases a value minted per response (a serial id, its Location) counts only where its format
+    changed (:mod:`harness.analysis.responsediff`). ``ignore`` maps a route template (or ``*``:
+    every route) to fields: ``$.a.b`` (indexes generalised: ``$.items[*].at``), ``header:NAME``
+    or ``body``. Without ``responses.parquet``: status and body hash.
     """
 
     max_share: float = Field(ge=0, le=1)

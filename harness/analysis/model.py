@@ -34,8 +34,9 @@ DEFINITIONS: dict[str, str] = {
     "cascade": "error rate of the candidate on independent_routes during a fault",
     "response difference": "share of paired requests whose responses differ: field by field "
     "(JSON paths, headers) beyond the noise between two baseline copies, or after the "
-    "normalisers and ignore rules without them; by status and body hash when no bodies were "
-    "kept",
+    "normalisers and ignore rules without them; values minted per response (distinct in "
+    "nearly every response and growing with time on both sides: a serial id) only by their "
+    "format; by status and body hash when no bodies were kept",
     "noise": "the same comparison between two copies of the baseline (target role 'aa')",
     "decision": "a check fails when its estimate exceeds the limit AND the interval excludes "
     "no change; intervals are Bonferroni-adjusted over the checks of a gate; fewer than "
@@ -158,7 +159,8 @@ class DiffExample(_Model):
 class FieldDiff(_Model):
     """How often one field differed on one route: in ``differing`` of ``pairs`` paired
     responses of equal status; ``noise_share`` between the A/A copies; ``noise``: not held
-    against the candidate."""
+    against the candidate (the copies differ as often; or ``minted``, and ``reshaped`` no more
+    often than theirs)."""
 
     route: str
     field: str
@@ -166,6 +168,11 @@ class FieldDiff(_Model):
     pairs: int
     noise_share: float | None = None
     noise: bool = False
+    #: its values are minted per response (new in nearly every response, growing with time,
+    #: on both sides: a serial id, a Location naming it): only the ``reshaped`` pairs, whose
+    #: values differ in format (:func:`harness.analysis.responsediff.shape`), were judged
+    minted: bool = False
+    reshaped: int | None = None
 
 
 class Responses(_Model):

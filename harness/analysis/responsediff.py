@@ -8,9 +8,22 @@ often than the copies do (the lower end of the candidate's Wilson interval above
 of the copies', so a field the copies never disagree on counts once the candidate's differences
 are more than chance). A status change always counts.
 
+A value **minted per response** is noise the copies may or may not happen to show: two
+databases that mint the same ids until one insert rolls back in one of them. A field beyond the
+copies' differences is minted on a route when, on the baseline's side and on the candidate's,
+at least :data:`MINTED_MIN_VALUES` responses hold it, :data:`MINTED_DISTINCT` of its values are
+distinct and they grow with the due time (a sequence's ids, a ``Location`` naming them; the
+numbers in them in Spearman's rank correlation of at least :data:`MINTED_ORDER` with the due
+order). Such a field is judged by its format only: the pairs whose values differ in
+:func:`shape` (JSON type, the text around the numbers) count, against the copies' such pairs. A
+value that repeats (a balance, a status) is never minted, nor one different per request in no
+order (another account's balance each time, an amount echoed from the request). The responses
+alone cannot tell a minted value from an echoed one that also grows with time (a client's
+counter): a change of its value that keeps its format is then not counted.
+
 Without an A/A copy there is nothing to learn from: the built-in normalisers
-(:mod:`harness.analysis.fields`) and the gate's ``ignore`` rules decide. The bodies come from
-``responses.parquet``; a run without it is compared by status and body hash
+(:mod:`harness.analysis.fields`), the minted rule and the gate's ``ignore`` rules decide. The
+bodies come from ``responses.parquet``; a run without it is compared by status and body hash
 (:func:`harness.analysis.metrics.pair_responses`).
 """
 
@@ -25,7 +38,7 @@ import pandas as pd
 
 from harness.analysis.checks import conf_words, pct, phase_words, summarise, too_few
 from harness.analysis.context import Context
-from harness.analysis.fields import JWT, fields
+from harness.analysis.fields import JWT, fields, normalise
 from harness.analysis.gates import ResponseDiffGate
 from harness.analysis.metrics import pair_responses
 from harness.analysis.model import (
@@ -94,11 +107,30 @@ def _side(responses: pd.DataFrame, target: str) -> pd.DataFrame:
     return rows
 
 
+@dataclass
+class _Compared:
+    """Pairs of the baseline and one other target (a sample of :data:`MAX_PAIRS` when there
+    were more), their differing fields (ignored ones left out), how many pairs there were, and
+    both sides' fields (for :func:`_minted`)."""
+
+    pairs: pd.DataFrame
+    found: list[dict[str, tuple[str | None, str | None]]]
+    total: int
+    left: _Fields
+    right: _Fields
+
+
 def _differences(
-    ctx: Context, responses: pd.DataFrame, other: str, normalised: bool, ignore: ResponseDiffGate
-) -> tuple[pd.DataFrame, list[dict[str, tuple[str | None, str | None]]], int]:
-    """Pairs of baseline and ``other`` (a sample of :data:`MAX_PAIRS` when there are more),
-    their differing fields (ignored ones left out), and how many pairs there were."""
+    ctx: Context,
+    responses: pd.DataFrame,
+    other: str,
+    normalised: bool,
+    ignore: ResponseDiffGate,
+    *,
+    baseline: _Fields | None = None,
+) -> _Compared:
+    """The baseline's responses paired with ``other``'s, and where they differ; ``baseline``:
+    the baseline's fields parsed already (in the same way)."""
     pairs = pair_responses(ctx.frame, ctx.targets.baseline, other)
     total = len(pairs)
     if total > MAX_PAIRS:
@@ -109,7 +141,8 @@ def _differences(
     keys = ["idx", "due_ns"]
     pairs = pairs.merge(base[[*keys, "position"]], on=keys, how="left")
     pairs = pairs.merge(cand[[*keys, "position"]], on=keys, how="left", suffixes=("_b", "_c"))
-    left, right = _Fields(base, normalised), _Fields(cand, normalised)
+    left = baseline if baseline is not None else _Fields(base, normalised)
+    right = _Fields(cand, normalised)
     found: list[dict[str, tuple[str | None, str | None]]] = []
     for rec in pairs[
         ["route", "status_base", "status_cand", "position_b", "position_c"]
@@ -126,7 +159,7 @@ def _differences(
                     if name not in skip and a.get(name) != b.get(name):
                         diff[name] = (a.get(name), b.get(name))
         found.append(diff)
-    return pairs, found, total
+    return _Compared(pairs, found, total, left, right)
 
 
 def _counts(
@@ -152,27 +185,50 @@ def compare_fields(
         return None
     learned = t.aa is not None and bool((responses["target"] == t.aa).any())
     normalised = gate.normalise and not learned
-    pairs, found, total = _differences(ctx, responses, t.candidate, normalised, gate)
+    cand = _differences(ctx, responses, t.candidate, normalised, gate)
+    pairs, found = cand.pairs, cand.found
     cand_field, cand_route = _counts(pairs, found)
+    aa: _Compared | None = None
     aa_field: Counter[tuple[str, str]] = Counter()
     aa_route: Counter[str] = Counter()
     if learned and t.aa is not None:
-        aa_pairs, aa_found, _ = _differences(ctx, responses, t.aa, False, gate)
-        aa_field, aa_route = _counts(aa_pairs, aa_found)
-    beyond = {
-        key: _beyond(
-            count,
-            cand_route[key[0]],
-            aa_field[key],
-            aa_route[key[0]],
+        # not normalised either: the baseline's fields are the same ones
+        aa = _differences(ctx, responses, t.aa, False, gate, baseline=cand.left)
+        aa_field, aa_route = _counts(aa.pairs, aa.found)
+
+    def held(key: tuple[str, str], k_cand: int, k_aa: int) -> bool:
+        route = key[0]
+        return _beyond(
+            k_cand,
+            cand_route[route],
+            k_aa,
+            aa_route[route],
             confidence=ctx.gates.confidence,
             learned=learned,
         )
-        for key, count in cand_field.items()
+
+    beyond = {key: held(key, count, aa_field[key]) for key, count in cand_field.items()}
+    # A value minted per response (a serial id, a Location naming it) differs wherever the
+    # candidate's database minted other values, whether or not the copies happened to mint the
+    # same ones: such a field is held only where its format changed.
+    rows = _route_rows(pairs)
+    minted = {
+        key for key, over in beyond.items() if over and _minted(cand, rows.get(key[0], []), key[1])
     }
+    reshaped = _reshaped(cand, minted)
+    aa_reshaped = _reshaped(aa, minted) if aa is not None else Counter()
+    for key in minted:
+        beyond[key] = held(key, reshaped[key], aa_reshaped[key])
     differs, changes = [], {}
     for number, (route, diff) in enumerate(zip(pairs["route"].astype(str), found, strict=True)):
-        counted = [n for n in diff if n == STATUS or beyond.get((route, n), False)]
+        counted = [
+            n
+            for n, (a, b) in diff.items()
+            if n == STATUS
+            or (
+                beyond.get((route, n), False) and ((route, n) not in minted or shape(a) != shape(b))
+            )
+        ]
         differs.append(bool(counted))
         if counted:
             changes[number] = [_change(n, *diff[n]) for n in sorted(counted)[:8]]
@@ -185,11 +241,14 @@ def compare_fields(
             pairs=cand_route[route],
             noise_share=(aa_field[(route, name)] / aa_route[route]) if aa_route[route] else None,
             noise=not beyond[(route, name)],
+            minted=(route, name) in minted,
+            reshaped=reshaped[(route, name)] if (route, name) in minted else None,
         )
         for (route, name), count in cand_field.most_common()
     ]
-    summary.sort(key=lambda f: (f.noise, -f.differing))
-    sampled = total if total > len(pairs) else None
+    # held fields first, then those the A/A copy could not explain (minted), then its noise
+    summary.sort(key=lambda f: (f.noise, not f.minted, -f.differing))
+    sampled = cand.total if cand.total > len(pairs) else None
     return FieldComparison(pairs, learned, summary[:SUMMARY_FIELDS], changes, sampled)
 
 
@@ -205,6 +264,93 @@ def _beyond(
     low, _ = wilson(k_cand, n_cand, confidence)
     _, high = wilson(k_aa, n_aa, confidence)
     return low > high
+
+
+#: A field is minted per response on a route only with this many values on each side, ...
+MINTED_MIN_VALUES = 20
+#: ... this share of them distinct (and with a number in them) on each side, ...
+MINTED_DISTINCT = 0.99
+#: ... and growing with the due time: Spearman's rank correlation of value (its numbers, in
+#: order) and due time at least this, on each side.
+MINTED_ORDER = 0.9
+
+_NUMBER = re.compile(r"[0-9]+")
+_WORD_WITH_DIGIT = re.compile(r"[0-9A-Za-z]*[0-9][0-9A-Za-z]*")
+
+
+def shape(value: str | None) -> str | None:
+    """The format of a field's value without its numbers: times, UUIDs and JWTs as the
+    normalisers write them, then every word with a digit in it as ``#``. A JSON string keeps
+    its quotes, so a number that became a string changes shape.
+
+    >>> [shape(v) for v in ("123", '"123"', "1.5", "/payments/123", '"pay_8f3a"', None)]
+    ['#', '"#"', '#.#', '/payments/#', '"pay_#"', None]
+    """
+    if value is None:
+        return None
+    return _WORD_WITH_DIGIT.sub("#", normalise(value))
+
+
+def _route_rows(pairs: pd.DataFrame) -> dict[str, list[tuple[int, int]]]:
+    """Route -> (baseline, other side) response positions of the pairs of equal status, in
+    the order they were due."""
+    equal = pairs[
+        (pairs["status_base"] == pairs["status_cand"])
+        & pairs["position_b"].notna()
+        & pairs["position_c"].notna()
+    ].sort_values(["due_ns", "idx"], kind="stable")
+    rows: dict[str, list[tuple[int, int]]] = {}
+    for route, pb, pc in equal[["route", "position_b", "position_c"]].itertuples(index=False):
+        rows.setdefault(str(route), []).append((int(pb), int(pc)))
+    return rows
+
+
+def _minted(compared: _Compared, rows: list[tuple[int, int]], name: str) -> bool:
+    """Whether field ``name`` holds a value minted per response on the route of ``rows``, on
+    both sides: at least :data:`MINTED_MIN_VALUES` values, nearly all distinct
+    (:data:`MINTED_DISTINCT`) and growing with the due time (:data:`MINTED_ORDER`), as a
+    sequence's ids (or a Location that names them) do. A value that repeats (a balance, a
+    status) is not minted; neither is one that is merely different per request in no order (the
+    balance of a different account each time, an amount echoed from the request): the copies of
+    one build return those alike, so a difference in them is the candidate's."""
+    for side, column in ((compared.left, 0), (compared.right, 1)):
+        values = [value for row in rows if (value := side.of(row[column]).get(name)) is not None]
+        if len(values) < MINTED_MIN_VALUES or len(set(values)) < MINTED_DISTINCT * len(values):
+            return False
+        keys = [key for key in map(_order_key, values) if key]
+        if len(keys) < MINTED_DISTINCT * len(values) or not _grows(keys):
+            return False
+    return True
+
+
+def _order_key(value: str) -> tuple[tuple[int, str], ...]:
+    """The numbers in ``value`` in a comparable form (by length, then digits: no ``int`` of a
+    thousand digits), so ``/payments/99`` comes before ``/payments/100``."""
+    return tuple((len(n), n) for n in (m.lstrip("0") for m in _NUMBER.findall(value)))
+
+
+def _grows(keys: list[tuple[tuple[int, str], ...]]) -> bool:
+    """Whether values listed in due order grow with it: Spearman's rank correlation of each
+    value's rank and its place in the list at least :data:`MINTED_ORDER`."""
+    n = len(keys)
+    ranks = np.empty(n)
+    ranks[sorted(range(n), key=keys.__getitem__)] = np.arange(n)
+    return bool(np.corrcoef(np.arange(n), ranks)[0, 1] >= MINTED_ORDER)
+
+
+def _reshaped(compared: _Compared, keys: set[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """(route, field) of ``keys`` -> pairs of equal status whose values differ in shape."""
+    out: Counter[tuple[str, str]] = Counter()
+    if not keys:
+        return out
+    names = {name for _, name in keys}
+    for route, diff in zip(compared.pairs["route"].astype(str), compared.found, strict=True):
+        if STATUS in diff:
+            continue
+        for name in names & diff.keys():
+            if (route, name) in keys and shape(diff[name][0]) != shape(diff[name][1]):
+                out[(route, name)] += 1
+    return out
 
 
 def _change(name: str, baseline: str | None, candidate: str | None) -> FieldChange:

@@ -49,6 +49,17 @@ class Behaviour:
     body_change: float = 0.0  # share of requests whose body differs from the baseline's
     changed_field: str = "amount"  # the JSON field a changed body differs in
     flaky: float = 0.0  # share of requests whose `cache` header says "miss" (a noisy field)
+    # POST /payments mints a payment id from a sequence (`$.payment_id` and its Location):
+    # from request ``serial_shift_at`` on, this target's ids are ``serial_shift`` further on
+    # (a rolled-back insert consumed sequence values)
+    serial_shift: int = 0
+    serial_shift_at: int = 0
+    serial_text: bool = False  # the id as a JSON string
+    location_prefix: str = "/payments/"
+    amount: int = 100  # `$.amount` of every response (the same in all of them)
+    # `$.balance_cents` of /payments: different in every response, in no order (a balance of
+    # a different account each time), plus this
+    balance_delta: int = 0
     slow: tuple[int, ...] = ()  # requests (by idx) that take ``slow_ms`` (a busy machine's)
     slow_ms: float = 300.0
 
@@ -171,11 +182,19 @@ class SyntheticRun:
                 document = {
                     "id": i % 97,
                     "route": self.routes[route_idx[i]],
-                    "amount": 100,
+                    "amount": behaviour.amount,
                     "created_at": when.isoformat(),
                     "request_id": request_id,
                     "items": [{"sku": "a", "at": when.isoformat()}, {"sku": "b"}],
                 }
+                if self.routes[route_idx[i]] == "/payments":
+                    serial = 1000 + i
+                    if i >= behaviour.serial_shift_at:
+                        serial += behaviour.serial_shift
+                    document["payment_id"] = str(serial) if behaviour.serial_text else serial
+                    balance = int(_sha(f"balance:{i}")[:8], 16)
+                    document["balance_cents"] = balance + behaviour.balance_delta
+                    head.append(("Location", f"{behaviour.location_prefix}{serial}"))
                 if changed[i]:
                     document[behaviour.changed_field] = "changed"
             bodies.append(json.dumps(document).encode())

@@ -6,7 +6,7 @@ import pytest
 
 from harness.analysis.fields import body_fields, field_name, fields, normalise
 from harness.analysis.frames import load_run
-from harness.analysis.responsediff import shown
+from harness.analysis.responsediff import shape, shown
 from harness.analysis.verdict import judge
 from tests.analysis.runs import Behaviour, SyntheticRun
 
@@ -185,3 +185,110 @@ def test_a_large_run_is_compared_on_a_sample(
     assert (resp.paired, resp.sampled_from) == (100, 400)
     assert 0 < resp.differing < 30  # about 10 % of the sample
     assert verdict.gate("response_diff").checks[0].n_candidate == 100
+
+
+# --- values minted per response (a sequence's ids, the Location naming them) ---------------
+MINTED = {"$.payment_id", "header:location"}
+
+
+def test_the_shape_of_a_value_leaves_its_numbers_out() -> None:
+    assert [shape(v) for v in ("1234", "12.5", '"1234"', "null", None)] == [
+        "#",
+        "#.#",
+        '"#"',
+        "null",
+        None,
+    ]
+    assert shape("/payments/1234") == shape("/payments/99") == "/payments/#"
+    assert shape("/v2/payments/1234") == "/#/payments/#"
+    assert shape('"pay_8f3a9c"') == shape('"pay_77"') == '"pay_#"'
+    assert shape('"2024-05-01T10:00:00.123Z"') == '"<time>"'
+
+
+def test_ids_shifted_by_another_database_are_noise_where_the_copies_agree(tmp_path: Path) -> None:
+    # From the 40th request on, the candidate's database mints every id one further on (an
+    # insert rolled back); the two copies of the baseline mint the same ids: the A/A pair shows
+    # no difference in them at all.
+    candidate = Behaviour(serial_shift=1, serial_shift_at=40)
+    verdict = judge(load_run(_run(candidate, aa=True).write(tmp_path)))
+    gate = verdict.gate("response_diff")
+    assert gate.status == "pass", gate.reason
+    assert verdict.responses.differing == 0
+    minted = {f.field: f for f in verdict.responses.fields if f.minted}
+    assert set(minted) == MINTED
+    for f in minted.values():
+        assert (f.route, f.noise, f.noise_share) == ("/payments", True, 0.0)
+        assert (f.differing, f.pairs, f.reshaped) == (90, 100, 0)
+
+
+def test_without_an_aa_copy_minted_ids_are_noise_too(tmp_path: Path) -> None:
+    verdict = judge(load_run(_run(Behaviour(serial_shift=3), aa=False).write(tmp_path)))
+    assert verdict.gate("response_diff").status == "pass"
+    assert verdict.responses.learned is False
+    fields = verdict.responses.fields
+    assert {f.field for f in fields} == MINTED
+    assert all(f.minted and f.noise and f.noise_share is None for f in fields)
+
+
+def test_a_changed_field_beside_shifted_ids_is_the_one_held(tmp_path: Path) -> None:
+    # `$.balance_cents` differs in every response too, but it is not minted: its values are
+    # different per request in no order (a different account's balance each time).
+    candidate = Behaviour(serial_shift=1, balance_delta=1)
+    verdict = judge(load_run(_run(candidate, aa=True).write(tmp_path)))
+    gate = verdict.gate("response_diff")
+    assert gate.status == "fail"
+    assert "; most differing: `$.balance_cents` on `/payments`" in gate.reason
+    held = [(f.route, f.field, f.minted) for f in verdict.responses.fields if not f.noise]
+    assert held == [("/payments", "$.balance_cents", False)]
+    assert verdict.responses.differing == 100
+    assert {c.field for e in verdict.responses.examples for c in e.fields} == {"$.balance_cents"}
+
+
+@pytest.mark.parametrize(
+    ("candidate", "changed", "baseline"),
+    [
+        # the id as a JSON string ("1001"), the Location still naming it
+        (Behaviour(serial_shift=1, serial_text=True), "$.payment_id", "1000"),
+        # the Location under another path, the id unchanged in format
+        (
+            Behaviour(serial_shift=1, location_prefix="/v2/payments/"),
+            "header:location",
+            "/payments/1000",
+        ),
+    ],
+)
+def test_a_minted_field_whose_format_changed_is_held(
+    tmp_path: Path, candidate: Behaviour, changed: str, baseline: str
+) -> None:
+    verdict = judge(load_run(_run(candidate, aa=True).write(tmp_path)))
+    assert verdict.gate("response_diff").status == "fail"
+    minted = {f.field: f for f in verdict.responses.fields if f.minted}
+    assert set(minted) == MINTED
+    assert (minted[changed].noise, minted[changed].reshaped) == (False, 100)
+    (other,) = MINTED - {changed}
+    assert (minted[other].noise, minted[other].reshaped) == (True, 0)
+    first = verdict.responses.examples[0]
+    assert [(c.field, c.baseline) for c in first.fields] == [(changed, baseline)]
+
+
+@pytest.mark.parametrize("aa", [True, False])
+def test_a_repeated_field_that_changed_is_never_minted(tmp_path: Path, aa: bool) -> None:
+    # `$.amount` is 100 in every response; the candidate answers 101: the same shape, but the
+    # field repeats across responses, so every difference counts.
+    verdict = judge(load_run(_run(Behaviour(amount=101), aa=aa).write(tmp_path)))
+    assert verdict.gate("response_diff").status == "fail"
+    assert verdict.responses.differing == 400
+    held = {(f.field, f.minted) for f in verdict.responses.fields if not f.noise}
+    assert held == {("$.amount", False)}
+    assert not any(f.minted for f in verdict.responses.fields)
+
+
+def test_too_few_responses_do_not_show_a_value_minted(tmp_path: Path) -> None:
+    # 3 s at 20 requests a second: 15 responses of /payments, fewer than MINTED_MIN_VALUES
+    run = SyntheticRun(duration_s=3, rate=20, gates=GATES, responses=True)
+    run.target("b", "baseline").target("a", "aa")
+    run.target("c", "candidate", Behaviour(serial_shift=1))
+    verdict = judge(load_run(run.write(tmp_path)))
+    held = {f.field for f in verdict.responses.fields if not f.noise}
+    assert held == MINTED
+    assert not any(f.minted for f in verdict.responses.fields)

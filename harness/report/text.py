@@ -151,14 +151,17 @@ def responses_headline(verdict: Verdict) -> str | None:
 
 
 def field_rows(verdict: Verdict) -> list[tuple[str, str, str, str]]:
-    """(route, field, candidate differs in, A/A noise) for the fields that differ most."""
+    """(route, field, candidate differs in, A/A noise) for the fields that differ most; the
+    last says why a field was not counted (noise, or values minted per response)."""
     rows = []
     for f in verdict.responses.fields:
         share = f"{f.differing} of {f.pairs}"
-        if f.noise_share is None:
-            noise = "-"
-        else:
-            noise = f"{f.noise_share * 100:.1f}%" + (" (noise: not counted)" if f.noise else "")
+        noise = "-" if f.noise_share is None else f"{f.noise_share * 100:.1f}%"
+        if f.minted:  # only a change of the values' format counts
+            counted = "not counted" if f.noise else f"{f.reshaped} changed format"
+            noise += f" (minted per response: {counted})"
+        elif f.noise:
+            noise += " (noise: not counted)"
         rows.append((f.route, f.field, share, noise))
     return rows
 

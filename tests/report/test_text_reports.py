@@ -66,3 +66,32 @@ def test_field_level_differences_in_the_reports(tmp_path: Path) -> None:
     assert "(noise: not counted)" in markdown  # $.created_at and friends
     page = render_html(verdict, loaded)
     assert "<code>$.amount: 100 -&gt; &quot;changed&quot;</code>" in page
+
+
+def test_the_field_table_says_why_a_field_was_not_counted() -> None:
+    from harness.analysis.model import FieldDiff, Responses
+    from harness.report.text import field_rows
+
+    def diff(name: str, **kw: object) -> FieldDiff:
+        return FieldDiff.model_validate({"route": "/p", "field": name, "pairs": 100, **kw})
+
+    fields = [
+        diff("$.balance", differing=100, noise_share=0.0),
+        diff("$.id", differing=100, noise_share=0.0, minted=True, reshaped=100),
+        diff("header:location", differing=90, noise_share=0.0, noise=True, minted=True, reshaped=0),
+        diff("$.created_at", differing=100, noise_share=1.0, noise=True),
+    ]
+    verdict = Verdict(
+        status="fail", reason="", baseline="b", candidate="c", responses=Responses(fields=fields)
+    )
+    assert [row[3] for row in field_rows(verdict)] == [
+        "0.0%",
+        "0.0% (minted per response: 100 changed format)",
+        "0.0% (minted per response: not counted)",
+        "100.0% (noise: not counted)",
+    ]
+    # a journal written before `minted` reads as not minted
+    old = verdict.model_dump(mode="json")
+    for row in old["responses"]["fields"]:
+        del row["minted"], row["reshaped"]
+    assert [f.minted for f in Verdict.model_validate(old).responses.fields] == [False] * 4

@@ -209,7 +209,7 @@ def _write(
         names, values = masker.redact(lines)
         if "@" in "".join(hosts):  # userinfo (rare): one search for the chunk
             hosts = [redactor.redact_host(h) if "@" in h else h for h in hosts]
-        paths, routes = masker.redact_paths(paths, routes, templater)
+        paths, routes = masker.redact_paths(paths, routes, templater, lines)
         # a body that changed length changes the head too (Content-Length)
         new_length: dict[int, int] = {}
         if any(bodies):

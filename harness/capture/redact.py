@@ -38,7 +38,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from typing import Literal
+from collections.abc import Iterable
+from typing import Literal, NamedTuple
 
 from harness.capture import credentials
 from harness.capture.bodyfields import FIELD_RULE, FieldFinder
@@ -65,7 +66,8 @@ from harness.capture.secretnames import (
     looks_random,
 )
 from harness.capture.secretvalues import Hit, ValuePatterns, select
-from harness.capture.urlsecrets import UrlRules
+from harness.capture.sentcredentials import SentCredentials, credential_values
+from harness.capture.urlsecrets import PATH_CREDENTIAL, Unit, UrlRules, path_units
 
 __all__ = ["EMAIL_MASK", "MASK", "MODES", "Redactor", "fix_content_length", "luhn_valid"]
 
@@ -81,6 +83,23 @@ _JSON_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _FIXED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _LINE_CACHE_LIMIT = 20_000
 _LINE_CACHE_MAX_CHARS = 1024
+#: Rules of a header line that sends a credential (:mod:`harness.capture.sentcredentials`).
+_SENDING_RULES = frozenset({"authorization", "cookie", "set-cookie", "api-key"})
+
+
+class PathEntry(NamedTuple):
+    """What the path rules make of one path, alone (:meth:`Redactor.path_entry`)."""
+
+    #: the redacted path, ``None`` when nothing changed
+    new: str | None
+    #: the rules that replaced something
+    rules: tuple[str, ...]
+    #: the credential values its query string sends (each one
+    #: :func:`~harness.capture.sentcredentials.remembered`)
+    sent: tuple[str, ...]
+    #: the parts of it that the path rules kept and a credential may fill
+    #: (:func:`~harness.capture.urlsecrets.path_units`)
+    units: tuple[Unit, ...]
 
 
 class Redactor:
@@ -115,7 +134,11 @@ class Redactor:
         self._fields = FieldFinder(self._names, extra_names)
         self._url = UrlRules(self._names, self._fields, self._patterns, self._apply)
         self._lines: dict[tuple[str, str, bool], tuple[str, str, tuple[str, ...]]] = {}
-        self._paths: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._paths: dict[str, PathEntry] = {}
+        self._sent_lines: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._credential_paths: dict[tuple[str, tuple[Unit, ...]], tuple[str, tuple[str, ...]]] = {}
+        #: the credential values this import has sent lately (rule ``path-credential``)
+        self.sent = SentCredentials()
 
     @property
     def has_extra_patterns(self) -> bool:
@@ -139,6 +162,8 @@ class Redactor:
 
     def _replace(self, rule: str, raw: str) -> str:
         if self.pseudonymiser is not None:
+            if rule == PATH_CREDENTIAL:  # the very value a credential rule pseudonymised
+                return self.pseudonymiser.pseudonym(raw)
             return self.secret(raw)
         if rule == "email":
             return EMAIL_MASK
@@ -150,13 +175,19 @@ class Redactor:
     # -- an exchange -------------------------------------------------------------------------
 
     def redact(self, exchange: Exchange) -> None:
-        """Redact headers, host, path and body of ``exchange``, and key its response hash."""
+        """Redact headers, host, path and body of ``exchange``, and key its response hash.
+
+        One call is one exchange of the capture for :attr:`sent`: a path segment equal to a
+        credential its headers or query send, or that an exchange before it sent, gets the
+        credential's pseudonym (rule ``path-credential``).
+        """
         exchange.orig_body_sha256 = self.response_hash(exchange.orig_body_sha256)
+        sent: list[str] = []
         if exchange.head:
-            exchange.head = self.redact_head(exchange.head)
+            exchange.head = self.redact_head(exchange.head, sent)
         if "@" in exchange.host:
             exchange.host = self.redact_host(exchange.host)
-        exchange.path = self.redact_path(exchange.path)
+        exchange.path = self.redact_path(exchange.path, sent)
         if exchange.body:
             body = self.redact_body(exchange.body, exchange.head)
             if len(body) != len(exchange.body):
@@ -171,29 +202,71 @@ class Redactor:
             self.counts["userinfo"] += 1
         return credentials.userinfo(host, self.secret)
 
-    def redact_path(self, path: str) -> str:
-        """``path`` (with its query) redacted; ``path`` itself when nothing matched."""
-        new, rules = self.path_result(path)
+    def redact_path(self, path: str, sent: Iterable[str] = ()) -> str:
+        """``path`` (with its query) redacted as the path of the next exchange, whose headers
+        send the credential values ``sent``; ``path`` itself when nothing matched."""
+        new, rules = self.exchange_path(path, sent)
         self.counts.update(rules)
         return new
 
+    def exchange_path(self, path: str, sent: Iterable[str] = ()) -> tuple[str, tuple[str, ...]]:
+        """What :meth:`redact_path` makes of ``path``, and its rules, without counting them;
+        the exchange is noted in :attr:`sent` all the same."""
+        entry = self.path_entry(path)
+        memory = self.sent
+        n = memory.open(sent, entry.sent)
+        new = path if entry.new is None else entry.new
+        rules = entry.rules
+        if entry.units and memory.last:
+            known = memory.knows
+            found = tuple(unit for unit in entry.units if known(unit[3], n))
+            if found:
+                new, more = self.credential_path(new, found)
+                rules += more
+        memory.close()
+        return new, rules
+
     def path_result(self, path: str) -> tuple[str, tuple[str, ...]]:
-        """What :meth:`redact_path` makes of ``path``, and its rules, without counting them."""
+        """What the path rules make of ``path`` alone, and their rules, without counting them:
+        :meth:`redact_path` without rule ``path-credential`` (no exchange is noted)."""
+        entry = self.path_entry(path)
+        return (path if entry.new is None else entry.new), entry.rules
+
+    def path_entry(self, path: str) -> PathEntry:
+        """What the path rules make of ``path`` alone, with what ``path-credential`` needs."""
         cached = self._paths.get(path)
         if cached is None:
             rules: list[str] = []
-            new = self._url.path(path, rules)
+            sent: list[str] = []
+            new = self._url.path(path, rules, sent)
             # None: unchanged (an equal path from the cache is another object than ``path``)
-            cached = (None if new is path else new, tuple(rules))
+            cached = PathEntry(
+                None if new is path else new, tuple(rules), tuple(sent), path_units(path, new)
+            )
             if len(path) <= _LINE_CACHE_MAX_CHARS:
                 if len(self._paths) >= _LINE_CACHE_LIMIT:
                     self._paths.clear()
                 self._paths[path] = cached
-        new_path, found = cached
-        return (path if new_path is None else new_path), found
+        return cached
 
-    def redact_head(self, head: str) -> str:
-        """The header lines ``head`` (see :class:`Exchange`), each through :meth:`redact_line`."""
+    def credential_path(self, path: str, units: tuple[Unit, ...]) -> tuple[str, tuple[str, ...]]:
+        """``path`` (as the path rules made it) with its parts ``units`` replaced as sent
+        credentials, and the rules (``path-credential`` once per part)."""
+        key = (path, units)
+        cached = self._credential_paths.get(key)
+        if cached is None:
+            rules: list[str] = []
+            new = self._url.replace_units(path, units, rules)
+            cached = (new, tuple(rules))
+            if len(path) <= _LINE_CACHE_MAX_CHARS:
+                if len(self._credential_paths) >= _LINE_CACHE_LIMIT:
+                    self._credential_paths.clear()
+                self._credential_paths[key] = cached
+        return cached
+
+    def redact_head(self, head: str, sent: list[str] | None = None) -> str:
+        """The header lines ``head`` (see :class:`Exchange`), each through :meth:`redact_line`;
+        ``sent``, if given, gets the credential values they send (:meth:`sent_in_line`)."""
         lines = head.split("\n")
         changed = False
         for i, line in enumerate(lines):
@@ -205,7 +278,11 @@ class Redactor:
                     changed = True
                 continue
             value = value.strip(" \t\r")
-            new_name, new_value = self.redact_line(name, value)
+            new_name, new_value, rules = self.line(name, value)
+            if rules:
+                self.counts.update(rules)
+                if sent is not None:
+                    sent += self.sent_in_line(value, rules)
             if new_name != name or new_value != value:
                 lines[i] = f"{new_name}: {new_value}"
                 changed = True
@@ -237,6 +314,24 @@ class Redactor:
                 if len(self._lines) >= _LINE_CACHE_LIMIT:
                     self._lines.clear()
                 self._lines[key] = cached
+        return cached
+
+    def sent_in_line(self, value: str, rules: tuple[str, ...]) -> tuple[str, ...]:
+        """The credential values a header line with value ``value`` sends, given the ``rules``
+        that :meth:`line` found in it (:mod:`harness.capture.sentcredentials`)."""
+        rule = rules[0]
+        if rule not in _SENDING_RULES:
+            rule = rules[-1]
+            if rule != "header-entropy":
+                return ()
+        key = (rule, value)
+        cached = self._sent_lines.get(key)
+        if cached is None:
+            cached = tuple(credential_values(rule, value))
+            if len(value) <= _LINE_CACHE_MAX_CHARS:
+                if len(self._sent_lines) >= _LINE_CACHE_LIMIT:
+                    self._sent_lines.clear()
+                self._sent_lines[key] = cached
         return cached
 
     def _line(self, name: str, value: str, rules: list[str]) -> tuple[str, str]:

@@ -66,7 +66,11 @@ from harness.capture.secretnames import (
     looks_random,
 )
 from harness.capture.secretvalues import Hit, ValuePatterns, select
-from harness.capture.sentcredentials import SentCredentials, credential_values
+from harness.capture.sentcredentials import (
+    SentCredentials,
+    credential_values,
+    replace_credential,
+)
 from harness.capture.urlsecrets import PATH_CREDENTIAL, Unit, UrlRules, path_units
 
 __all__ = ["EMAIL_MASK", "MASK", "MODES", "Redactor", "fix_content_length", "luhn_valid"]
@@ -324,15 +328,18 @@ class Redactor:
             rule = rules[-1]
             if rule != "header-entropy":
                 return ()
-        key = (rule, value)
-        cached = self._sent_lines.get(key)
-        if cached is None:
-            cached = tuple(credential_values(rule, value))
-            if len(value) <= _LINE_CACHE_MAX_CHARS:
-                if len(self._sent_lines) >= _LINE_CACHE_LIMIT:
-                    self._sent_lines.clear()
-                self._sent_lines[key] = cached
+        cached = self._sent_lines.get((rule, value))
+        if cached is None:  # noted by _send, unless forgotten since (or in mask mode)
+            cached = self._keep_sent(rule, value, credential_values(rule, value))
         return cached
+
+    def _keep_sent(self, rule: str, value: str, sent: list[str]) -> tuple[str, ...]:
+        found = tuple(sent)
+        if len(value) <= _LINE_CACHE_MAX_CHARS:
+            if len(self._sent_lines) >= _LINE_CACHE_LIMIT:
+                self._sent_lines.clear()
+            self._sent_lines[rule, value] = found
+        return found
 
     def _line(self, name: str, value: str, rules: list[str]) -> tuple[str, str]:
         trimmed = name.rstrip(" \t")
@@ -354,21 +361,27 @@ class Redactor:
             return new_name, self._url.url(value, rules)
         new = self._apply(value, self._patterns.find(value), rules)
         if new is value and not benign_header(low) and looks_random(value):
-            new = self.secret(value)
+            new = MASK if self.pseudonymiser is None else self._send("header-entropy", value)
             rules.append("header-entropy")
         return new_name, new
 
     def _credential(self, low: str, value: str) -> tuple[str, str]:
         """(rule, pseudonymised value) of a credential header."""
         if low in ("authorization", "proxy-authorization"):
-            return "authorization", self.secret(value)
+            rule = "authorization"
+        elif low in ("cookie", "set-cookie"):
+            rule = low
+        else:
+            rule = "api-key"
+        return rule, self._send(rule, value)
+
+    def _send(self, rule: str, value: str) -> str:
+        """A credential header's value pseudonymised (:attr:`secret` of each part that rule
+        ``rule`` replaces); the values it sends are noted for :meth:`sent_in_line`."""
         assert self.pseudonymiser is not None
-        pseudonym = self.pseudonymiser.pseudonym
-        if low == "cookie":
-            return "cookie", credentials.cookies(value, pseudonym)
-        if low == "set-cookie":
-            return "set-cookie", credentials.set_cookie(value, pseudonym)
-        return "api-key", self.secret(value)
+        new, sent = replace_credential(rule, value, self.pseudonymiser.pseudonym)
+        self._keep_sent(rule, value, sent)
+        return new
 
     # -- bodies ------------------------------------------------------------------------------
 

@@ -166,11 +166,10 @@ class _Credited:
         n = len(indices)
         # who sends what: header lines (by distinct line) and query strings (by distinct path)
         sources: list[tuple[np.ndarray, np.ndarray, Sequence[tuple[str, ...]]]] = []
-        values: set[str] = set()
+        senders: list[tuple[str, ...]] = []  # the values of each sender
         sending = [i for i, sent in enumerate(line_sent) if sent]
         if sending and lines is not None:
-            for i in sending:
-                values.update(line_sent[i])
+            senders += (line_sent[i] for i in sending)
             line_indices = lines.indices.to_numpy(zero_copy_only=False)
             where = np.zeros(len(line_sent), dtype=bool)
             where[sending] = True
@@ -180,23 +179,24 @@ class _Credited:
         querying = [p for p, entry in enumerate(entries) if entry.sent]
         if querying:
             path_sent = [entry.sent for entry in entries]
-            for p in querying:
-                values.update(path_sent[p])
+            senders += (path_sent[p] for p in querying)
             where = np.zeros(len(entries), dtype=bool)
             where[querying] = True
             at_rows = np.flatnonzero(where[indices])
             sources.append((at_rows, indices[at_rows], path_sent))
-        if not values and not memory.last:
+        if not senders and not memory.last:
             memory.advance({}, n)
             return {}
         # the distinct paths with a part that may be a credential: their rows, in order
         candidates: dict[int, tuple[Unit, ...]] = {}
-        known = memory.last
-        for p, entry in enumerate(entries):
-            if entry.units:
-                units = tuple(u for u in entry.units if u[3] in values or u[3] in known)
-                if units:
-                    candidates[p] = units
+        if any(entry.units for entry in entries):
+            values = set().union(*senders)
+            known = memory.last
+            for p, entry in enumerate(entries):
+                if entry.units:
+                    units = tuple(u for u in entry.units if u[3] in values or u[3] in known)
+                    if units:
+                        candidates[p] = units
         rows_of: dict[int, np.ndarray] = {}
         if candidates:
             order = np.argsort(indices, kind="stable")  # the rows of each path, in order
@@ -207,7 +207,7 @@ class _Credited:
         # limit, each run must see exactly the values sent before it: the rows go in ranges
         base = memory.exchanges
         cuts = [0]
-        if n > memory.window or memory.may_overflow(len(values)):
+        if n > memory.window or memory.may_overflow(sum(map(len, senders))):
             boundary = memory.next_sweep(base)
             while boundary < base + n:
                 cuts.append(boundary - base)
@@ -215,10 +215,10 @@ class _Credited:
         cuts.append(n)
         out: dict[int, Credited] = {}
         for a, c in pairwise(cuts):
-            first, last = _sent_in_range(sources, a, c, n, bool(candidates))
+            first, last = _sent_in_range(sources, a, c, n, base, bool(candidates))
             if candidates:
                 self._look_up(memory, candidates, rows_of, first, a, c, out)
-            memory.advance({value: base + row for value, row in last.items()}, c - a)
+            memory.advance(last, c - a)
         return out
 
     def _look_up(  # noqa: PLR0917 - one call per range of rows
@@ -266,15 +266,17 @@ class _Credited:
         return outcome
 
 
-def _sent_in_range(
+def _sent_in_range(  # noqa: PLR0917 - one call per range of rows
     sources: list[tuple[np.ndarray, np.ndarray, Sequence[tuple[str, ...]]]],
     a: int,
     c: int,
     n: int,
+    base: int,
     firsts: bool,
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """(first row, last row) that sends each value among rows ``a`` to ``c`` (exclusive);
-    the first rows only if ``firsts``. ``sources``: (rows, sender, values of each sender)."""
+    """(first row, number of the last exchange) that sends each value among rows ``a`` to
+    ``c`` (exclusive; row 0 is exchange ``base``); the first rows only if ``firsts``.
+    ``sources``: (rows in order, the sender of each, the values of each sender)."""
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     for all_rows, all_senders, sent in sources:
@@ -287,10 +289,10 @@ def _sent_in_range(
         latest = np.full(len(sent), -1, dtype=np.int64)
         np.maximum.at(latest, senders, rows)
         present = np.flatnonzero(latest >= 0)
-        for i, row in zip(present.tolist(), latest[present].tolist(), strict=True):
+        for i, number in zip(present.tolist(), (latest[present] + base).tolist(), strict=True):
             for value in sent[i]:
-                if last.get(value, -1) < row:
-                    last[value] = row
+                if last.get(value, -1) < number:
+                    last[value] = number
         if firsts:
             earliest = np.full(len(sent), n, dtype=np.int64)
             np.minimum.at(earliest, senders, rows)

@@ -35,11 +35,12 @@ value, never by the order of work within a range.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 
 from harness.capture import credentials
+from harness.capture.credentials import Secret
 
 #: Shortest value remembered: as for a free value a session link follows
 #: (:data:`harness.capture.linkvalues.MIN_FREE_LENGTH`); a token generator that draws
@@ -52,13 +53,15 @@ SWEEP = 1024
 #: Values kept at most after a sweep (a sweep that finds more keeps the newest half).
 LIMIT = 65_536
 
-_ROW_ID = re.compile(r"[0-9]{1,10}")
+#: Longest number taken as a row id (as the ``path-token`` rule takes it).
+_ROW_ID_DIGITS = 10
 
 
 def remembered(value: str) -> bool:
     """Whether a credential value is one a path segment is compared with (see the module
     docstring): :data:`MIN_LENGTH` characters or more, and not a row id."""
-    return len(value) >= MIN_LENGTH and _ROW_ID.fullmatch(value) is None
+    n = len(value)
+    return n >= MIN_LENGTH and not (n <= _ROW_ID_DIGITS and value.isdigit() and value.isascii())
 
 
 class SentCredentials:
@@ -109,7 +112,7 @@ class SentCredentials:
         """
         before = self.exchanges
         known = self.last
-        for value, n in sorted(last.items(), key=_number):
+        for value, n in sorted(last.items(), key=itemgetter(1)):
             known.pop(value, None)
             known[value] = n
         self.exchanges = now = before + count
@@ -138,10 +141,6 @@ class SentCredentials:
             self.last = OrderedDict(newest)
 
 
-def _number(item: tuple[str, int]) -> int:
-    return item[1]
-
-
 def _number_and_value(item: tuple[str, int]) -> tuple[int, str]:
     return item[1], item[0]
 
@@ -150,17 +149,30 @@ def credential_values(rule: str, value: str) -> list[str]:
     """The parts of credential ``value`` that rule ``rule`` replaces one by one (each cookie
     value, the token after an auth scheme, user and password of ``Basic``, ...), those
     :func:`remembered`: the values whose pseudonyms the header or field gets."""
+    return replace_credential(rule, value, _same)[1]
+
+
+def replace_credential(rule: str, value: str, secret: Secret) -> tuple[str, list[str]]:
+    """(``value`` with each part that rule ``rule`` replaces replaced by ``secret``, the
+    parts :func:`remembered`): ``cookie`` and ``set-cookie`` by
+    :mod:`~harness.capture.credentials`' cookie functions, any other rule as credentials
+    after an optional auth scheme (``authorization``, ``api-key``, ``header-entropy``,
+    ``secret-field``)."""
     found: list[str] = []
 
     def note(raw: str) -> str:
         if remembered(raw):
             found.append(raw)
-        return raw
+        return secret(raw)
 
     if rule == "cookie":
-        credentials.cookies(value, note)
+        new = credentials.cookies(value, note)
     elif rule == "set-cookie":
-        credentials.set_cookie(value, note)
+        new = credentials.set_cookie(value, note)
     else:
-        credentials.credentials(value, note)
-    return found
+        new = credentials.credentials(value, note)
+    return new, found
+
+
+def _same(raw: str) -> str:
+    return raw

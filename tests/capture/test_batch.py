@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from harness.capture.config import (
     RedactionPattern,
     SessionConfig,
 )
-from harness.capture.pseudonym import PseudonymKey
+from harness.capture.pseudonym import Pseudonymiser, PseudonymKey
 from harness.capture.redact import Redactor
 from harness.capture.store import CaptureMetadata, CaptureWriter, read_capture
 from tests.capture.gorfiles import DATADOG, GorRecord, datadog_records, request, response, write_gor
@@ -380,3 +381,45 @@ def test_random_responses_are_learned_from_the_same_way_and_never_raise(
     fast, slow = import_both([source], tmp_path / "out.parquet", monkeypatch, config=SALTED)
     assert fast == slow
     assert fast[1].links.links > 0
+
+
+def test_credentials_in_paths_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # word-like credentials (no other path rule takes them) in the path of the exchange that
+    # sends them, and of later ones, across small chunks: both paths replace the same segments
+    # with the credential's pseudonym and put the placeholder in the route
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 3)
+    basic = base64.b64encode(b"alice.smith:pw").decode()
+    requests = [
+        request("/tokens/abcdefgh", "GET", {"Authorization": "Bearer abcdefgh"}),
+        request("/users/alice.smith/orders", "GET", {"Authorization": f"Basic {basic}"}),
+        request("/shop;ref=letmeinplease/cart", "GET", {"Cookie": "sid=letmeinplease"}),
+        request("/q/a.aa.a.a?access_token=a.aa.a.a"),
+        request("/health"),
+        request("/tokens/abcdefgh/revoke", "DELETE"),  # sent earlier, not here
+        request("/users/alice.smith", "GET", {"X-Other": "x"}),
+        request("/themes/dark", "GET", {"Cookie": "theme=dark"}),  # too short to count
+    ]
+    records = [GorRecord(1, f"c{i}", T0 + i * 1_000_000, r) for i, r in enumerate(requests)]
+    source = write_gor(tmp_path / "credentials.gor", records)
+    fast, slow = import_both([source], tmp_path / "out.parquet", monkeypatch, config=SALTED)
+    assert fast == slow
+    rows, meta, _ = fast
+    routes = [row["route"] for row in rows]
+    assert routes == [
+        "/tokens/{id}",
+        "/users/{id}/orders",
+        "/shop;{id}/cart",
+        "/q/{id}",
+        "/health",
+        "/tokens/{id}/revoke",
+        "/users/{id}",
+        "/themes/dark",
+    ]
+    assert meta.redaction.rules["path-credential"] == 6
+    cells = repr(rows)
+    for secret in ("abcdefgh", "alice.smith", "letmeinplease", "a.aa.a.a"):
+        assert secret not in cells
+    p = Pseudonymiser(KEY).pseudonym
+    assert rows[0]["path"] == f"/tokens/{p('abcdefgh')}"
+    assert rows[5]["path"] == f"/tokens/{p('abcdefgh')}/revoke"
+    assert rows[2]["path"] == f"/shop;ref={p('letmeinplease')}/cart"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from urllib.parse import quote, unquote
@@ -16,6 +17,7 @@ from harness.capture.pseudonym import Pseudonymiser, PseudonymKey
 from harness.capture.record import Exchange, header_value, join_headers
 from harness.capture.redact import Redactor, luhn_valid
 from harness.capture.secretvalues import EMAIL
+from harness.capture.sentcredentials import SentCredentials
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 CARD = "4111 1111 1111 1111"
@@ -168,6 +170,94 @@ def test_a_credential_that_reads_like_a_word_is_also_replaced_in_the_path(token:
     new = Pseudonymiser(KEY).pseudonym(token)
     assert header_value(e.head, "authorization") == f"Bearer {new}"
     assert e.path == f"/tokens/{new}"
+
+
+BASIC = "Basic " + base64.b64encode(b"alice.smith:pw").decode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "path", "value", "expected"),
+    [
+        ({"Cookie": "sid=abcdefgh; theme=dark"}, "/sessions/abcdefgh", "abcdefgh", "/sessions/P"),
+        ({"X-Api-Key": "letmeinplease"}, "/keys/letmeinplease/use", "letmeinplease", "/keys/P/use"),
+        ({"X-Custom-Auth": "Token abcdefgh"}, "/x/abcdefgh", "abcdefgh", "/x/P"),
+        ({"Authorization": BASIC}, "/users/alice.smith/orders", "alice.smith", "/users/P/orders"),
+        ({}, "/tokens/abcdefgh?access_token=abcdefgh", "abcdefgh", "/tokens/P?access_token=P"),
+        ({}, "/t/abcdefgh#access_token=abcdefgh", "abcdefgh", "/t/P#access_token=P"),
+        # the parts of a segment: ;-pieces, the value of a name=value piece, escapes kept
+        ({"Authorization": "Bearer abcdefgh"}, "/shop;ref=abcdefgh", "abcdefgh", "/shop;ref=P"),
+        ({"Authorization": "Bearer abcdefgh"}, "/abcdefgh;v=2/x", "abcdefgh", "/P;v=2/x"),
+        ({"Authorization": "Bearer abcdefgh"}, "/x/ref=abcdefgh", "abcdefgh", "/x/ref=P"),
+        ({"Authorization": "Bearer abc.defgh"}, "/x/abc%2Edefgh", "abc.defgh", "/x/P"),
+    ],
+)
+def test_a_credential_the_exchange_sends_is_replaced_in_its_path(
+    headers: dict[str, str], path: str, value: str, expected: str
+) -> None:
+    e = ex(headers, path)
+    r = Redactor(key=KEY)
+    r.redact(e)
+    new = Pseudonymiser(KEY).pseudonym(value)
+    assert new != value
+    assert unquote(e.path) == expected.replace("P", new)
+    assert ("%2E" in e.path) is ("%2E" in path)  # written with the escaping it had
+    assert r.counts["path-credential"] == expected.partition("?")[0].partition("#")[0].count("P")
+
+
+@pytest.mark.parametrize(
+    ("headers", "path"),
+    [
+        ({"Cookie": "theme=dark; lang=en"}, "/themes/dark/en"),  # shorter than 8 characters
+        ({"Cookie": "uid=12345678"}, "/users/12345678"),  # a row id stays a row id
+        ({"X-Other": "abcdefgh"}, "/tokens/abcdefgh"),  # not sent as a credential
+        ({"Referer": "/login?token=abcdefgh"}, "/tokens/abcdefgh"),  # nor in another URL
+        ({"Authorization": "Bearer abcdefgh"}, "/x/abcdefghx"),  # not the whole part
+        ({"Authorization": "Bearer abcdefgh"}, "/x?q=abcdefgh"),  # a query value not secret
+    ],
+)
+def test_a_path_without_a_sent_credential_stays(headers: dict[str, str], path: str) -> None:
+    e = ex(headers, path)
+    r = Redactor(key=KEY)
+    r.redact(e)
+    assert e.path == path
+    assert "path-credential" not in r.counts
+
+
+def test_a_credential_sent_earlier_in_the_capture_is_replaced_in_a_later_path() -> None:
+    r = Redactor(key=KEY)
+    before = ex({}, "/tokens/abcdefgh")  # not yet sent: stays
+    login = ex({"Authorization": "Bearer abcdefgh"}, "/me")
+    cookie = ex({"Cookie": "sid=sessionword"}, "/")
+    later = [ex({}, "/tokens/abcdefgh/revoke"), ex({}, "/sessions/sessionword?x=abcdefgh")]
+    for e in (before, login, cookie, *later):
+        r.redact(e)
+    p = Pseudonymiser(KEY).pseudonym
+    assert before.path == "/tokens/abcdefgh"
+    assert later[0].path == f"/tokens/{p('abcdefgh')}/revoke"
+    assert later[1].path == f"/sessions/{p('sessionword')}?x=abcdefgh"
+    assert r.counts["path-credential"] == 2
+
+
+def test_a_credential_is_forgotten_once_the_window_has_passed() -> None:
+    r = Redactor(key=KEY)
+    r.sent = SentCredentials(window=3, sweep=1)
+    r.redact(ex({"Authorization": "Bearer abcdefgh"}, "/"))
+    paths = []
+    for _ in range(4):
+        e = ex({}, "/tokens/abcdefgh")
+        r.redact(e)
+        paths.append(e.path)
+    new = f"/tokens/{Pseudonymiser(KEY).pseudonym('abcdefgh')}"
+    assert paths == [new, new, "/tokens/abcdefgh", "/tokens/abcdefgh"]
+    assert len(r.sent) == 0
+
+
+def test_mask_mode_masks_a_sent_credential_in_the_path() -> None:
+    r = Redactor(mode="mask")
+    e = ex({"Authorization": "Bearer abcdefgh"}, "/tokens/abcdefgh")
+    r.redact(e)
+    assert e.path == "/tokens/REDACTED"
+    assert r.counts == {"authorization": 1, "path-credential": 1}
 
 
 # Known limit: in a header an address whose local part holds a percent-escape ("%00@a.io") is

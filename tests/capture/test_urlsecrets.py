@@ -6,7 +6,7 @@ import pytest
 
 from harness.capture.pseudonym import Pseudonymiser, PseudonymKey
 from harness.capture.redact import Redactor
-from harness.capture.urlsecrets import secret_segments_as
+from harness.capture.urlsecrets import credential_units, path_units, secret_segments_as
 
 KEY = PseudonymKey(b"u" * 32, "test")
 P = Pseudonymiser(KEY)
@@ -78,3 +78,37 @@ def test_route_placeholders_where_secrets_were() -> None:
     assert secret_segments_as("/a/b@c.io/d?q=1", "/a/x@y.io/d?q=2", "{id}") == "/a/{id}/d?q=2"
     assert secret_segments_as("/shop;sid=1", "/shop;sid=2", "{id}") == "/shop;{id}"
     assert secret_segments_as("/a/b", "/a/b/c", "{id}") == "/a/b/c"
+
+
+def test_the_parts_of_a_path_a_sent_credential_may_fill() -> None:
+    assert path_units("/tokens/abcdefgh/x?q=abcdefghij", "/tokens/abcdefgh/x?q=zz") == (
+        (2, 0, 8, "abcdefgh"),  # whole segments only (the query has rules of its own)
+    )
+    assert path_units("https://host.example/abc%2Edefgh", "https://host.example/abc%2Edefgh") == (
+        (1, 0, 11, "abc.defgh"),  # decoded; not the host
+    )
+    assert path_units("/shop;ref=abcdefgh;v=1/abcdefgh;x", "/shop;ref=abcdefgh;v=1/abcdefgh;x") == (
+        (1, 0, 21, "shop;ref=abcdefgh;v=1"),
+        (1, 9, 17, "abcdefgh"),
+        (2, 0, 10, "abcdefgh;x"),
+        (2, 0, 8, "abcdefgh"),
+    )
+    assert credential_units(0, "token=abcdefgh") == [
+        (0, 0, 14, "token=abcdefgh"),
+        (0, 6, 14, "abcdefgh"),
+    ]
+    # segments the path rules replaced, and short parts or row ids, are not looked at
+    assert path_units("/reset/Tok3nValue9/abcdefgh", "/reset/Xyz9aBcdef1/abcdefgh") == (
+        (3, 0, 8, "abcdefgh"),
+    )
+    assert path_units("/users/12345678/en;v=1", "/users/12345678/en;v=1") == ()
+    assert path_units("/a/b", "/a/b/c") == ()
+
+
+def test_route_placeholder_where_a_sent_credential_was() -> None:
+    r = Redactor(key=KEY)
+    path = "/tokens/abcdefgh/revoke?access_token=abcdefgh"
+    new = r.redact_path(path)
+    assert new == f"/tokens/{P.pseudonym('abcdefgh')}/revoke?access_token={P.pseudonym('abcdefgh')}"
+    assert secret_segments_as(path, new, "{id}").partition("?")[0] == "/tokens/{id}/revoke"
+    assert r.counts == {"secret-field": 1, "path-credential": 1}

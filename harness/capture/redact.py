@@ -21,6 +21,11 @@ rule                      what is replaced, where
 ``path-token``            path segments after a segment such as ``reset``, ``verify``,
                           ``tokens``, ``api-keys`` that look like ids or tokens, and random
                           tokens of 24+ characters anywhere in a path
+``path-credential``       a path segment, or a ``;``-piece or ``name=value`` value in one, equal
+                          to a credential the exchange or one of the 16,384 before it sent
+                          (the rules above, or a secret field in its query string), whatever
+                          it looks like (:mod:`harness.capture.sentcredentials`): the
+                          credential's pseudonym (or the mask)
 ``userinfo``              ``user:password@`` in the host column, ``Host`` and URLs
 ``jwt``, ``email``,       by their value, anywhere: headers (names too), path, query, bodies
 ``card``, ``aws-key``,    (:mod:`harness.capture.secretvalues`)

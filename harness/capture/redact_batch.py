@@ -11,6 +11,13 @@ paths are put in place. Real traffic repeats most header lines (``User-Agent``, 
 session's ``Cookie``), so the Python work follows the number of distinct lines, not of
 requests; and since every line and path goes through the per-record functions, both paths
 write the same rows and count the same rules (``tests/capture/test_batch.py``).
+
+The one rule that depends on more than the path is ``path-credential``: a path part equal to a
+credential the row or a row before it sent (:mod:`harness.capture.sentcredentials`). Each
+distinct line notes what it sends, each distinct path which of its parts may be one; only the
+paths with a part that is, or in this batch becomes, a known credential are looked at row by
+row, and the memory is brought past the batch's rows in ranges that end where its sweeps
+run, so every row gets the answer exchange-by-exchange redaction gives it.
 """
 
 from __future__ import annotations
@@ -246,7 +253,7 @@ class _Credited:
                     unit
                     for unit in units
                     if first.get(unit[3], c) <= r
-                    or ((sent := known.get(unit[3])) is not None and n - sent < window)
+                    or ((sent := known.get(unit[3])) is not None and n - sent <= window)
                 )
                 if found:
                     out[r] = self._outcome(p, found)

@@ -19,9 +19,9 @@ and of those only values a path can hold without absurd replacements
 ``path-token`` rule also keeps it). Body fields, URLs in headers (``Referer``) and user info do
 not count.
 
-**How long.** A value is known from the exchange that sends it on (its own path included)
-until :data:`WINDOW` exchanges have passed since the last exchange that sent it: a session's
-token stays known while the session is active. Every :data:`SWEEP` exchanges the values past
+**How long.** A value is known in the exchange that sends it (its own path included) and in
+the :data:`WINDOW` exchanges after the last exchange that sent it: a session's token stays
+known while the session is active. Every :data:`SWEEP` exchanges the values past
 that window are forgotten, and if more than :data:`LIMIT` remain, only the ``LIMIT // 2`` most
 recently sent are kept: memory stays bounded on a capture of millions of requests.
 
@@ -46,7 +46,7 @@ from harness.capture.credentials import Secret
 #: (:data:`harness.capture.linkvalues.MIN_FREE_LENGTH`); a token generator that draws
 #: 8 characters draws at least 8.
 MIN_LENGTH = 8
-#: Exchanges a value stays known after the last exchange that sent it.
+#: Exchanges after the last exchange that sent a value in which it is still known.
 WINDOW = 16_384
 #: Exchanges between two sweeps of the values past the window.
 SWEEP = 1024
@@ -96,7 +96,7 @@ class SentCredentials:
     def knows(self, value: str, n: int) -> bool:
         """Whether ``value`` counts as a credential in exchange ``n`` (the one open)."""
         sent = self.last.get(value)
-        return sent is not None and n - sent < self.window
+        return sent is not None and n - sent <= self.window
 
     def close(self) -> None:
         """End the exchange that :meth:`open` started."""
@@ -130,8 +130,8 @@ class SentCredentials:
         return len(self.last) + new > self.limit
 
     def _sweep(self, boundary: int) -> None:
-        # a value last sent at or before the horizon is known to no later exchange
-        horizon = boundary - self.window
+        # a value last sent at or before the horizon is known to no exchange from here on
+        horizon = boundary - self.window - 1
         last = self.last
         while last and next(iter(last.values())) <= horizon:
             last.popitem(last=False)

@@ -8,6 +8,12 @@
   a segment of 24+ characters that looks random (upper and lower case and digits) is replaced
   wherever it is (rule ``path-token``); ``;name=value`` parameters (``;jsessionid=...``) are
   fields;
+- **credentials sent elsewhere**: a segment the rules above kept, or a ``;``-piece or the value
+  of a ``name=value`` piece of one (:func:`path_units`), that equals a credential value the
+  exchange sends in a header or its query string, or that an exchange before it sent
+  (:mod:`harness.capture.sentcredentials`), gets the credential's pseudonym however it reads
+  (``/tokens/abcdefgh`` after ``Authorization: Bearer abcdefgh``; rule ``path-credential``,
+  applied by the redactor on top of the rules above, :meth:`UrlRules.replace_units`);
 - **query string and fragment**: secret field names, then the pattern rules;
 - **user info** of an absolute URL (``https://user:pw@host/...``): a pattern rule.
 

@@ -248,7 +248,7 @@ def test_a_credential_is_forgotten_once_the_window_has_passed() -> None:
         r.redact(e)
         paths.append(e.path)
     new = f"/tokens/{Pseudonymiser(KEY).pseudonym('abcdefgh')}"
-    assert paths == [new, new, "/tokens/abcdefgh", "/tokens/abcdefgh"]
+    assert paths == [new, new, new, "/tokens/abcdefgh"]
     assert len(r.sent) == 0
 
 

@@ -56,8 +56,8 @@ def test_a_value_is_known_from_its_exchange_until_the_window_has_passed() -> Non
     for i in range(10):
         n = memory.open(["abcdefgh"] if i == 2 else [])
         assert n == i
-        # sent in exchange 2: known in 2, 3, 4, 5 (four exchanges), then no more
-        assert memory.knows("abcdefgh", n) is (2 <= i < 6)
+        # sent in exchange 2: known in it and the four after it, then no more
+        assert memory.knows("abcdefgh", n) is (2 <= i <= 6)
         assert not memory.knows("zzzzzzzz", n)
         memory.close()
     assert len(memory) == 0  # swept

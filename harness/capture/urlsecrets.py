@@ -185,7 +185,7 @@ def path_units(old: str, new: str) -> tuple[Unit, ...]:
 def credential_units(i: int, segment: str) -> list[Unit]:
     """The parts of path segment number ``i`` that a credential may fill: the whole segment
     (percent-decoded) and, in a segment with ``;`` or ``=``, each ``;``-separated piece (its
-    value after ``=`` in a ``name=value`` piece: ``/shop;sid=<value>``, ``/auth/token=<value>``,
+    value after ``=`` in a ``name=value`` piece: ``/shop;ref=<value>``, ``/x/ref=<value>``,
     ``/<value>;v=2``); of them those :func:`~harness.capture.sentcredentials.remembered`."""
     units: list[Unit] = []
     value = decode("url", segment)[0] if "%" in segment else segment

@@ -10,6 +10,9 @@ false fails = A/A or known-good builds failed, false passes = known-bad builds p
 
     .venv/bin/python benchmarks/verdict_accuracy.py --runs 5 --out /tmp/verdict-accuracy
 
+``--rejudge OUT`` judges the run directories kept by ``--keep`` again with the gates of the
+checkout it runs from (a change of a gate, measured on the same traffic).
+
 Each run's verdicts go to ``OUT/results.jsonl`` as they come (with the load average before and
 after), so an interrupted benchmark keeps what it measured; the run directories are deleted
 after judging unless ``--keep``. The summary (``OUT/summary.json``, and printed) gives each
@@ -29,7 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.analysis.frames import load_run  # noqa: E402
+from harness.analysis.model import Verdict  # noqa: E402
 from harness.analysis.stats import wilson  # noqa: E402
+from harness.analysis.verdict import judge  # noqa: E402
 from harness.scenario.stackfile import TargetSpec  # noqa: E402
 from harness.workflows.run import RunRequest, run_scenario  # noqa: E402
 
@@ -71,16 +77,7 @@ def one_run(scenario: Path, run_dir: Path, build: str) -> dict[str, object]:
     outcome = run_scenario(
         RunRequest(scenario=scenario, run_dir=run_dir, targets=targets, baseline=BASELINE)
     )
-    verdicts = {}
-    for comparison in outcome.comparisons:
-        verdict = comparison.verdict
-        verdicts[verdict.candidate] = {
-            "status": verdict.status,
-            "failed": [g.name for g in verdict.gates if g.status == "fail"],
-            "inconclusive": [g.name for g in verdict.gates if g.status == "inconclusive"],
-            "reason": verdict.reason,
-            "invalid": verdict.invalid_reasons,
-        }
+    verdicts = {c.verdict.candidate: entry(c.verdict) for c in outcome.comparisons}
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     validity = manifest.get("validity") or {}
     return {
@@ -91,6 +88,47 @@ def one_run(scenario: Path, run_dir: Path, build: str) -> dict[str, object]:
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "verdicts": verdicts,
     }
+
+
+def entry(verdict: Verdict) -> dict[str, object]:
+    """What results.jsonl keeps of one verdict."""
+    return {
+        "status": verdict.status,
+        "failed": [g.name for g in verdict.gates if g.status == "fail"],
+        "inconclusive": [g.name for g in verdict.gates if g.status == "inconclusive"],
+        "reason": verdict.reason,
+        "invalid": verdict.invalid_reasons,
+    }
+
+
+def rejudge(folder: Path) -> list[dict[str, object]]:
+    """The verdicts of the run directories kept in ``folder`` (``--keep``), judged again by
+    this checkout's gates (the scenario's own, as stored in each manifest): a change of a gate
+    measured on the same traffic."""
+    results = []
+    for run_dir in sorted(folder.glob("run-*")):
+        run = load_run(run_dir)
+        candidates = sorted({str(t) for t in run.requests["target"].unique()} - {BASELINE})
+        verdicts = {
+            name: entry(judge(run, baseline=BASELINE, candidate=name)) for name in candidates
+        }
+        statuses = {name: verdict["status"] for name, verdict in verdicts.items()}
+        print(f"{run_dir.name}: {statuses}", flush=True)
+        results.append({"build": run_dir.name.split("-", 2)[-1], "verdicts": verdicts})
+    return results
+
+
+def failed_gates(results: list[dict[str, object]]) -> dict[str, dict[str, int]]:
+    """Per build: how many of its verdicts each gate failed."""
+    counts: dict[str, dict[str, int]] = {}
+    for result in results:
+        verdicts = result["verdicts"]
+        assert isinstance(verdicts, dict)
+        for name, verdict in verdicts.items():
+            row = counts.setdefault(name, {})
+            for gate in verdict["failed"]:
+                row[gate] = row.get(gate, 0) + 1
+    return counts
 
 
 def gates_status(verdict: dict[str, object]) -> str:
@@ -153,7 +191,18 @@ def main() -> int:
     parser.add_argument(
         "--summarise", type=Path, metavar="RESULTS", help="only summarise a results.jsonl"
     )
+    parser.add_argument(
+        "--rejudge",
+        type=Path,
+        metavar="OUT",
+        help="judge the run directories kept in OUT (by --keep) again with this checkout's gates",
+    )
     args = parser.parse_args()
+    if args.rejudge is not None:
+        results = rejudge(args.rejudge)
+        again = {"verdicts": summarise(results), "failed_gates": failed_gates(results)}
+        print(json.dumps(again, indent=2))
+        return 0
     if args.summarise is not None:
         lines = args.summarise.read_text(encoding="utf-8").splitlines()
         loaded = [json.loads(line) for line in lines if line]

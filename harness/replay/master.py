@@ -100,10 +100,21 @@ class _Master:
         self.errors: list[str] = []
         self.stopping = False
         self.missing_since: dict[str, float] = {}
+        #: workers that said hello (their handlers are registered), in the order they did
+        self.greeted: dict[str, None] = {}
+        runner.register_message(protocol.MSG_HELLO, self._on_hello)
         runner.register_message(protocol.MSG_READY, self._on_ready)
         runner.register_message(protocol.MSG_PROGRESS, self._on_progress)
         runner.register_message(protocol.MSG_PART, self._on_part)
         runner.register_message(protocol.MSG_ERROR, self._on_error)
+
+    def _on_hello(self, environment: Any, msg: Any, **_: Any) -> None:
+        self.greeted.setdefault(str(msg.node_id), None)
+
+    def _waiting(self) -> list[str]:
+        """Workers connected and greeted, able to take a shard."""
+        connected = {c.id for c in self.runner.clients.ready}
+        return [w for w in self.greeted if w in connected]
 
     def _on_ready(self, environment: Any, msg: Any, **_: Any) -> None:
         self.ready.add(int(msg.data["worker"]))
@@ -141,19 +152,19 @@ class _Master:
 
         args, runner = self.args, self.runner
         give_up = time.monotonic() + args.wait
-        while len(runner.clients.ready) < self.expected:
+        while len(self._waiting()) < self.expected:
             if self.stopping:
                 return 0  # stopped before the start: nothing was sent
             if time.monotonic() > give_up:
                 _report(
                     "error",
-                    message=f"only {len(runner.clients.ready)} of {self.expected} workers "
+                    message=f"only {len(self._waiting())} of {self.expected} workers "
                     f"connected to the master on {args.bind_host}:{args.port} within "
                     f"{args.wait:g}s",
                 )
                 return 1
             gevent.sleep(0.05)
-        workers = sorted(c.id for c in runner.clients.ready)[: self.expected]
+        workers = sorted(self._waiting())[: self.expected]
         assigned = time.time_ns()
         for k, client_id in enumerate(workers):
             # t0 0: the worker loads its shard, reports ready and waits for the start message

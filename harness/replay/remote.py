@@ -182,7 +182,27 @@ class _Worker:
         finally:
             self.done.set()
 
+    def _greet(self) -> None:
+        """Say hello to the master until it assigns a shard (or the worker stops)."""
+        import gevent
+
+        from harness.replay import spec as protocol
+
+        while not (self.assigned or self.stopped or self.done.is_set()):
+            self.runner.send_message(protocol.MSG_HELLO, {})
+            gevent.sleep(protocol.HELLO_EVERY_S)
+
     def serve(self) -> int:
+        import gevent
+
+        # the handlers above are registered: the master may assign a shard now
+        greeter = gevent.spawn(self._greet)
+        try:
+            return self._serve()
+        finally:
+            greeter.kill(block=False)
+
+    def _serve(self) -> int:
         if not self.done.wait(timeout=self.args.wait) and not self.assigned:
             print(f"harness worker: no assignment within {self.args.wait:g}s", file=sys.stderr)
             return 1

@@ -100,7 +100,12 @@ def decode_line(line: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "kind" in data else None
 
 
-#: Locust custom message types between a master and remote workers.
+#: Locust custom message types between a master and remote workers. A Locust process drops a
+#: message of a type it has no handler for yet, and a worker connects before it can register
+#: any: so the master assigns shards only to workers that said hello (sent once their handlers
+#: are registered, again every :data:`HELLO_EVERY_S` until assigned, since the master's own
+#: handlers may come after a worker's first hello).
+MSG_HELLO = "harness_hello"  # worker -> master: {} ready to be assigned a shard
 MSG_ASSIGN = "harness_assign"  # master -> worker: {"worker": k, "spec": ShardSpec as dict}
 MSG_START = "harness_start"  # master -> worker: {"t0_ns": ...} once every worker is ready
 MSG_STOP = "harness_stop"  # master -> worker: stop sending now
@@ -108,3 +113,5 @@ MSG_READY = "harness_ready"  # worker -> master: {"worker": k, ...} shard loaded
 MSG_PROGRESS = "harness_progress"  # worker -> master: a progress line's data, once a second
 MSG_PART = "harness_part"  # worker -> master: {"summary": ..., "part": bytes}, once at the end
 MSG_ERROR = "harness_error"  # worker -> master: {"worker": k, "message": "..."}
+#: seconds between a worker's hellos until the master assigns it a shard
+HELLO_EVERY_S = 0.5

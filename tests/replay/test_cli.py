@@ -189,6 +189,62 @@ def test_distributed_master_and_two_workers_on_loopback(
     assert processes_mentioning(str(out)) == []
 
 
+#: A remote worker slow to register its message handlers after it connected (as on a loaded
+#: machine: the master's assignment came first and Locust dropped it as an unknown message type,
+#: so the worker waited for an assignment until its --wait ran out).
+SLOW_WORKER = """
+import sys
+
+import harness.replay.remote as remote
+
+registers = remote._Worker.__init__
+
+
+def late(self, *args, **kwargs):
+    import gevent
+
+    gevent.sleep(1.5)  # connected, handlers not registered yet
+    registers(self, *args, **kwargs)
+
+
+remote._Worker.__init__ = late
+sys.exit(remote.main(sys.argv[1:]))
+"""
+
+
+def test_a_worker_slow_to_register_its_handlers_still_gets_its_shard(
+    tmp_path: Path,
+    http_server: RecordingServer,
+    started: list[subprocess.Popen[str]],
+) -> None:
+    capture = write_capture(tmp_path / "c.capture.parquet", steady(20, 20.0, sessions=2))
+    port = str(_free_port())
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def spawn(*args: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+        )  # fmt: skip
+        started.append(process)
+        return process
+
+    master = spawn(
+        "-m", "harness", "replay", str(capture), "-t", f"a={http_server.url}", "-o", str(out),
+        "-q", "--master", "--expect-workers", "1", "--master-port", port,
+        "--expect-workers-timeout", "20s", "--start-delay", "1s", "--lag-bound-ms", "1000",
+    )  # fmt: skip
+    worker = spawn(
+        "-c", SLOW_WORKER, "--master-host", "127.0.0.1", "--master-port", port, "--wait", "20"
+    )
+    _, stderr = master.communicate(timeout=90)
+    assert master.returncode == 0, stderr
+    assert worker.wait(timeout=30) == 0, worker.stderr.read() if worker.stderr else ""
+    assert pq.read_table(out / "requests.parquet").num_rows == 20
+    assert len(http_server.arrivals) == 20
+
+
 def test_live_progress_is_drawn_without_quiet(
     tmp_path: Path, capture: Path, http_server: RecordingServer
 ) -> None:

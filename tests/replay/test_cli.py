@@ -147,33 +147,49 @@ def started() -> Iterator[list[subprocess.Popen[str]]]:
                 stream.close()
 
 
-def test_distributed_master_and_two_workers_on_loopback(
-    tmp_path: Path,
-    http_server: RecordingServer,
-    started: list[subprocess.Popen[str]],
-) -> None:
-    capture = write_capture(tmp_path / "c.capture.parquet", steady(60, 30.0, sessions=6))
-    port = str(_free_port())
-    out = tmp_path / "run"
+Spawn = Callable[..., subprocess.Popen[str]]
+
+
+@pytest.fixture
+def spawn(started: list[subprocess.Popen[str]]) -> Spawn:
+    """``spawn(*args)``: ``python *args`` with its output piped, stopped at the test's end."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
-    def spawn(*args: str) -> subprocess.Popen[str]:
+    def run(*args: str) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "harness", *args],
+            [sys.executable, *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
         started.append(process)
         return process
 
+    return run
+
+
+def _start_master(
+    spawn: Spawn, capture: Path, url: str, out: Path, *, workers: int
+) -> tuple[subprocess.Popen[str], str]:
+    """``harness replay --master`` of ``capture`` to ``url``, expecting ``workers`` workers on
+    a free loopback port (returned with the process)."""
+    port = str(_free_port())
     master = spawn(
-        "replay", str(capture), "-t", f"a={http_server.url}", "-o", str(out), "-q",
-        "--master", "--expect-workers", "2", "--master-port", port,
+        "-m", "harness", "replay", str(capture), "-t", f"a={url}", "-o", str(out), "-q",
+        "--master", "--expect-workers", str(workers), "--master-port", port,
         "--expect-workers-timeout", "30s", "--start-delay", "1s", "--lag-bound-ms", "1000",
     )  # fmt: skip
-    workers = [
-        spawn("worker", "--master-host", "127.0.0.1", "--master-port", port, "--wait", "30")
-        for _ in range(2)
-    ]
+    return master, port
+
+
+def test_distributed_master_and_two_workers_on_loopback(
+    tmp_path: Path,
+    http_server: RecordingServer,
+    spawn: Spawn,
+) -> None:
+    capture = write_capture(tmp_path / "c.capture.parquet", steady(60, 30.0, sessions=6))
+    out = tmp_path / "run"
+    master, port = _start_master(spawn, capture, http_server.url, out, workers=2)
+    worker = ["-m", "harness", "worker", "--master-host", "127.0.0.1", "--master-port", port]
+    workers = [spawn(*worker, "--wait", "30") for _ in range(2)]
     stdout, stderr = master.communicate(timeout=90)
     assert master.returncode == 0, stderr
     for worker in workers:
@@ -215,26 +231,11 @@ sys.exit(remote.main(sys.argv[1:]))
 def test_a_worker_slow_to_register_its_handlers_still_gets_its_shard(
     tmp_path: Path,
     http_server: RecordingServer,
-    started: list[subprocess.Popen[str]],
+    spawn: Spawn,
 ) -> None:
     capture = write_capture(tmp_path / "c.capture.parquet", steady(20, 20.0, sessions=2))
-    port = str(_free_port())
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-
-    def spawn(*args: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env,
-        )  # fmt: skip
-        started.append(process)
-        return process
-
-    master = spawn(
-        "-m", "harness", "replay", str(capture), "-t", f"a={http_server.url}", "-o", str(out),
-        "-q", "--master", "--expect-workers", "1", "--master-port", port,
-        "--expect-workers-timeout", "20s", "--start-delay", "1s", "--lag-bound-ms", "1000",
-    )  # fmt: skip
+    master, port = _start_master(spawn, capture, http_server.url, out, workers=1)
     worker = spawn(
         "-c", SLOW_WORKER, "--master-host", "127.0.0.1", "--master-port", port, "--wait", "20"
     )

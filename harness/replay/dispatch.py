@@ -1,7 +1,9 @@
 """One worker's replay of its shard: a dispatcher greenlet that sends each request on time.
 
 Runs only in worker processes, after ``gevent.monkey.patch_all()``, inside the Locust user of
-:mod:`harness.replay.user`. The dispatcher sleeps until ``t0 + due`` and hands each request and
+:mod:`harness.replay.user`. The dispatcher sleeps until ``t0 + due`` (waking at most once per
+:data:`~harness.replay.timeline.WAKE_EVERY_NS`: a request due sooner after the last wake leaves
+at the next one, up to 0.25 ms late, counted in its lag) and hands each request and
 target to a sender greenlet (:mod:`harness.replay.senders`: reused from request to request, a new
 one whenever none is idle); it never waits for a response before sending the next request (open
 workload). Each target has its own connection pool in the user's ``FastHttpSession``
@@ -51,7 +53,7 @@ from harness.replay.results import BATCH_ROWS, PartWriter, ResponseBuffer, RowBu
 from harness.replay.senders import Senders
 from harness.replay.shard import Shard
 from harness.replay.spec import ShardSpec
-from harness.replay.timeline import SessionTimeline, Slot
+from harness.replay.timeline import SessionTimeline, Slot, next_wake
 from harness.rundir import RESPONSES_SCHEMA
 
 Report = Callable[..., None]
@@ -59,6 +61,7 @@ Report = Callable[..., None]
 
 #: when the dispatcher is behind, it yields to the senders after this many spawns
 _BURST = 16
+
 
 #: the collector's first threshold while a worker sends (Python's default is 700): replies, rows
 #: and greenlet frames come and go by the thousand each second; at 6,000 req/s a young collection
@@ -259,12 +262,14 @@ class ShardRun:
         requests = self.shard.requests
         targets = range(len(self.names))
         names = self.stats_names
-        burst = 0
+        burst, woke = 0, 0
         for due, row in zip(dues, rows, strict=True):
             at = t0 + due
             rem = at - time.monotonic_ns()
             if rem > 0:
                 burst = 0
+                at = woke = next_wake(at, woke)
+                rem = at - time.monotonic_ns()
                 while rem > 0:
                     # libev timers count from the loop's cached time: refresh it first
                     loop.update_now()
@@ -301,7 +306,7 @@ class ShardRun:
         targets = range(len(self.names))
         names = self.stats_names
         wake = self._wake
-        i, count, burst = 0, len(dues), 0
+        i, count, burst, woke = 0, len(dues), 0, 0
         while i < count or timeline.waiting:
             now = time.monotonic_ns()
             timeline.release_due(now)
@@ -313,11 +318,13 @@ class ShardRun:
                 if until is None:  # nothing waits: cannot happen while requests wait
                     break
                 if until > now:
+                    until = next_wake(until, woke)
                     # libev timers count from the loop's cached time: refresh it first; a reply
                     # that lets a request leave before ``until`` wakes the loop early
                     wake.clear()
                     loop.update_now()
                     wake.wait((until - now) / 1e9)
+                    woke = time.monotonic_ns()
                 if self._stopped:
                     return
                 continue

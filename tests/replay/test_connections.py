@@ -17,7 +17,7 @@ _PRELUDE = """
 from gevent import monkey
 monkey.patch_all()
 import json, socket, sys
-import gevent
+import gevent, gevent.event
 from geventhttpclient.header import Headers
 from locust.event import EventHook
 from harness.replay.connections import ReplaySession, _TimedPool
@@ -87,3 +87,53 @@ def test_the_request_timeout_fires_on_each_slow_request_only(http_server: Record
     assert seen["status"] == [200, 0, 200, 0, 200]
     assert seen["body"] == "GET /b 0"
     assert seen["fired"] == [[0, True], [1, False], [2, True], [3, False], [4, True]]
+
+
+def test_the_timeout_ends_every_slow_request_in_flight_and_never_a_later_one(
+    http_server: RecordingServer,
+) -> None:
+    """One periodic check bounds all requests: 20 slow ones in flight at once each end at their
+    own deadline (never before it); a greenlet whose first request finished long ago is not hit
+    by that request's deadline while it waits in its next one (on the same, pooled,
+    connection: the test server's listen backlog of 5 delays new ones)."""
+    http_server.delay("/slow", 3.0)
+    http_server.delay("/late", 0.6)
+    seen = _child(
+        """
+        event = EventHook()
+        session = ReplaySession(event, [sys.argv[1]], connections=32, timeout_s=1.0)
+
+        def send(path):
+            headers = Headers()
+            headers.add("Host", "example.test")
+            return session.replay(0, Outgoing("GET", path, headers, b""), path, {})
+
+        def slow(n):
+            answer = send(f"/slow/{n}")
+            return answer.error, answer.end_ns - answer.sent_ns - answer.queue_ns
+
+        first_done = gevent.event.Event()
+
+        def two():
+            first = send("/fast")
+            first_done.set()
+            gevent.sleep(0.5)  # the case: the next request starts half a timeout later
+            second = send("/late/1")  # in flight at the first one's deadline, done before its own
+            return [first.error, second.error, second.status]
+
+        pair = gevent.spawn(two)
+        first_done.wait()
+        slows = [gevent.spawn(slow, n) for n in range(20)]
+        gevent.joinall([*slows, pair])
+        session.close()
+        print(json.dumps({
+            "slow": sorted({s.value[0] for s in slows}),
+            "shortest_ns": min(s.value[1] for s in slows),
+            "pair": pair.value,
+        }))
+        """,
+        http_server.url,
+    )
+    assert seen["slow"] == ["timeout"]
+    assert seen["shortest_ns"] >= 1_000_000_000 - 50_000_000  # sent after its clock started
+    assert seen["pair"] == ["none", "none", 200]

@@ -108,8 +108,7 @@ class _Deadlines:
     def start(self, owner: Any) -> _Clock:
         """The clock of a request starting now in greenlet ``owner``, registered in flight."""
         clock = _Clock(time.monotonic_ns() + self.timeout_ns)
-        self.clocks.pop(owner, None)  # re-inserted last: the dict stays in start order
-        self.clocks[owner] = clock
+        self.clocks[owner] = clock  # removed when the request ends: the dict is in start order
         if self._timer is None:
             self._timer = gevent.get_hub().loop.timer(self.every_s, self.every_s)
             self._timer.ref = False  # never keeps the loop alive on its own

@@ -62,7 +62,6 @@ Report = Callable[..., None]
 #: when the dispatcher is behind, it yields to the senders after this many spawns
 _BURST = 16
 
-
 #: the collector's first threshold while a worker sends (Python's default is 700): replies, rows
 #: and greenlet frames come and go by the thousand each second; at 6,000 req/s a young collection
 #: every 700 of them ran 627 times in 10 s for 1 % of the worker's CPU, at 10,000 none ran in 10 s

@@ -39,8 +39,8 @@ WAKE_EVERY_NS = 250_000
 
 
 def next_wake(due_ns: int, woke_ns: int, every_ns: int = WAKE_EVERY_NS) -> int:
-    """When the dispatcher wakes for a request due at ``due_ns``, having last woken (been
-    scheduled to wake) at ``woke_ns``: at its due time, or ``every_ns`` after the last wake."""
+    """When the dispatcher wakes for a request due at ``due_ns``, having last woken at
+    ``woke_ns``: at its due time, or ``every_ns`` after the last wake, whichever is later."""
     return max(due_ns, woke_ns + every_ns)
 
 

@@ -180,7 +180,7 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
 
 
 def _blocks_words(blocks: BlockExcess) -> str:
-    """ "more in 9 of 10 blocks of 1 s, fewer in 0, sign-flip p=0.002"."""
+    """The blocks in words: ``more in 9 of 10 blocks of 1 s, fewer in 0, sign-flip p=0.002``."""
     return (
         f"more in {blocks.worse} of {blocks.blocks} blocks of {blocks.block_s:.2g} s, "
         f"fewer in {blocks.better}, sign-flip p={blocks.p_value:.2g}"

@@ -279,7 +279,6 @@ class ReplaySession(FastHttpSession):
             connection_timeout=timeout_s,
             network_timeout=timeout_s,
         )
-        self.timeout_s = timeout_s
         self.connections = connections
         self.urls = list(targets)
         self.targets = [pool.get_client(url) for url in targets]

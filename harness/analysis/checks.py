@@ -2,9 +2,15 @@
 
 Each gate makes one check per phase and route scope. Decision rule (stated in every report): a
 check **fails** when its estimate is beyond the limit *and* its confidence interval excludes "no
-worse than the baseline" (so noise alone rarely fails a good hotfix); it is **inconclusive**
-when either side has fewer than ``min_samples`` requests; per-route checks with too few
-requests are **skipped**. Intervals are Bonferroni-adjusted over the checks of the gate.
+worse than the baseline" (so noise alone rarely fails a good hotfix). A check needs
+``min_samples`` requests on each side to **pass**; with fewer, an all-routes or
+independent-routes check is still tested, and **fails** when an exact test (Fisher's for two
+error rates, the binomial for one against a limit) agrees with the interval at the check's
+confidence: too few to pass is not too few to fail. Otherwise it is **inconclusive**, and
+per-route checks with too few requests are **skipped**. A build whose slow answers hold its
+sessions back sends fewer requests during a fault than the baseline from the same schedule (29
+against 133); its regression is in those few. Intervals are Bonferroni-adjusted over the checks
+of the gate that are tested.
 """
 
 from __future__ import annotations
@@ -15,7 +21,19 @@ from harness.analysis.context import Context
 from harness.analysis.gates import CascadeGate, ErrorRateGate, PhaseKind
 from harness.analysis.model import ALL_ROUTES, INDEPENDENT_ROUTES, Check, GateResult
 from harness.analysis.phases import DURING, Phase
-from harness.analysis.stats import adjusted_confidence, enough, newcombe_difference, wilson
+from harness.analysis.stats import (
+    adjusted_confidence,
+    binomial_greater,
+    enough,
+    fisher_greater,
+    newcombe_difference,
+    split_p,
+    wilson,
+)
+
+#: An uneven split of a phase's requests between the two targets is called out (one side's
+#: sessions held back) when one sent under half of the other's and the split's p is below this.
+HELD_BACK_P = 0.001
 
 
 def pct(value: float) -> str:
@@ -108,6 +126,38 @@ def judged_scopes(
                 yield phase, route, routes
 
 
+def decided(route: str) -> bool:
+    """A scope whose checks decide the gate: all routes, the independent routes."""
+    return route in (ALL_ROUTES, INDEPENDENT_ROUTES)
+
+
+def testable(route: str, n_cand: int, n_base: int, need: int) -> bool:
+    """Whether a scope is tested: enough requests to pass, or a deciding scope with some
+    requests on each side (enough to fail)."""
+    return enough(n_cand, n_base, need) or (decided(route) and n_cand > 0 and n_base > 0)
+
+
+def few_words(n_cand: int, n_base: int, need: int) -> str:
+    """Said of a check below ``need``: why it may fail and not pass."""
+    return (
+        f"; fewer than {need} requests a side: enough to fail (the exact test agrees), not to pass"
+        if not enough(n_cand, n_base, need)
+        else ""
+    )
+
+
+def held_back(n_cand: int, n_base: int) -> str:
+    """A clause when one target's sessions were held back in a phase (empty when not)."""
+    low, high = min(n_cand, n_base), max(n_cand, n_base)
+    if 2 * low >= high or split_p(n_cand, n_base) >= HELD_BACK_P:
+        return ""
+    who = "candidate" if n_cand < n_base else "baseline"
+    return (
+        f"; the {who}'s sessions were held back: {low} of its requests fell here against "
+        f"{high} of the same schedule's, as each waits for its session's previous answer"
+    )
+
+
 def _counts(ctx: Context, target: str, phase: str, routes: list[str] | None) -> tuple[int, int]:
     rows = ctx.positions(target, phase, routes)
     return int(ctx.errors[rows].sum()), len(rows)
@@ -122,13 +172,15 @@ def too_few(
     *,
     counted: str = "sent",
     sent: tuple[int, int] | None = None,
+    split: tuple[int, int] | None = None,
 ) -> Check:
     """An inconclusive (all routes) or skipped (one route) check: fewer than ``need`` counted.
 
     ``counted`` says what was counted ("sent", "answered without error"); ``sent`` gives the
-    requests sent when that differs, so the sentence reads "27 answered of 195 sent".
+    requests sent when that differs, so the sentence reads "27 answered of 195 sent". When
+    one side's sessions were held back (far fewer of the same schedule's requests fell in the
+    phase: ``split``, else ``sent``, else the counts) the sentence says so.
     """
-    decided = route in (ALL_ROUTES, INDEPENDENT_ROUTES)
 
     def side(n: int, total: int | None) -> str:
         return f"{n} {counted}" if total is None else f"{n} {counted} of {total} sent"
@@ -137,11 +189,12 @@ def too_few(
     return Check(
         phase=phase,
         route=route,
-        status="inconclusive" if decided else "skipped",
+        status="inconclusive" if decided(route) else "skipped",
         n_candidate=n_cand,
         n_baseline=n_base,
         reason=f"too few requests {phase_words(phase)} {scope_words(route)}: candidate "
-        f"{side(n_cand, sc)}, baseline {side(n_base, sb)}, need {need} each",
+        f"{side(n_cand, sc)}, baseline {side(n_base, sb)}, need {need} each"
+        + held_back(*(split or sent or (n_cand, n_base))),
     )
 
 
@@ -153,14 +206,15 @@ def error_rate_gate(ctx: Context, gate: ErrorRateGate) -> GateResult:
         kc, nc = _counts(ctx, t.candidate, phase.name, routes)
         kb, nb = _counts(ctx, t.baseline, phase.name, routes)
         plan.append((phase, route, routes, kc, nc, kb, nb))
-    comparisons = sum(enough(p[4], p[6], cfg.min_samples) for p in plan)
+    comparisons = sum(testable(p[1], p[4], p[6], cfg.min_samples) for p in plan)
     conf = adjusted_confidence(cfg.confidence, comparisons)
     checks = []
     for phase, route, routes, kc, nc, kb, nb in plan:
-        if not enough(nc, nb, cfg.min_samples):
+        if not testable(route, nc, nb, cfg.min_samples):
             if nc or nb:
                 checks.append(too_few(phase.name, route, nc, nb, cfg.min_samples))
             continue
+        few = not enough(nc, nb, cfg.min_samples)
         d = newcombe_difference(kc, nc, kb, nb, conf)
         noise = 0.0
         if gate.relative_to == "noise" and t.aa is not None:
@@ -169,12 +223,26 @@ def error_rate_gate(ctx: Context, gate: ErrorRateGate) -> GateResult:
         diff_pp, low_pp, high_pp = d.diff * 100, d.low * 100, d.high * 100
         limit = gate.max_increase_pp + noise
         failed = diff_pp > limit and low_pp > noise
+        if few:  # the interval is approximate on few requests: the exact test must agree
+            failed = failed and fisher_greater(kc, nc, kb, nb) < 1 - conf
         noise_txt = f" (incl. A/A noise {noise:.1f} pp)" if noise else ""
+        sentence = (
+            f"candidate error rate {phase_words(phase.name)} {scope_words(route)} "
+            f"{pct(d.p1)} ({kc} failed of {nc} sent) vs baseline {pct(d.p2)} ({kb} of {nb}; "
+            f"{diff_pp:+.1f} pp, {conf_words(conf)} {low_pp:.1f}..{high_pp:.1f}), "
+            f"limit +{limit:.1f} pp{noise_txt}"
+        )
+        if few and not failed:
+            reason = too_few(phase.name, route, nc, nb, cfg.min_samples).reason
+            reason += f"; not enough to fail either: {sentence}"
+        else:
+            reason = sentence + few_words(nc, nb, cfg.min_samples)
+            reason += held_back(nc, nb) if few else ""
         checks.append(
             Check(
                 phase=phase.name,
                 route=route,
-                status="fail" if failed else "pass",
+                status="fail" if failed else "inconclusive" if few else "pass",
                 candidate=d.p1,
                 baseline=d.p2,
                 value=diff_pp,
@@ -185,10 +253,7 @@ def error_rate_gate(ctx: Context, gate: ErrorRateGate) -> GateResult:
                 confidence=conf,
                 n_candidate=nc,
                 n_baseline=nb,
-                reason=f"candidate error rate {phase_words(phase.name)} {scope_words(route)} "
-                f"{pct(d.p1)} ({kc} failed of {nc} sent) vs baseline {pct(d.p2)} ({kb} of {nb}; "
-                f"{diff_pp:+.1f} pp, {conf_words(conf)} {low_pp:.1f}..{high_pp:.1f}), "
-                f"limit +{limit:.1f} pp{noise_txt}",
+                reason=reason,
             )
         )
     worst_first(checks)
@@ -223,19 +288,42 @@ def cascade_gate(ctx: Context, gate: CascadeGate) -> GateResult:
         (p, r, rs, *_counts(ctx, t.candidate, p.name, rs), *_counts(ctx, t.baseline, p.name, rs))
         for p, r, rs in plan
     ]
-    comparisons = sum(c[4] >= cfg.min_samples for c in counted)
-    conf = adjusted_confidence(cfg.confidence, comparisons)
+    # the candidate's rate against an absolute limit: a deciding scope with some requests is
+    # tested (too few to pass is not too few to fail), a single route needs min_samples
+    tested = [c[4] >= cfg.min_samples or (decided(c[1]) and c[4] > 0) for c in counted]
+    conf = adjusted_confidence(cfg.confidence, sum(tested))
     checks = []
-    for phase, route, _, kc, nc, kb, nb in counted:
-        if nc < cfg.min_samples:
-            checks.append(too_few(phase.name, route, nc, max(nb, cfg.min_samples), cfg.min_samples))
+    for (phase, route, _, kc, nc, kb, nb), test in zip(counted, tested, strict=True):
+        shown_base = max(nb, cfg.min_samples)  # the limit is absolute: the baseline needs none
+        if not test:
+            checks.append(
+                too_few(phase.name, route, nc, shown_base, cfg.min_samples, split=(nc, nb))
+            )
             continue
+        few = nc < cfg.min_samples
         rate, base = kc / nc, (kb / nb if nb else 0.0)
         low, high = wilson(kc, nc, conf)
         if rate <= gate.max_error_rate:
             status = "pass"
         else:
             status = "fail" if low > gate.max_error_rate else "inconclusive"
+        if few and status == "fail" and binomial_greater(kc, nc, gate.max_error_rate) >= 1 - conf:
+            status = "inconclusive"  # the interval is approximate on few: the exact test decides
+        sentence = (
+            f"candidate error rate {phase_words(phase.name)} {scope_words(route)} "
+            f"{pct(rate)} ({kc} failed of {nc} sent, {conf_words(conf)} "
+            f"{pct(low)}..{pct(high)}) vs baseline {pct(base)}, limit "
+            f"{pct(gate.max_error_rate)}"
+        )
+        if few and status != "fail":
+            status = "inconclusive"
+            reason = too_few(phase.name, route, nc, shown_base, cfg.min_samples, split=(nc, nb))
+            text = f"{reason.reason}; not enough to fail either: {sentence}"
+        else:
+            text = sentence
+            if few:
+                text += f"; fewer than {cfg.min_samples} requests: enough to fail (the exact test "
+                text += "agrees), not to pass" + held_back(nc, nb)
         checks.append(
             Check(
                 phase=phase.name,
@@ -250,10 +338,7 @@ def cascade_gate(ctx: Context, gate: CascadeGate) -> GateResult:
                 confidence=conf,
                 n_candidate=nc,
                 n_baseline=nb,
-                reason=f"candidate error rate {phase_words(phase.name)} {scope_words(route)} "
-                f"{pct(rate)} ({kc} failed of {nc} sent, {conf_words(conf)} "
-                f"{pct(low)}..{pct(high)}) vs baseline {pct(base)}, limit "
-                f"{pct(gate.max_error_rate)}",
+                reason=text,
             )
         )
     worst_first(checks)

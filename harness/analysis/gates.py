@@ -10,7 +10,7 @@ misspelt gate can never be silently ignored (a silent gate is a false green)::
       recovery_time: {max: 10s}
       cascade: {max_error_rate: 0.01}
       response_diff: {max_share: 0.05}
-      min_samples: 30            # fewer requests on either side -> inconclusive
+      min_samples: 30            # a pass needs this many a side (fewer: fail on exact evidence)
       confidence: 0.95
 
 ``relative_to: noise`` (on error_rate, latency_p99, retry_amplification, response_diff) widens the
@@ -196,7 +196,11 @@ class GatesConfig(_Strict):
     recovery_time: RecoveryTimeGate | None = None
     cascade: CascadeGate | None = None
     response_diff: ResponseDiffGate | None = None
-    min_samples: int = Field(default=30, ge=1, description="per side, below it: inconclusive")
+    min_samples: int = Field(
+        default=30,
+        ge=1,
+        description="per side to pass; fewer: fail on exact evidence, else inconclusive",
+    )
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     bootstrap_resamples: int = Field(default=2000, ge=100, le=100_000)
     seed: int = 0

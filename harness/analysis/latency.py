@@ -25,10 +25,13 @@ import numpy as np
 
 from harness.analysis.checks import (
     conf_words,
+    few_words,
+    held_back,
     judged_scopes,
     phase_words,
     scope_words,
     summarise,
+    testable,
     too_few,
     worst_first,
 )
@@ -96,7 +99,9 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
         cand, when_c, sent_c = _values(ctx, t.candidate, phase.name, routes, gate.include_errors)
         base, when_b, sent_b = _values(ctx, t.baseline, phase.name, routes, gate.include_errors)
         plan.append((phase.name, route, routes, cand, base, when_c, when_b, sent_c, sent_b))
-    comparisons = sum(enough(len(p[3]), len(p[4]), _need(p[1], cfg.min_samples)) for p in plan)
+    comparisons = sum(
+        testable(p[1], len(p[3]), len(p[4]), _need(p[1], cfg.min_samples)) for p in plan
+    )
     conf = adjusted_confidence(cfg.confidence, comparisons)
     rng = np.random.default_rng(cfg.seed)
     counted = "sent" if gate.include_errors else "answered without error"
@@ -104,20 +109,22 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
     for number, scope in enumerate(plan):
         phase_name, route, routes, cand, base, when_c, when_b, sent_c, sent_b = scope
         need = _need(route, cfg.min_samples)
-        if not enough(len(cand), len(base), need):
+        short = too_few(
+            phase_name,
+            route,
+            len(cand),
+            len(base),
+            need,
+            counted=counted,
+            sent=None if gate.include_errors else (sent_c, sent_b),
+        )
+        if not testable(route, len(cand), len(base), need):
             if sent_c or sent_b:
-                checks.append(
-                    too_few(
-                        phase_name,
-                        route,
-                        len(cand),
-                        len(base),
-                        need,
-                        counted=counted,
-                        sent=None if gate.include_errors else (sent_c, sent_b),
-                    )
-                )
+                checks.append(short)
             continue
+        # below ``need`` a deciding scope is still tested: its exact tests (Fisher on the tail,
+        # the blocks' sign flips, or Mann-Whitney) hold on few requests, and all must agree
+        few = not enough(len(cand), len(base), need)
         ratio = p99_ratio(
             cand, base, confidence=conf, resamples=cfg.bootstrap_resamples, seed=cfg.seed + number
         )
@@ -147,11 +154,28 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
         noise_txt = f" (incl. A/A noise x{noise:.2f})" if noise != 1.0 else ""
         if gate.min_increase_ms:
             noise_txt += f" and +{gate.min_increase_ms:g} ms"
+        sentence = (
+            f"candidate latency p99 {phase_words(phase_name)} {scope_words(route)} "
+            f"{ratio.candidate:.1f} ms vs baseline {ratio.baseline:.1f} ms "
+            f"({_counts_words(gate.include_errors, len(cand), sent_c, len(base), sent_b)}; "
+            f"x{ratio.ratio:.2f}, {conf_words(conf)} {ratio.low:.2f}..{ratio.high:.2f}; "
+            f"{tail.slower_candidate} vs {tail.slower_baseline} requests slower than "
+            f"{tail.threshold:.1f} ms, Fisher p={tail.p_value:.2g}, "
+            f"{_blocks_words(blocks)}; "
+            f"Mann-Whitney p={shift.p_value:.2g}, Cliff's delta {shift.cliffs_delta:+.2f}), "
+            f"limit x{limit:.2f}{noise_txt}"
+        )
+        if few and not failed:
+            reason = f"{short.reason}; not enough to fail either: {sentence}"
+        elif few:
+            reason = sentence + few_words(len(cand), len(base), need) + held_back(sent_c, sent_b)
+        else:
+            reason = sentence
         checks.append(
             Check(
                 phase=phase_name,
                 route=route,
-                status="fail" if failed else "pass",
+                status="fail" if failed else "inconclusive" if few else "pass",
                 candidate=ratio.candidate,
                 baseline=ratio.baseline,
                 value=ratio.ratio,
@@ -164,15 +188,7 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
                 n_baseline=len(base),
                 p_value=shift.p_value,
                 effect=shift.cliffs_delta,
-                reason=f"candidate latency p99 {phase_words(phase_name)} {scope_words(route)} "
-                f"{ratio.candidate:.1f} ms vs baseline {ratio.baseline:.1f} ms "
-                f"({_counts_words(gate.include_errors, len(cand), sent_c, len(base), sent_b)}; "
-                f"x{ratio.ratio:.2f}, {conf_words(conf)} {ratio.low:.2f}..{ratio.high:.2f}; "
-                f"{tail.slower_candidate} vs {tail.slower_baseline} requests slower than "
-                f"{tail.threshold:.1f} ms, Fisher p={tail.p_value:.2g}, "
-                f"{_blocks_words(blocks)}; "
-                f"Mann-Whitney p={shift.p_value:.2g}, Cliff's delta {shift.cliffs_delta:+.2f}), "
-                f"limit x{limit:.2f}{noise_txt}",
+                reason=reason,
             )
         )
     worst_first(checks)

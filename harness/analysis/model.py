@@ -39,8 +39,10 @@ DEFINITIONS: dict[str, str] = {
     "format; by status and body hash when no bodies were kept",
     "noise": "the same comparison between two copies of the baseline (target role 'aa')",
     "decision": "a check fails when its estimate exceeds the limit AND the interval excludes "
-    "no change; intervals are Bonferroni-adjusted over the checks of a gate; fewer than "
-    "min_samples requests on either side: inconclusive (per-route checks: skipped)",
+    "no change; intervals are Bonferroni-adjusted over the checks of a gate that are tested; "
+    "a pass needs min_samples requests on each side; with fewer, an all-routes check still "
+    "fails when an exact test agrees (too few to pass is not too few to fail), else it is "
+    "inconclusive (per-route checks: skipped)",
     "phases": "before the first fault, during each fault, recovery (the recovery_phase after "
     "it), after it; a request by its due time (moved by any wait for its session's previous "
     "answer), with the fault times measured when the fault was applied and reverted; every "

@@ -12,7 +12,11 @@
   exact test of "the candidate has more".
 - :func:`block_excess` — the same slow requests counted per block of time, a paired
   sign-flip test over the blocks: is the excess spread over the phase, not one burst?
-- :func:`enough` — the minimum-sample rule: below it a gate says ``inconclusive``.
+- :func:`fisher_greater`, :func:`binomial_greater` — exact one-sided tests of a proportion
+  (two samples, one sample against a limit), for checks on fewer than ``min_samples`` requests.
+- :func:`split_p` — exact test of how one schedule's requests split between two targets.
+- :func:`enough` — the minimum-sample rule: below it a gate cannot pass (``inconclusive``);
+  it can still fail when the exact tests show the regression (see :mod:`.checks`).
 """
 
 from __future__ import annotations
@@ -263,6 +267,45 @@ def p99_ratio(
     alpha = 1 - confidence
     low, high = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
     return Ratio(cand, base, cand / max(base, 1e-9), float(low), float(high))
+
+
+def fisher_greater(k1: int, n1: int, k2: int, n2: int) -> float:
+    """One-sided Fisher exact p of "``k1/n1`` is larger than ``k2/n2``" (1.0 when a side is
+    empty)."""
+    from scipy.stats import fisher_exact
+
+    if n1 <= 0 or n2 <= 0:
+        return 1.0
+    table = [[k1, n1 - k1], [k2, n2 - k2]]
+    return float(fisher_exact(table, alternative="greater").pvalue)
+
+
+def binomial_greater(k: int, n: int, p0: float) -> float:
+    """Exact one-sided binomial p of "the rate behind ``k`` of ``n`` is above ``p0``"."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        return 1.0
+    if p0 <= 0.0:
+        return 0.0 if k > 0 else 1.0
+    if p0 >= 1.0:
+        return 1.0
+    return float(binomtest(k, n, p0, alternative="greater").pvalue)
+
+
+def split_p(n_candidate: int, n_baseline: int) -> float:
+    """Exact two-sided p of the split ``n_candidate : n_baseline`` under an even split.
+
+    Both targets replay one schedule, and a phase takes a request by its due time moved by its
+    session's wait; so an uneven split of a phase's requests means one target's sessions were
+    held back (their previous answers came later), not chance.
+    """
+    from scipy.stats import binomtest
+
+    total = n_candidate + n_baseline
+    if total == 0:
+        return 1.0
+    return float(binomtest(n_candidate, total, 0.5).pvalue)
 
 
 def enough(n_candidate: int, n_baseline: int, min_samples: int) -> bool:

@@ -60,6 +60,9 @@ class Behaviour:
     # `$.balance_cents` of /payments: different in every response, in no order (a balance of
     # a different account each time), plus this
     balance_delta: int = 0
+    # requests due during a fault leave this much later: their sessions waited for earlier,
+    # slow answers (a phase takes a request by its due time moved by that wait)
+    fault_wait_ms: float = 0.0
     slow: tuple[int, ...] = ()  # requests (by idx) that take ``slow_ms`` (a busy machine's)
     slow_ms: float = 300.0
 
@@ -126,6 +129,7 @@ class SyntheticRun:
         latency = latency * (1 + 0.2 * ((index * 7919) % 101) / 100)
         latency[list(behaviour.slow)] = behaviour.slow_ms
         status = np.where(failed, 503, 200).astype(np.int32)
+        wait_ms = np.where(during, behaviour.fault_wait_ms, 0.0)
         changed = _exact(np.full(len(due), behaviour.body_change), index + 3)
         if self.responses:
             kept = self.responses_for(name, behaviour, failed, route_idx, changed)
@@ -141,7 +145,8 @@ class SyntheticRun:
             "route": [self.routes[r] for r in route_idx],
             "method": ["GET"] * len(due),
             "due_ns": due,
-            "sent_ns": due + 300_000,
+            "sent_ns": due + (wait_ms * 1e6).astype(np.int64) + 300_000,
+            "wait_ms": wait_ms,
             "lag_ms": np.full(len(due), 0.3),
             "latency_ms": latency - 0.3,
             "latency_corrected_ms": latency,

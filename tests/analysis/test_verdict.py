@@ -63,12 +63,32 @@ def test_identical_pair_passes(tmp_path: Path) -> None:
 
 def test_tiny_sample_is_inconclusive(tmp_path: Path) -> None:
     run = SyntheticRun(duration_s=2, rate=5, gates={"error_rate": {"max_increase_pp": 1}})
-    run.target("b", "baseline").target("c", "candidate", Behaviour(error=0.5))
+    run.target("b", "baseline").target("c", "candidate", Behaviour(error=0.2))
     verdict = judge(load_run(run.write(tmp_path)))
     assert verdict.status == "inconclusive"
-    assert "too few requests" in verdict.reason
+    assert verdict.gate("error_rate").reason == (
+        "too few requests over the run on all routes: candidate 10 sent, baseline 10 sent, need "
+        "30 each; not enough to fail either: candidate error rate over the run on all routes "
+        "20.0% (2 failed of 10 sent) vs baseline 0.0% (0 of 10; +20.0 pp, 95% CI -11.2..51.0), "
+        "limit +1.0 pp"
+    )
     assert exit_code(verdict) == 1
     assert exit_code(verdict, allow_inconclusive=True) == 0
+
+
+def test_too_few_to_pass_is_not_too_few_to_fail(tmp_path: Path) -> None:
+    # 5 of 10 failed against none of 10: Fisher's exact p=0.016, below the 5 % of one check
+    run = SyntheticRun(duration_s=2, rate=5, gates={"error_rate": {"max_increase_pp": 1}})
+    run.target("b", "baseline").target("c", "candidate", Behaviour(error=0.5))
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.status == "fail"
+    (check,) = [c for c in verdict.gate("error_rate").checks if c.status != "skipped"]
+    assert (check.status, check.n_candidate, check.n_baseline) == ("fail", 10, 10)
+    assert check.reason.endswith(
+        "limit +1.0 pp; fewer than 30 requests a side: enough to fail (the exact test agrees), "
+        "not to pass"
+    )
+    assert exit_code(verdict) == 1
 
 
 def test_invalid_run_is_never_a_pass(tmp_path: Path) -> None:
@@ -239,8 +259,50 @@ def test_with_errors_left_out_the_message_says_what_was_counted(tmp_path: Path) 
     assert check.status == "inconclusive"
     assert check.reason == (
         "too few requests during `postgres down` on all routes: candidate 28 answered without "
-        "error of 195 sent, baseline 1 answered without error of 195 sent, need 30 each"
+        "error of 195 sent, baseline 1 answered without error of 195 sent, need 30 each; not "
+        "enough to fail either: candidate latency p99 during `postgres down` on all routes "
+        "6000.0 ms vs baseline 11.7 ms (answered without error: 28 of 195 sent vs 1 of 195; "
+        "x512.65, 98.75% CI 498.97..512.65; 28 vs 0 requests slower than 21.7 ms, Fisher "
+        "p=0.034, more in 21 of 21 blocks of 0.73 s, fewer in 0, sign-flip p=4.8e-07; "
+        "Mann-Whitney p=0.069, Cliff's delta +1.00), limit x1.25 and +10 ms"
     )
+
+
+def test_a_candidate_whose_slow_answers_hold_its_sessions_back_still_fails(
+    tmp_path: Path,
+) -> None:
+    """The naive hotfix on a loaded machine: its answers take 2 s while the database is down,
+    so its sessions' next requests wait for them and leave after the fault: 21 of the
+    schedule's 195 requests fall in the fault against the baseline's 195. Too few to pass, and
+    the latency gate still fails it: all 21 are slower than every baseline request."""
+    run = SyntheticRun(duration_s=45, rate=13, faults=[Fault(15, 15)], gates=None)
+    run.independent = ()
+    run.target("baseline", "baseline", Behaviour(fault_error=1.0, latency_ms=11))
+    slow = Behaviour(fault_error=1.0, latency_ms=11, fault_latency_ms=2000, fault_wait_ms=13_500)
+    run.target("candidate", "candidate", slow)
+    verdict = judge(load_run(run.write(tmp_path)))
+    assert verdict.status == "fail", verdict.reason
+    checks = {
+        (g.name, c.route): c
+        for g in verdict.gates
+        for c in g.checks
+        if c.phase == "during `postgres down`"
+    }
+    latency = checks["latency_p99", "all routes"]
+    assert (latency.status, latency.n_candidate, latency.n_baseline) == ("fail", 21, 195)
+    assert "fewer than 30 requests a side: enough to fail" in latency.reason
+    assert latency.reason.endswith(
+        "the candidate's sessions were held back: 21 of its requests fell here against 195 of "
+        "the same schedule's, as each waits for its session's previous answer"
+    )
+    # both fail every request during the fault: no evidence either way on 21 requests
+    errors = checks["error_rate", "all routes"]
+    assert errors.status == "inconclusive"
+    assert errors.reason.startswith(
+        "too few requests during `postgres down` on all routes: candidate 21 sent, baseline 195 "
+        "sent, need 30 each; the candidate's sessions were held back"
+    )
+    assert "; not enough to fail either: candidate error rate" in errors.reason
 
 
 def test_the_first_probe_with_samples_is_used(tmp_path: Path) -> None:
@@ -258,3 +320,24 @@ def test_the_first_probe_with_samples_is_used(tmp_path: Path) -> None:
     assert amp.reason == (
         "no `gone` or `mine` probe samples for candidate: cannot count dependency attempts"
     )
+
+
+@pytest.mark.parametrize(("share", "status"), [(1.0, "fail"), (0.03, "inconclusive")])
+def test_cascade_on_few_independent_requests_fails_only_on_exact_evidence(
+    tmp_path: Path, share: float, status: str
+) -> None:
+    # 23 requests on the independent routes during the fault, under the 30 a pass needs
+    run = SyntheticRun(duration_s=45, rate=3, faults=[Fault(15, 15)], gates=None)
+    run.gates = {"cascade": {"max_error_rate": 0.01}}
+    run.target("baseline", "baseline", Behaviour(fault_error=1.0))
+    run.target("candidate", "candidate", Behaviour(independent_fault_error=share))
+    gate = judge(load_run(run.write(tmp_path))).gate("cascade")
+    (check,) = [c for c in gate.checks if c.route == "independent routes"]
+    assert (gate.status, check.status, check.n_candidate) == (status, status, 23)
+    if status == "fail":  # 23 of 23: the exact binomial p against 1 % is 1e-46
+        assert check.reason.endswith(
+            "fewer than 30 requests: enough to fail (the exact test agrees), not to pass"
+        )
+    else:  # 1 of 23 (4.3 %): binomial p=0.21, above the 5 % of the one check tested
+        assert "; not enough to fail either: candidate error rate" in check.reason
+        assert "4.3% (1 failed of 23 sent" in check.reason

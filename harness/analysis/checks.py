@@ -172,14 +172,15 @@ def too_few(
     *,
     counted: str = "sent",
     sent: tuple[int, int] | None = None,
-    split: tuple[int, int] | None = None,
+    candidate_only: bool = False,
 ) -> Check:
     """An inconclusive (all routes) or skipped (one route) check: fewer than ``need`` counted.
 
     ``counted`` says what was counted ("sent", "answered without error"); ``sent`` gives the
     requests sent when that differs, so the sentence reads "27 answered of 195 sent". When
     one side's sessions were held back (far fewer of the same schedule's requests fell in the
-    phase: ``split``, else ``sent``, else the counts) the sentence says so.
+    phase: ``sent``, else the counts) the sentence says so. ``candidate_only``:
+    only the candidate needs ``need`` (a limit of its own, not a comparison).
     """
 
     def side(n: int, total: int | None) -> str:
@@ -193,8 +194,12 @@ def too_few(
         n_candidate=n_cand,
         n_baseline=n_base,
         reason=f"too few requests {phase_words(phase)} {scope_words(route)}: candidate "
-        f"{side(n_cand, sc)}, baseline {side(n_base, sb)}, need {need} each"
-        + held_back(*(split or sent or (n_cand, n_base))),
+        + (
+            f"{side(n_cand, sc)} (baseline {n_base}), need {need}"
+            if candidate_only
+            else f"{side(n_cand, sc)}, baseline {side(n_base, sb)}, need {need} each"
+        )
+        + held_back(*(sent or (n_cand, n_base))),
     )
 
 
@@ -294,11 +299,8 @@ def cascade_gate(ctx: Context, gate: CascadeGate) -> GateResult:
     conf = adjusted_confidence(cfg.confidence, sum(tested))
     checks = []
     for (phase, route, _, kc, nc, kb, nb), test in zip(counted, tested, strict=True):
-        shown_base = max(nb, cfg.min_samples)  # the limit is absolute: the baseline needs none
         if not test:
-            checks.append(
-                too_few(phase.name, route, nc, shown_base, cfg.min_samples, split=(nc, nb))
-            )
+            checks.append(too_few(phase.name, route, nc, nb, cfg.min_samples, candidate_only=True))
             continue
         few = nc < cfg.min_samples
         rate, base = kc / nc, (kb / nb if nb else 0.0)
@@ -317,7 +319,7 @@ def cascade_gate(ctx: Context, gate: CascadeGate) -> GateResult:
         )
         if few and status != "fail":
             status = "inconclusive"
-            reason = too_few(phase.name, route, nc, shown_base, cfg.min_samples, split=(nc, nb))
+            reason = too_few(phase.name, route, nc, nb, cfg.min_samples, candidate_only=True)
             text = f"{reason.reason}; not enough to fail either: {sentence}"
         else:
             text = sentence

@@ -339,5 +339,8 @@ def test_cascade_on_few_independent_requests_fails_only_on_exact_evidence(
             "fewer than 30 requests: enough to fail (the exact test agrees), not to pass"
         )
     else:  # 1 of 23 (4.3 %): binomial p=0.21, above the 5 % of the one check tested
-        assert "; not enough to fail either: candidate error rate" in check.reason
+        assert check.reason.startswith(
+            "too few requests during `postgres down` on independent routes: candidate 23 sent "
+            "(baseline 23), need 30; not enough to fail either: candidate error rate"
+        )
         assert "4.3% (1 failed of 23 sent" in check.reason

@@ -1,6 +1,7 @@
 """Statistics against values computed by hand or published."""
 
 import itertools
+import math
 from statistics import NormalDist
 
 import numpy as np
@@ -9,16 +10,19 @@ from scipy.stats import mannwhitneyu
 
 from harness.analysis.stats import (
     adjusted_confidence,
+    binomial_greater,
     block_excess,
     block_length_s,
     bootstrap_quantile,
     cliffs_delta,
     enough,
+    fisher_greater,
     latency_shift,
     newcombe_difference,
     order_quantile,
     p99_ratio,
     sign_flip_p,
+    split_p,
     wilson,
     z_value,
 )
@@ -159,3 +163,25 @@ def test_block_excess_pairs_blocks_of_time() -> None:
     assert (many.worse, many.better) == (17, 0)
     assert many.p_value == pytest.approx(2**-17)
     assert block_length_s(2.0) == 0.25 and block_length_s(60.0) == 1.0
+
+
+def test_fisher_greater_is_the_one_sided_exact_p() -> None:
+    # 5 of 10 failed against none of 10: P(5 or more of the 5 failures land on the first side)
+    assert fisher_greater(5, 10, 0, 10) == pytest.approx(math.comb(10, 5) / math.comb(20, 5))
+    assert fisher_greater(0, 10, 5, 10) == pytest.approx(1.0)
+    assert fisher_greater(3, 0, 0, 10) == 1.0  # an empty side proves nothing
+
+
+def test_binomial_greater_against_a_limit() -> None:
+    assert binomial_greater(23, 23, 0.01) == pytest.approx(0.01**23)
+    # 1 of 23 against 1 %: P(at least one) = 1 - 0.99^23
+    assert binomial_greater(1, 23, 0.01) == pytest.approx(1 - 0.99**23)
+    assert (binomial_greater(1, 5, 0.0), binomial_greater(0, 5, 0.0)) == (0.0, 1.0)
+    assert binomial_greater(5, 5, 1.0) == 1.0 and binomial_greater(0, 0, 0.5) == 1.0
+
+
+def test_split_p_of_one_schedule_between_two_targets() -> None:
+    assert split_p(10, 10) == 1.0 and split_p(0, 0) == 1.0
+    assert split_p(29, 133) < 1e-15  # run 20's fault window: the candidate held back
+    assert split_p(29, 133) == pytest.approx(split_p(133, 29))
+    assert 0.05 < split_p(12, 20) < 0.5  # a small difference is not called out

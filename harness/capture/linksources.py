@@ -16,6 +16,8 @@ find the live value in the same target's replayed response:
 
 Values the exchange's own request already held are left out (the server echoed them; it did
 not deliver them), and so are values the guards of :mod:`harness.capture.linkvalues` reject.
+"Held" means as a whole value: not inside a longer run of letters and digits (a comment id 302
+is no echo of the port in ``Host: 127.0.0.1:30288``).
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def delivered_values(
     if response.body and response.is_textual():
         if bodies is not None:
             for d in bodies.values(response):
-                if not (echo and d.value in echo):
+                if not (echo and d.value in echo and echoed(d.value, echo)):
                     found[d.src] = d
         else:
             text = response.text()
@@ -141,6 +143,23 @@ def delivered_values(
                 _body(text, response.content_type, _adder(found, echo))
     _headers(response, _adder(found, echo))
     return list(found.values())
+
+
+def echoed(value: str, echo: str) -> bool:
+    """Whether the request text ``echo`` holds ``value`` as a whole: at a place where neither
+    neighbour is a letter or digit that would continue it (``302`` is not in ``:30288``;
+    ``bob@example.com`` is in ``"email":"bob@example.com"``)."""
+    at = echo.find(value)
+    while at >= 0:
+        end = at + len(value)
+        before = echo[at - 1] if at else ""
+        after = echo[end] if end < len(echo) else ""
+        if not (before.isalnum() and value[0].isalnum()) and not (
+            after.isalnum() and value[-1].isalnum()
+        ):
+            return True
+        at = echo.find(value, at + 1)
+    return False
 
 
 def _adder(found: dict[str, Delivered], echo: str) -> _Add:
@@ -151,7 +170,7 @@ def _adder(found: dict[str, Delivered], echo: str) -> _Add:
             value = value.strip()
         if not worth_indexing(value, id_like):
             return
-        if src in found or (echo and value in echo):
+        if src in found or (echo and value in echo and echoed(value, echo)):
             return
         found[src] = _new(Delivered, (value, src, kind, id_like))  # Delivered(...), faster
 

@@ -47,6 +47,33 @@ def test_values_the_request_sent_are_echoes_not_deliveries() -> None:
     assert set(found) == {"json:$.user.token"}
 
 
+def test_an_echo_is_a_whole_value_not_part_of_a_longer_one() -> None:
+    # a fresh recording: the comment id 302 was inside the proxy's port 30288 of the request's
+    # Host header, so the id was taken for an echo and its DELETE had no link
+    response = _json({"comment": {"id": 302, "author": "writer-00-e3e70682"}})
+    request = (
+        "POST /api/notes/incident-latency-367-439b71/comments\nHost: 127.0.0.1:30288\n"
+        'Authorization: Token abc.def\n\n{"comment":{"body":"note to self 80"}}'
+    )
+    found = _by_src(delivered_values(response, echo=request))
+    assert found["json:$.comment.id"] == ("302", "id", True)
+    # the same id sent as a whole value (a path segment, a JSON number) is an echo
+    for sent in ("DELETE /api/comments/302", '{"reply_to": 302}', "GET /c?id=302&x=1"):
+        assert "json:$.comment.id" not in _by_src(delivered_values(response, echo=sent)), sent
+    assert "json:$.comment.id" in _by_src(delivered_values(response, echo="GET /c/3021"))
+
+
+def test_echoed_takes_whole_values() -> None:
+    from harness.capture.linksources import echoed
+
+    assert echoed("302", "Host: 127.0.0.1:302") and echoed("302", "302")
+    assert not echoed("302", "Host: 127.0.0.1:30288") and not echoed("302", "a302")
+    assert echoed("bob@example.com", '"email":"bob@example.com"')
+    assert echoed("ab-12", "x=ab-12-") and not echoed("ab-12", "x=ab-123")
+    assert echoed("-12-", "x-12-y")  # a value that starts and ends with a separator
+    assert echoed("302", "30288 and then 302.") and not echoed("302", "")
+
+
 def test_keys_that_are_data_never_reach_a_locator() -> None:
     found = delivered_values(_json({"alice@example.com": {"id": 7}, "ok key": "abcdefgh123"}))
     assert found == []

@@ -137,12 +137,17 @@ def testable(route: str, n_cand: int, n_base: int, need: int) -> bool:
     return enough(n_cand, n_base, need) or (decided(route) and n_cand > 0 and n_base > 0)
 
 
-def few_words(n_cand: int, n_base: int, need: int) -> str:
-    """Said of a check below ``need``: why it may fail and not pass."""
+def few_words(n_cand: int, n_base: int, need: int, *, candidate_only: bool = False) -> str:
+    """Said of a check below ``need`` (both sides, or the candidate alone): why it may fail and
+    not pass."""
+    if candidate_only:
+        short, whose = n_cand < need, ""
+    else:
+        short, whose = not enough(n_cand, n_base, need), " a side"
+    if not short:
+        return ""
     return (
-        f"; fewer than {need} requests a side: enough to fail (the exact test agrees), not to pass"
-        if not enough(n_cand, n_base, need)
-        else ""
+        f"; fewer than {need} requests{whose}: enough to fail (the exact test agrees), not to pass"
     )
 
 
@@ -324,8 +329,7 @@ def cascade_gate(ctx: Context, gate: CascadeGate) -> GateResult:
         else:
             text = sentence
             if few:
-                text += f"; fewer than {cfg.min_samples} requests: enough to fail (the exact test "
-                text += "agrees), not to pass" + held_back(nc, nb)
+                text += few_words(nc, nb, cfg.min_samples, candidate_only=True) + held_back(nc, nb)
         checks.append(
             Check(
                 phase=phase.name,

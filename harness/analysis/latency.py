@@ -21,6 +21,8 @@ ranking millions of values would only cost time.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from harness.analysis.checks import (
@@ -109,7 +111,9 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
     for number, scope in enumerate(plan):
         phase_name, route, routes, cand, base, when_c, when_b, sent_c, sent_b = scope
         need = _need(route, cfg.min_samples)
-        short = too_few(
+        # the "too few" check, made only where it is used (its held-back test costs a scipy call)
+        short = functools.partial(
+            too_few,
             phase_name,
             route,
             len(cand),
@@ -120,7 +124,7 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
         )
         if not testable(route, len(cand), len(base), need):
             if sent_c or sent_b:
-                checks.append(short)
+                checks.append(short())
             continue
         # below ``need`` a deciding scope is still tested: its exact tests (Fisher on the tail,
         # the blocks' sign flips, or Mann-Whitney) hold on few requests, and all must agree
@@ -166,7 +170,7 @@ def latency_gate(ctx: Context, gate: LatencyP99Gate) -> GateResult:
             f"limit x{limit:.2f}{noise_txt}"
         )
         if few and not failed:
-            reason = f"{short.reason}; not enough to fail either: {sentence}"
+            reason = f"{short().reason}; not enough to fail either: {sentence}"
         elif few:
             reason = sentence + few_words(len(cand), len(base), need) + held_back(sent_c, sent_b)
         else:

@@ -110,14 +110,14 @@ class RetryAmplificationGate(_Strict):
 
 
 class RecoveryTimeGate(_Strict):
-    """After each fault ends, the candidate must come back into the baseline's pre-fault band
-    within ``max``.
+    """After each fault ends, the candidate must come back into its pre-fault band within ``max``.
 
     Settled means: for ``sustain`` seconds, every sliding ``window`` has an error rate at or
     below the baseline's ``before`` rate plus ``tolerance_pp`` and (with ``latency``) a p90 of
     ``latency_ms`` (send to last byte: the target's own time, without the load generator's lag),
     failures included, at or below the baseline's ``before`` p99 times
-    ``latency_ratio`` (and at least ``latency_floor_ms`` above it). A window with fewer than
+    ``latency_ratio`` (and at least ``latency_floor_ms`` above it), or the candidate's own
+    ``before`` band so computed when that is wider. A window with fewer than
     ``MIN_WINDOW_LATENCY`` requests is not judged on latency.
     """
 
@@ -130,7 +130,7 @@ class RecoveryTimeGate(_Strict):
     latency_floor_ms: float = Field(default=10.0, ge=0)
 
     def latency_band_ms(self, baseline_p99_ms: float) -> float:
-        """The highest window p90 that counts as settled, from the baseline's pre-fault p99."""
+        """The highest window p90 that counts as settled, from a pre-fault p99."""
         return max(baseline_p99_ms * self.latency_ratio, baseline_p99_ms + self.latency_floor_ms)
 
 

@@ -28,9 +28,9 @@ DEFINITIONS: dict[str, str] = {
     "they took",
     "retry amplification": "increase of the dependency-attempt counter / replayed requests",
     "recovery time": "from a fault's end until every sliding window, for the sustain period, "
-    "is back in the baseline's pre-fault band: error rate at most its before rate plus "
-    "tolerance, and p90 latency (send to last byte) at most its before p99 x latency_ratio; "
-    "'never settled' is a result",
+    "is back in the pre-fault band: error rate at most the baseline's before rate plus "
+    "tolerance, and p90 latency (send to last byte) at most the before p99 x latency_ratio of "
+    "the baseline, or of the target itself when that is higher; 'never settled' is a result",
     "cascade": "error rate of the candidate on independent_routes during a fault",
     "response difference": "share of paired requests whose responses differ: field by field "
     "(JSON paths, headers) beyond the noise between two baseline copies, or after the "
@@ -118,11 +118,12 @@ class AmplificationRow(_Model):
 
 
 class RecoveryRow(_Model):
-    """When one target came back into the baseline's pre-fault band after one fault.
+    """When one target came back into its pre-fault band after one fault.
 
     ``seconds`` None: never. ``errors_s`` / ``latency_s``: when each criterion alone settled;
-    ``threshold`` is the band's error rate, ``latency_limit_ms`` its p90 latency (None: latency
-    not judged).
+    ``threshold`` is the band's error rate (the baseline's), ``latency_limit_ms`` its p90
+    latency (None: latency not judged): the baseline's, or the target's own when that was wider
+    (``latency_own``).
     """
 
     fault: str
@@ -132,6 +133,7 @@ class RecoveryRow(_Model):
     seconds: float | None = None
     threshold: float
     latency_limit_ms: float | None = None
+    latency_own: bool = False
     errors_s: float | None = None
     latency_s: float | None = None
     sustained_s: float | None = None

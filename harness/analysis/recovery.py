@@ -1,8 +1,14 @@
-"""Recovery after each fault: when a target came back into the baseline's pre-fault band.
+"""Recovery after each fault: when a target came back into its pre-fault band.
 
-The band is measured on the **baseline** before the first fault: its error rate (plus
-``tolerance_pp``) and its p99 latency (times ``latency_ratio``, at least ``latency_floor_ms``
-above it), over every request, failures included at the time they took. Latency here is the
+The error band is measured on the **baseline** before the first fault: its error rate plus
+``tolerance_pp``. The latency band is the baseline's p99 before the first fault (times
+``latency_ratio``, at least ``latency_floor_ms`` above it), over every request, failures
+included at the time they took, or the target's own band so measured when that is wider: a
+target that was slower than the baseline before any fault (a build on a busier host, a machine
+slowing one build more than the other; the p99 gate judges whether that slowness is a
+regression) has come back when it is as fast as it was, not only when it is as fast as the
+baseline was. Errors get no such allowance: a candidate that failed more than the baseline
+before the fault is not "recovered" by returning to its own worse level. Latency here is the
 target's own, from send to last byte (``latency_ms``): a load generator that falls behind delays
 every target alike, and must not keep them all "out of the band" (the p99 gate judges the
 latency corrected for that). A target has settled
@@ -128,11 +134,15 @@ def _settled(bad: np.ndarray, sustain: int, bin_ns: int) -> float | None:
 
 @dataclass(frozen=True)
 class Band:
-    """The baseline's pre-fault band: most errors and (``None``: not judged) slowest p90."""
+    """A pre-fault band: most errors and (``None``: not judged) slowest p90.
+
+    ``own``: the latency limit is the target's own pre-fault band, wider than the baseline's.
+    """
 
     error_rate: float
     latency_ms: float | None
     note: str = ""
+    own: bool = False
 
 
 def baseline_band(ctx: Context, gate: RecoveryTimeGate) -> Band:
@@ -142,8 +152,7 @@ def baseline_band(ctx: Context, gate: RecoveryTimeGate) -> Band:
     threshold = error_rate + gate.tolerance_pp / 100
     if not gate.latency:
         return Band(threshold, None)
-    latency = ctx.own_latency[before]
-    latency = latency[~np.isnan(latency)]
+    latency = _before_latency(ctx, ctx.targets.baseline)
     if len(latency) < ctx.gates.min_samples:
         return Band(
             threshold,
@@ -152,6 +161,26 @@ def baseline_band(ctx: Context, gate: RecoveryTimeGate) -> Band:
             f"need {ctx.gates.min_samples}",
         )
     return Band(threshold, gate.latency_band_ms(order_quantile(latency, 0.99)))
+
+
+def target_band(ctx: Context, gate: RecoveryTimeGate, band: Band, target: str) -> Band:
+    """``band`` (the baseline's), with the latency limit widened to ``target``'s own pre-fault
+    band when that is wider and rests on ``min_samples`` requests or more."""
+    if band.latency_ms is None or target == ctx.targets.baseline:
+        return band
+    latency = _before_latency(ctx, target)
+    if len(latency) < ctx.gates.min_samples:
+        return band
+    own = gate.latency_band_ms(order_quantile(latency, 0.99))
+    if own <= band.latency_ms:
+        return band
+    return Band(band.error_rate, own, band.note, own=True)
+
+
+def _before_latency(ctx: Context, target: str) -> np.ndarray:
+    latency = ctx.own_latency[ctx.positions(target, BEFORE)]
+    out: np.ndarray = latency[~np.isnan(latency)]
+    return out
 
 
 def recovery_rows(ctx: Context, gate: RecoveryTimeGate | None) -> list[RecoveryRow]:
@@ -166,6 +195,7 @@ def recovery_rows(ctx: Context, gate: RecoveryTimeGate | None) -> list[RecoveryR
     labels = unique_labels(faults)
     due_all = ctx.frame["due_ns"].to_numpy()
     band = baseline_band(ctx, gate)
+    bands = {target: target_band(ctx, gate, band, target) for target in _targets(ctx)}
     rows = []
     for position, fault in enumerate(faults):
         if fault.end_ns is None:
@@ -176,13 +206,15 @@ def recovery_rows(ctx: Context, gate: RecoveryTimeGate | None) -> list[RecoveryR
         room = math.floor(((horizon - fault.end_ns) / 1e9 - gate.window) * 10) / 10
         sustain = min(gate.sustain, room)
         for target in _targets(ctx):
+            own = bands[target]
             common = {
                 "fault": labels[position],
                 "fault_id": fault.id,
                 "target": target,
                 "end_s": fault.end_ns / 1e9,
-                "threshold": band.error_rate,
-                "latency_limit_ms": band.latency_ms,
+                "threshold": own.error_rate,
+                "latency_limit_ms": own.latency_ms,
+                "latency_own": own.own,
             }
             if room <= 0:
                 note = f"less than {format_duration(gate.window)} before {why}"
@@ -190,14 +222,14 @@ def recovery_rows(ctx: Context, gate: RecoveryTimeGate | None) -> list[RecoveryR
                 continue
             rows_t = ctx.positions(target)
             slow = None
-            if band.latency_ms is not None:
-                slow = np.nan_to_num(ctx.own_latency[rows_t], nan=0.0) > band.latency_ms
+            if own.latency_ms is not None:
+                slow = np.nan_to_num(ctx.own_latency[rows_t], nan=0.0) > own.latency_ms
             rec = recovery_time(
                 due_all[rows_t],
                 ctx.errors[rows_t],
                 end_ns=fault.end_ns,
                 horizon_ns=horizon,
-                threshold=band.error_rate,
+                threshold=own.error_rate,
                 window_s=gate.window,
                 sustain_s=sustain,
                 horizon_reason=why,
@@ -226,7 +258,8 @@ def _targets(ctx: Context) -> list[str]:
 
 
 def recovery_gate(ctx: Context, gate: RecoveryTimeGate, rows: list[RecoveryRow]) -> GateResult:
-    """Each fault: the candidate must be back in the baseline's band within ``gate.max``."""
+    """Each fault: the candidate must be back in its pre-fault band (:func:`target_band`)
+    within ``gate.max``."""
     t, cfg = ctx.targets, ctx.gates
     limit = f"<= {format_duration(gate.max)}"
     checks = []
@@ -327,7 +360,13 @@ def band_words(row: RecoveryRow, gate: RecoveryTimeGate) -> str:
     if row.latency_limit_ms is not None:
         text += f" and p90 latency at most {row.latency_limit_ms:.0f} ms"
     window = format_duration(gate.window)
-    return f"{text} in every {window} window for {held}: the baseline's pre-fault band"
+    whose = "the baseline's pre-fault band"
+    if row.latency_own:
+        whose = (
+            "the baseline's pre-fault error band and the target's own pre-fault latency band, "
+            "wider than the baseline's as it was slower before the fault"
+        )
+    return f"{text} in every {window} window for {held}: {whose}"
 
 
 def settled_words(seconds: float | None) -> str:

@@ -110,8 +110,9 @@ def _side_tables(verdict: Verdict) -> str:
         )
     if rec:
         out += (
-            "<h2>Recovery</h2><p>Back in the baseline's pre-fault band: error rate and p90 "
-            "latency of every sliding window.</p><table><tr><th>fault</th><th>target</th>"
+            "<h2>Recovery</h2><p>Back in the pre-fault band: error rate (the baseline's) and "
+            "p90 latency (the baseline's, or the target's own where that was wider) of every "
+            "sliding window.</p><table><tr><th>fault</th><th>target</th>"
             "<th>settled after</th><th>error rate settled</th><th>latency settled</th>"
             f"<th>note</th></tr>{rec}</table>"
         )
@@ -125,7 +126,8 @@ def _settled(seconds: float | None) -> str:
 def _latency_band(row: RecoveryRow) -> str:
     if row.latency_limit_ms is None:
         return "not judged"
-    return f"{_settled(row.latency_s)} (band {row.latency_limit_ms:.0f} ms)"
+    own = ", its own" if row.latency_own else ""
+    return f"{_settled(row.latency_s)} (band {row.latency_limit_ms:.0f} ms{own})"
 
 
 def _responses(run: Run | None, verdict: Verdict) -> str:

@@ -188,3 +188,43 @@ def test_late_like_a_late_baseline_passes_and_later_than_it_is_inconclusive(
     # a baseline that settled in time makes a late candidate fail
     gate = judge(load_run(_run(never).write(tmp_path / "c"))).gate("recovery_time")
     assert gate.status == "fail", gate.reason
+
+
+def test_a_candidate_slower_all_along_settles_into_its_own_latency_band(tmp_path: Path) -> None:
+    # Stress run 26: a busy machine slowed the candidate from the start (p99 109 ms against the
+    # baseline's 27 ms before the fault). Back as fast as it was before the fault is settled;
+    # whether that slowness is a regression is the p99 gate's question, not this one's.
+    slower = Behaviour(fault_error=1.0, latency_ms=80)
+    verdict = judge(load_run(_run(slower).write(tmp_path)))
+    gate = verdict.gate("recovery_time")
+    assert gate.status == "pass", gate.reason
+    row = next(r for r in verdict.recovery if r.target == "c")
+    assert row.seconds == 0.0 and row.latency_own
+    # its own pre-fault p99 (80-96 ms of the synthetic spread less the send lag) x 1.25
+    assert row.latency_limit_ms == pytest.approx(119.4, abs=0.2)
+    assert "p90 latency at most 119 ms" in gate.reason
+    assert "the target's own pre-fault latency band, wider than the baseline's" in gate.reason
+    baseline = next(r for r in verdict.recovery if r.target == "b")
+    assert not baseline.latency_own
+    assert baseline.latency_limit_ms == pytest.approx(33.66, abs=0.01)
+    # the error band stays the baseline's
+    assert row.threshold == baseline.threshold
+
+
+def test_slower_only_after_the_fault_is_not_settled(tmp_path: Path) -> None:
+    # the same 80 ms, but only after the fault: out of its own band and the baseline's
+    after = Behaviour(fault_error=1.0, recovery_s=60, recovery_error=0.0, recovery_latency_ms=80)
+    verdict = judge(load_run(_run(after).write(tmp_path / "a")))
+    gate = verdict.gate("recovery_time")
+    assert gate.status == "fail", gate.reason
+    assert "candidate never settled (error rate settled 0.0s, latency never settled)" in gate.reason
+    row = next(r for r in verdict.recovery if r.target == "c")
+    assert not row.latency_own
+    assert "the baseline's pre-fault band" in gate.reason
+    # slower before the fault and slower still after it: out of its own band too
+    worse = Behaviour(
+        fault_error=1.0, latency_ms=80, recovery_s=60, recovery_error=0.0, recovery_latency_ms=300
+    )
+    gate = judge(load_run(_run(worse).write(tmp_path / "b"))).gate("recovery_time")
+    assert gate.status == "fail", gate.reason
+    assert "candidate never settled (error rate settled 0.0s, latency never settled)" in gate.reason

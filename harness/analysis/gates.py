@@ -134,6 +134,9 @@ class RecoveryTimeGate(_Strict):
         return max(baseline_p99_ms * self.latency_ratio, baseline_p99_ms + self.latency_floor_ms)
 
 
+#: Requests a side a check needs to pass (``min_samples``'s default).
+MIN_SAMPLES = 30
+
 #: Fewest requests a recovery window needs before its p90 latency is judged.
 MIN_WINDOW_LATENCY = 10
 
@@ -197,7 +200,7 @@ class GatesConfig(_Strict):
     cascade: CascadeGate | None = None
     response_diff: ResponseDiffGate | None = None
     min_samples: int = Field(
-        default=30,
+        default=MIN_SAMPLES,
         ge=1,
         description="per side to pass; fewer: fail on exact evidence, else inconclusive",
     )

@@ -37,12 +37,14 @@ from harness.workflows.initfiles import (
 )
 from harness.workflows.initplan import (
     CaptureFacts,
+    phase_rates,
     propose_health,
     propose_independent,
     propose_name,
     propose_timing,
     read_facts,
     safe_name,
+    thin_phases,
 )
 
 STACK_FILE = "stack.yaml"
@@ -162,12 +164,17 @@ def init_service(request: InitRequest, asker: Asker) -> InitResult:
         capture_yaml(facts.routes, facts.learned, request.session_header, request.session_cookie),
         encoding="utf-8",
     )
+    rate, independent_rate = phase_rates(facts, independent)
+    timing = propose_timing(facts.duration_s, rate, independent_rate)
+    thin = thin_phases(timing, rate, independent_rate)
+    if thin:
+        asker.say(f"warning: {thin}")
     scenario = ScenarioPlan(
         name=f"{name}-db-kill",
         capture=os.path.relpath(capture.absolute(), out.absolute())
         if capture.absolute().is_relative_to(out.absolute())
         else relative(capture, out),
-        timing=propose_timing(facts.duration_s),
+        timing=timing,
         independent=independent,
         loopback=facts.loopback,
         metrics_route=("GET", "/metrics") in facts.calls,

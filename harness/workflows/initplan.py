@@ -10,11 +10,16 @@ written. The proposals are what a user would pick after reading ``capture inspec
   capture has; the user confirms them (``harness init`` asks, or takes ``--independent-route``);
 - the **timing** of the ``db-kill`` scenario: the capture at its own pace (production's rate),
   cut at 90 s, the database down from 30 % of the run for 25 % of it (at least 5 s); a capture
-  shorter than 30 s is looped for 30 s.
+  shorter than 30 s is looped for 30 s. Where the capture's rate (or that of its independent
+  routes) puts fewer than 45 requests in a phase, the fault (up to 30 s, where that holds 30),
+  the time before it and the run grow until it holds them, looped past the capture's end: a gate
+  needs 30 a side to pass, and with fewer even an unchanged build is "inconclusive"; init warns
+  when the fault still holds fewer.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from harness.analysis.gates import MIN_SAMPLES
 from harness.capture.store import capture_metadata, iter_capture
 
 #: Paths that are health or liveness checks, most specific first.
@@ -156,19 +162,85 @@ class Timing:
     loop: bool = False
 
 
-def propose_timing(duration_s: float) -> Timing:
+#: Requests a phase should hold a side: the gates' default ``min_samples`` (30) and half again,
+#: as the edges of a fault (its apply and revert take a moment) cut some off.
+PHASE_REQUESTS = MIN_SAMPLES * 3 // 2
+#: Longest fault ``harness init`` proposes to reach :data:`PHASE_REQUESTS` on sparse routes.
+MAX_FAULT_S = 30.0
+#: Seconds after the fault: the recovery phase (the recovery-time gate's 10 s) and a few more.
+TAIL_S = 13.0
+
+
+def propose_timing(
+    duration_s: float, rate: float = 0.0, independent_rate: float | None = None
+) -> Timing:
     """The capture at its own pace (production's rate), cut at :data:`MAX_RUN_S`; the database
     down from 30 % of the run for 25 % of it (at least 5 s).
 
     A capture shorter than :data:`MIN_RUN_S` is looped for that long: a fault needs traffic
-    before, during and after it.
+    before, during and after it. With the capture's request ``rate`` and the rate of its
+    independent routes (requests a second), the phases are made long enough to hold
+    :data:`PHASE_REQUESTS` requests each, or ``min_samples`` in a fault of :data:`MAX_FAULT_S`
+    (routes sparser than that leave the fault as it was): a gate with fewer than
+    ``min_samples`` requests in a phase can fail a build on exact evidence but not pass it, so a
+    shorter fault leaves even an unchanged build "inconclusive". The run then grows past the
+    capture, looped.
     """
     if duration_s < MIN_RUN_S:
-        return Timing(speed=1.0, duration_s=MIN_RUN_S, fault_at_s=9.0, fault_for_s=8.0, loop=True)
-    run_s = float(int(min(duration_s, MAX_RUN_S)))
+        base = Timing(speed=1.0, duration_s=MIN_RUN_S, fault_at_s=9.0, fault_for_s=8.0, loop=True)
+    else:
+        run_s = float(int(min(duration_s, MAX_RUN_S)))
+        base = Timing(
+            speed=1.0,
+            duration_s=run_s,
+            fault_at_s=float(round(run_s * 0.3)),
+            fault_for_s=float(max(5, round(run_s * 0.25))),
+        )
+    if rate <= 0:
+        return base
+    sparsest = min(r for r in (rate, independent_rate) if r)
+    fault_for = float(math.ceil(PHASE_REQUESTS / sparsest))
+    if fault_for > MAX_FAULT_S:
+        # the longest fault proposed, where it makes a pass possible at all; else no use
+        fault_for = MAX_FAULT_S if sparsest * MAX_FAULT_S >= MIN_SAMPLES else base.fault_for_s
+    fault_for = max(fault_for, base.fault_for_s)
+    fault_at = max(base.fault_at_s, float(math.ceil(PHASE_REQUESTS / rate)))
+    # the time after the fault shrinks first (not below TAIL_S) to keep within MAX_RUN_S
+    after = base.duration_s - base.fault_at_s - base.fault_for_s
+    tail = max(min(after, MAX_RUN_S - fault_at - fault_for), TAIL_S)
+    if (fault_at, fault_for) == (base.fault_at_s, base.fault_for_s):
+        return base
+    run_s = fault_at + fault_for + tail
     return Timing(
         speed=1.0,
         duration_s=run_s,
-        fault_at_s=float(round(run_s * 0.3)),
-        fault_for_s=float(max(5, round(run_s * 0.25))),
+        fault_at_s=fault_at,
+        fault_for_s=fault_for,
+        loop=base.loop or run_s > duration_s,
     )
+
+
+def phase_rates(facts: CaptureFacts, independent: list[str]) -> tuple[float, float | None]:
+    """Requests a second in the capture: all of them, and those of the ``independent`` routes
+    (``None`` without any)."""
+    if facts.duration_s <= 0:
+        return 0.0, None
+    wanted = set(independent)
+    share = sum(n for (_, route), n in facts.calls.items() if route in wanted)
+    rate = facts.requests / facts.duration_s
+    return rate, (share / facts.duration_s if wanted else None)
+
+
+def thin_phases(timing: Timing, rate: float, independent_rate: float | None) -> str | None:
+    """A sentence when the proposed fault still holds fewer than ``min_samples`` (30) requests
+    of the independent routes (or of all), else ``None``."""
+    for what, r in (("its independent routes", independent_rate), ("it", rate)):
+        if r is not None and 0 < r * timing.fault_for_s < MIN_SAMPLES:
+            return (
+                f"the capture sends {r:.2g} requests a second to {what}: about "
+                f"{r * timing.fault_for_s:.0f} in the {timing.fault_for_s:g} s fault, fewer than "
+                f"the {MIN_SAMPLES} a gate needs to pass (a build can still fail on them; an "
+                "unchanged one is judged inconclusive): raise `speed` or the fault's `for` in "
+                "the scenario"
+            )
+    return None

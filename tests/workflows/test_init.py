@@ -39,7 +39,7 @@ def test_notes_recording_gives_a_stack_a_config_and_a_scenario(
 ) -> None:
     monkeypatch.chdir(REPO / "examples" / "notes")  # where the user would type the command
     code = _init(tmp_path, str(NOTES), "--build", BUILD, "--init-sql", "schema.sql", "--yes")
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert code == 0, out
     replay = tmp_path / "replay"
     assert sorted(p.name for p in replay.iterdir()) == [
@@ -67,6 +67,12 @@ def test_notes_recording_gives_a_stack_a_config_and_a_scenario(
     assert scenario.duration == 62.0 and scenario.speed == 1.0 and not scenario.loop
     (fault,) = scenario.fault_list()
     assert (fault.at, fault.for_, fault.kind) == (19.0, 16.0, "down")
+    # /health 8 times in 62.8 s: even a 30 s fault would hold too few for the cascade check
+    # to pass; the fault is left as it was, and init says so
+    assert (
+        "warning: the capture sends 0.13 requests a second to its independent routes: about 2 "
+        "in the 16 s fault, fewer than the 30 a gate needs to pass"
+    ) in err
     assert scenario.independent_routes == ["/health"]
     assert scenario.allow_original_host
     assert scenario.gates.cascade is not None and scenario.gates.retry_amplification is not None
@@ -81,7 +87,8 @@ def test_a_short_capture_loops_and_a_capture_file_is_used_as_it_is(tmp_path: Pat
     result = init_service(request, _Script([]))
     assert result.capture == capture
     text = (tmp_path / "db-kill.yaml").read_text()
-    assert "loop: true" in text and "duration: 30s" in text
+    # 29 s, looped; the fault long enough for ~45 requests of /health (2.4 a second)
+    assert "loop: true" in text and "duration: 41s" in text and "for: 19s" in text
     scenario = lint(tmp_path / "db-kill.yaml").scenario
     assert scenario is not None and scenario.capture == capture.resolve()
     assert scenario.independent_routes == ["/health"]
@@ -253,6 +260,33 @@ def test_proposals_from_the_facts_of_a_capture() -> None:
     assert (long.duration_s, long.fault_at_s, long.fault_for_s, long.loop) == (62, 19, 16, False)
     short = propose_timing(12)
     assert short.loop and short.fault_at_s + short.fault_for_s < short.duration_s
+
+
+def test_the_proposed_fault_holds_enough_requests_for_a_gate_to_pass() -> None:
+    from harness.workflows.initplan import propose_timing, thin_phases
+
+    # the payments capture: 29.3 s, 14.2 req/s, /health 2.4 a second: 8 s held ~19 of them
+    t = propose_timing(29.3, 14.2, 2.4)
+    assert (t.fault_at_s, t.fault_for_s, t.duration_s, t.loop) == (9, 19, 41, True)
+    assert thin_phases(t, 14.2, 2.4) is None
+    # busy enough already: the proposal is the one by the capture's length alone
+    assert propose_timing(62.8, 20, 5) == propose_timing(62.8)
+    assert propose_timing(29.3, 14.2, None) == propose_timing(29.3)
+    # a long capture: the fault grows to 30 s at most, the time after it shrinks to stay in 90 s
+    t = propose_timing(600, 100, 1.2)
+    assert (t.fault_at_s, t.fault_for_s, t.duration_s, t.loop) == (27, 30, 90, False)
+    assert thin_phases(t, 100, 1.2) is None  # 36 requests
+    # routes too sparse for 30 requests in 30 s: the fault stays as it was, with a warning
+    assert propose_timing(600, 100, 0.2) == propose_timing(600)
+    assert thin_phases(propose_timing(600), 100, 0.2) == (
+        "the capture sends 0.2 requests a second to its independent routes: about 4 in the 22 s "
+        "fault, fewer than the 30 a gate needs to pass (a build can still fail on them; an "
+        "unchanged one is judged inconclusive): raise `speed` or the fault's `for` in the scenario"
+    )
+    # a slow capture: the time before the fault grows too (the `before` phase)
+    t = propose_timing(12, 1.0)
+    assert (t.fault_at_s, t.fault_for_s, t.loop) == (45, 30, True)
+    assert t.duration_s == 45 + 30 + 13
 
 
 def test_environment_and_paths_as_a_project_folder(

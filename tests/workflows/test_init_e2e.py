@@ -5,7 +5,8 @@
   PostgreSQL loaded through psql from schema.sql, both builds healthy on the detected /health,
   each build reading its database from $DATABASE_URL);
 - the payments demo: `harness init` with the production build and the naive hotfix, then
-  `harness run` of the written scenario must fail the hotfix (exit 1), as the bundled one does.
+  `harness run` of the written scenario must fail the hotfix (exit 1), as the bundled one does,
+  and pass the production build against itself (exit 0): its phases hold enough requests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,16 +57,16 @@ def test_notes_stack_from_init_comes_up(
         assert {t["health"] for t in state["targets"].values()} == {"/health"}
 
 
-def test_payments_scenario_from_init_fails_the_naive_hotfix(
-    work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    payments = REPO / "examples" / "payments"
-    monkeypatch.chdir(payments)
+def _init_and_run(
+    work: Path, capsys: pytest.CaptureFixture[str], candidate: str
+) -> tuple[int, str, dict[str, Any]]:
+    """`harness init` of the payments capture with the production build and ``candidate``,
+    then `harness run` of the written scenario: its exit code, output and verdict."""
     build = "{python} app.py --port {port} --dsn {postgres.url} --variant "
     code = main(
         [
             "init", str(REPO / "captures" / "payments-demo.mitm"),
-            "--build", build + "v2.3.1", "--candidate-build", build + "hotfix-naive",
+            "--build", build + "v2.3.1", "--candidate-build", build + candidate,
             "--init-sql", "schema.sql", "-o", str(work / "replay"), "--yes",
         ]
     )  # fmt: skip
@@ -77,8 +79,32 @@ def test_payments_scenario_from_init_fails_the_naive_hotfix(
         out = capsys.readouterr().out
         if code != 5 or "send lag" not in out:
             break
+    verdict: dict[str, Any] = json.loads((run_dir / "verdict.json").read_text())
+    return code, out, verdict
+
+
+def test_payments_scenario_from_init_fails_the_naive_hotfix(
+    work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO / "examples" / "payments")
+    code, out, verdict = _init_and_run(work, capsys, "hotfix-naive")
     assert code == 1, out
-    verdict = json.loads((run_dir / "verdict.json").read_text())
     assert verdict["status"] == "fail", out
     failed = {g["name"] for g in verdict["gates"] if g["status"] == "fail"}
     assert failed & {"latency_p99", "retry_amplification", "error_rate"}, failed
+
+
+def test_payments_scenario_from_init_passes_the_production_build_against_itself(
+    work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The capture sends /health ~2.4 times a second: in the 8 s fault init proposed before,
+    # 19-24 requests, too few for the cascade check to pass, so an unchanged build was judged
+    # inconclusive (exit 1) in 4 of 4 runs. init now makes the fault long enough for 45.
+    monkeypatch.chdir(REPO / "examples" / "payments")
+    code, out, verdict = _init_and_run(work, capsys, "v2.3.1")
+    scenario = (work / "replay" / "db-kill.yaml").read_text()
+    assert "- {at: 9s, for: 19s, dependency: postgres, kind: down}" in scenario
+    assert code == 0, out
+    assert verdict["status"] == "pass", out
+    cascade = next(g for g in verdict["gates"] if g["name"] == "cascade")
+    assert cascade["status"] == "pass", cascade["reason"]

@@ -9,12 +9,13 @@ written. The proposals are what a user would pick after reading ``capture inspec
   gate's routes): health and liveness routes, ``/metrics``, and static files, among those the
   capture has; the user confirms them (``harness init`` asks, or takes ``--independent-route``);
 - the **timing** of the ``db-kill`` scenario: the capture at its own pace (production's rate),
-  cut at 90 s, the database down from 30 % of the run for 25 % of it (at least 5 s); a capture
-  shorter than 30 s is looped for 30 s. Where the capture's rate (or that of its independent
-  routes) puts fewer than 45 requests in a phase, the fault (up to 30 s, where that holds 30),
-  the time before it and the run grow until it holds them, looped past the capture's end: a gate
-  needs 30 a side to pass, and with fewer even an unchanged build is "inconclusive"; init warns
-  when the fault still holds fewer.
+  cut at 90 s, the database down from 30 % of the run for 25 % of it (at least 5 s), at least
+  22 s after it (a 10 s recovery phase, 12 s after that); a capture shorter than that is
+  looped. Where the capture's rate (or that of its independent routes) puts fewer than 45
+  requests in a phase, the fault (up to 30 s, where that holds 30), the time before it and the
+  run grow until it holds them, looped past the capture's end: a gate needs 30 a side to pass,
+  and with fewer even an unchanged build is "inconclusive"; init warns when the fault still
+  holds fewer.
 """
 
 from __future__ import annotations
@@ -167,8 +168,11 @@ class Timing:
 PHASE_REQUESTS = MIN_SAMPLES * 3 // 2
 #: Longest fault ``harness init`` proposes to reach :data:`PHASE_REQUESTS` on sparse routes.
 MAX_FAULT_S = 30.0
-#: Seconds after the fault: the recovery phase (the recovery-time gate's 10 s) and a few more.
-TAIL_S = 13.0
+#: Seconds after the fault: the recovery phase (the recovery-time gate's 10 s) and 12 s `after`
+#: it, as the bundled db-kill scenario has. Database counters are dated late (a backend
+#: publishes them a second or more after the fact, an idle one later), which a `after` phase of
+#: a few seconds cannot absorb: a 3 s one made an unchanged build's attempts look doubled.
+TAIL_S = 22.0
 
 
 def propose_timing(
@@ -183,8 +187,8 @@ def propose_timing(
     :data:`PHASE_REQUESTS` requests each, or ``min_samples`` in a fault of :data:`MAX_FAULT_S`
     (routes sparser than that leave the fault as it was): a gate with fewer than
     ``min_samples`` requests in a phase can fail a build on exact evidence but not pass it, so a
-    shorter fault leaves even an unchanged build "inconclusive". The run then grows past the
-    capture, looped.
+    shorter fault leaves even an unchanged build "inconclusive". At least :data:`TAIL_S`
+    follow the fault. The run then grows past the capture, looped.
     """
     if duration_s < MIN_RUN_S:
         base = Timing(speed=1.0, duration_s=MIN_RUN_S, fault_at_s=9.0, fault_for_s=8.0, loop=True)
@@ -196,21 +200,22 @@ def propose_timing(
             fault_at_s=float(round(run_s * 0.3)),
             fault_for_s=float(max(5, round(run_s * 0.25))),
         )
-    if rate <= 0:
-        return base
-    sparsest = min(r for r in (rate, independent_rate) if r)
-    fault_for = float(math.ceil(PHASE_REQUESTS / sparsest))
-    if fault_for > MAX_FAULT_S:
-        # the longest fault proposed, where it makes a pass possible at all; else no use
-        fault_for = MAX_FAULT_S if sparsest * MAX_FAULT_S >= MIN_SAMPLES else base.fault_for_s
-    fault_for = max(fault_for, base.fault_for_s)
-    fault_at = max(base.fault_at_s, float(math.ceil(PHASE_REQUESTS / rate)))
+    fault_at, fault_for = base.fault_at_s, base.fault_for_s
+    sparsest = min((r for r in (rate, independent_rate) if r and r > 0), default=0.0)
+    if sparsest > 0:
+        fault_for = float(math.ceil(PHASE_REQUESTS / sparsest))
+        if fault_for > MAX_FAULT_S:
+            # the longest fault proposed, where it makes a pass possible at all; else no use
+            fault_for = MAX_FAULT_S if sparsest * MAX_FAULT_S >= MIN_SAMPLES else 0.0
+        fault_for = max(fault_for, base.fault_for_s)
+        if rate > 0:
+            fault_at = max(base.fault_at_s, float(math.ceil(PHASE_REQUESTS / rate)))
     # the time after the fault shrinks first (not below TAIL_S) to keep within MAX_RUN_S
     after = base.duration_s - base.fault_at_s - base.fault_for_s
     tail = max(min(after, MAX_RUN_S - fault_at - fault_for), TAIL_S)
-    if (fault_at, fault_for) == (base.fault_at_s, base.fault_for_s):
-        return base
     run_s = fault_at + fault_for + tail
+    if (fault_at, fault_for, run_s) == (base.fault_at_s, base.fault_for_s, base.duration_s):
+        return base
     return Timing(
         speed=1.0,
         duration_s=run_s,

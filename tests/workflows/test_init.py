@@ -88,7 +88,7 @@ def test_a_short_capture_loops_and_a_capture_file_is_used_as_it_is(tmp_path: Pat
     assert result.capture == capture
     text = (tmp_path / "db-kill.yaml").read_text()
     # 29 s, looped; the fault long enough for ~45 requests of /health (2.4 a second)
-    assert "loop: true" in text and "duration: 41s" in text and "for: 19s" in text
+    assert "loop: true" in text and "duration: 50s" in text and "for: 19s" in text
     scenario = lint(tmp_path / "db-kill.yaml").scenario
     assert scenario is not None and scenario.capture == capture.resolve()
     assert scenario.independent_routes == ["/health"]
@@ -265,9 +265,10 @@ def test_proposals_from_the_facts_of_a_capture() -> None:
 def test_the_proposed_fault_holds_enough_requests_for_a_gate_to_pass() -> None:
     from harness.workflows.initplan import propose_timing, thin_phases
 
-    # the payments capture: 29.3 s, 14.2 req/s, /health 2.4 a second: 8 s held ~19 of them
+    # the payments capture: 29.3 s, 14.2 req/s, /health 2.4 a second: 8 s held ~19 of them;
+    # 22 s after the fault (it had 13: an `after` phase of 3 s)
     t = propose_timing(29.3, 14.2, 2.4)
-    assert (t.fault_at_s, t.fault_for_s, t.duration_s, t.loop) == (9, 19, 41, True)
+    assert (t.fault_at_s, t.fault_for_s, t.duration_s, t.loop) == (9, 19, 50, True)
     assert thin_phases(t, 14.2, 2.4) is None
     # busy enough already: the proposal is the one by the capture's length alone
     assert propose_timing(62.8, 20, 5) == propose_timing(62.8)
@@ -286,7 +287,10 @@ def test_the_proposed_fault_holds_enough_requests_for_a_gate_to_pass() -> None:
     # a slow capture: the time before the fault grows too (the `before` phase)
     t = propose_timing(12, 1.0)
     assert (t.fault_at_s, t.fault_for_s, t.loop) == (45, 30, True)
-    assert t.duration_s == 45 + 30 + 13
+    assert t.duration_s == 45 + 30 + 22
+    # at least 22 s after the fault: a 10 s recovery phase and 12 s after it
+    short = propose_timing(12)
+    assert (short.fault_at_s, short.fault_for_s, short.duration_s) == (9, 8, 39)
 
 
 def test_environment_and_paths_as_a_project_folder(

@@ -99,7 +99,9 @@ def test_payments_scenario_from_init_passes_the_production_build_against_itself(
 ) -> None:
     # The capture sends /health ~2.4 times a second: in the 8 s fault init proposed before,
     # 19-24 requests, too few for the cascade check to pass, so an unchanged build was judged
-    # inconclusive (exit 1) in 4 of 4 runs. init now makes the fault long enough for 45.
+    # inconclusive (exit 1) in 4 of 4 runs. init now makes the fault long enough for 45, and
+    # leaves 22 s after it (with a 3 s `after` phase, late-dated database counters once made
+    # its attempts per request look doubled: retry amplification failed in 1 of 5 runs).
     monkeypatch.chdir(REPO / "examples" / "payments")
     code, out, verdict = _init_and_run(work, capsys, "v2.3.1")
     scenario = (work / "replay" / "db-kill.yaml").read_text()

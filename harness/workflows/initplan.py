@@ -170,7 +170,7 @@ PHASE_REQUESTS = MIN_SAMPLES * 3 // 2
 MAX_FAULT_S = 30.0
 #: Seconds after the fault: the recovery phase (the recovery-time gate's 10 s) and 12 s `after`
 #: it, as the bundled db-kill scenario has. Database counters are dated late (a backend
-#: publishes them a second or more after the fact, an idle one later), which a `after` phase of
+#: publishes them a second or more after the fact, an idle one later), which an `after` phase of
 #: a few seconds cannot absorb: a 3 s one made an unchanged build's attempts look doubled.
 TAIL_S = 22.0
 
@@ -181,8 +181,8 @@ def propose_timing(
     """The capture at its own pace (production's rate), cut at :data:`MAX_RUN_S`; the database
     down from 30 % of the run for 25 % of it (at least 5 s).
 
-    A capture shorter than :data:`MIN_RUN_S` is looped for that long: a fault needs traffic
-    before, during and after it. With the capture's request ``rate`` and the rate of its
+    A capture shorter than :data:`MIN_RUN_S` is looped: a fault needs traffic before, during
+    and after it. With the capture's request ``rate`` and the rate of its
     independent routes (requests a second), the phases are made long enough to hold
     :data:`PHASE_REQUESTS` requests each, or ``min_samples`` in a fault of :data:`MAX_FAULT_S`
     (routes sparser than that leave the fault as it was): a gate with fewer than
@@ -214,8 +214,6 @@ def propose_timing(
     after = base.duration_s - base.fault_at_s - base.fault_for_s
     tail = max(min(after, MAX_RUN_S - fault_at - fault_for), TAIL_S)
     run_s = fault_at + fault_for + tail
-    if (fault_at, fault_for, run_s) == (base.fault_at_s, base.fault_for_s, base.duration_s):
-        return base
     return Timing(
         speed=1.0,
         duration_s=run_s,
